@@ -1,0 +1,72 @@
+"""One function that turns ``--strategy`` into a tf.distribute.Strategy.
+
+  default       tf.distribute.get_strategy(): no distribution, one device.
+  one_device    OneDeviceStrategy on ``device`` ("/cpu:0", "/gpu:0", ...).
+  mirrored      MirroredStrategy over ``num_devices`` local devices: all GPUs
+                when num_devices is 0, else the first num_devices GPUs, or
+                the CPU split into num_devices logical devices when there
+                are no GPUs (runs multi-replica code on a CPU-only host).
+  multi_worker  MultiWorkerMirroredStrategy; the cluster comes from TF_CONFIG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+
+from infogan_tf.config import STRATEGIES, ConfigError
+
+
+def split_cpu_into_logical_devices(n: int) -> None:
+    """Splits the physical CPU into ``n`` logical devices (before any TF op).
+
+    Lets multi-replica code paths run on a CPU-only machine. Must be called
+    before TensorFlow initialises its devices.
+    """
+    cpus = tf.config.list_physical_devices("CPU")
+    current = tf.config.get_logical_device_configuration(cpus[0])
+    if current and len(current) == n:
+        return
+    try:
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(n)]
+        )
+    except RuntimeError as e:  # TF already initialised its devices
+        raise ConfigError(
+            f"cannot split the CPU into {n} logical devices after TensorFlow has started ({e})"
+        ) from None
+
+
+def get_strategy(name: str, num_devices: int = 0, device: str = "/cpu:0") -> tf.distribute.Strategy:
+    """Maps a strategy name (and device options) to a tf.distribute.Strategy."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "one_device":
+        return tf.distribute.OneDeviceStrategy(device)
+    if name == "mirrored":
+        if not tf.config.list_physical_devices("GPU") and num_devices > 1:
+            split_cpu_into_logical_devices(num_devices)
+        gpus = tf.config.list_logical_devices("GPU")
+        if gpus:
+            devices = [d.name for d in gpus]
+        else:
+            devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        if num_devices:
+            if num_devices > len(devices):
+                raise ConfigError(
+                    f"--num_devices={num_devices} but only {len(devices)} device(s) are visible: "
+                    f"{', '.join(devices)}"
+                )
+            devices = devices[:num_devices]
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ConfigError("--strategy=multi_worker needs the TF_CONFIG environment variable")
+        try:
+            json.loads(os.environ["TF_CONFIG"])
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"TF_CONFIG is not valid JSON: {e}") from None
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ConfigError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")

@@ -1,0 +1,420 @@
+"""InfoGAN training: the distributed train step, the loop, checkpoints, summaries.
+
+One step (Chen et al. 2016, Eq. 6, with the non-saturating G loss), run on
+every replica by ``strategy.run`` inside one ``tf.function``:
+
+  1. sample z and c from their priors (seeded by step and replica);
+  2. x_fake = G(z, c); D/Q see [x_real; x_fake] in one batch;
+  3. D and Q (shared trunk) descend   V_D + lambda * (-log Q(c|x_fake));
+     G descends                       V_G + lambda * (-log Q(c|x_fake)).
+
+Both updates use gradients of the same forward pass (a simultaneous update,
+as in the authors' reference code), so G and D each see one forward per step.
+Per-example losses are averaged over the GLOBAL batch
+(``tf.nn.compute_average_loss``) and the optimisers sum gradients across
+replicas, so any replica count computes the same update.
+
+The trainer also owns the safety rails every long run needs: a config check
+on resume, checkpoints that are only written while every quantity is finite,
+and a clean save-and-exit on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import tempfile
+import time
+from typing import Callable, NamedTuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from infogan_tf import data as data_lib
+from infogan_tf import losses, visualize
+from infogan_tf.config import (
+    TrainConfig,
+    check_resume_compatible,
+    read_saved_config,
+    write_config,
+)
+from infogan_tf.distribute import get_strategy
+from infogan_tf.networks import build_networks
+
+CHECKPOINT_SUBDIR = "checkpoints"
+SUMMARY_SUBDIR = "train"
+METRICS_LOG = "metrics.jsonl"
+PREEMPTED_EXIT_CODE = 0  # a SIGTERM'd run saves and exits 0: it ended as asked.
+
+# Quantities checked for finiteness each step, in bit order of the mask.
+GUARDED_QUANTITIES = ("d_loss", "g_loss", "mi_loss", "d_grad_norm", "g_grad_norm")
+
+
+class NonFiniteError(RuntimeError):
+    """A loss or gradient became NaN/Inf; the message names the step and quantity."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint in model_dir cannot be read."""
+
+
+class TrainResult(NamedTuple):
+    """What a finished (or preempted) run leaves behind.
+
+    Attributes:
+      step: the global step reached.
+      checkpoint: path prefix of the last checkpoint written.
+      summary_dir: TensorBoard log directory.
+      metrics: last reduced metrics (name -> float).
+      preempted: True when the run stopped early on SIGTERM.
+    """
+
+    step: int
+    checkpoint: str | None
+    summary_dir: str
+    metrics: dict
+    preempted: bool
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True on the worker that writes checkpoints, summaries and config."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type is None or task_type == "chief" or (
+        task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+    )
+
+
+class InfoGANTrainer:
+    """Holds networks, optimisers and state of one run; ``train()`` runs it.
+
+    Args:
+      config: the validated run configuration.
+      strategy: a tf.distribute.Strategy (tests inject one); default from config.
+      images: uint8 [N, H, W, C] training images (tests inject fakes); default
+        loaded with TFDS from ``config.data``.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        strategy: tf.distribute.Strategy | None = None,
+        images: np.ndarray | None = None,
+    ):
+        self.config = config.validate()
+        rt = config.runtime
+        self.strategy = strategy or get_strategy(rt.strategy, rt.num_devices, rt.device)
+        self.num_replicas = self.strategy.num_replicas_in_sync
+        config.check_replicas(self.num_replicas)
+        self.chief = is_chief(self.strategy)
+        self._prepare_model_dir()
+        self.images = images if images is not None else data_lib.load_train_images(config.data)
+        self._build()
+        self._preempted = False
+
+    # ----------------------------------------------------------------- setup
+    def _prepare_model_dir(self) -> None:
+        rt = self.config.runtime
+        saved = read_saved_config(rt.model_dir)
+        if saved is not None:
+            check_resume_compatible(saved, self.config)
+        if self.chief:
+            os.makedirs(rt.model_dir, exist_ok=True)
+            write_config(self.config)
+            self.write_dir = rt.model_dir
+        else:
+            # Non-chief workers take part in saving (collectives) but write to
+            # a scratch directory that is removed at the end.
+            self.write_dir = tempfile.mkdtemp(prefix="infogan_worker_")
+
+    def _build(self) -> None:
+        o = self.config.optim
+        with self.strategy.scope():
+            self.generator, self.discriminator = build_networks(self.config.latent, self.config.model)
+            self.g_optimizer = keras.optimizers.Adam(o.g_learning_rate, beta_1=o.beta1, beta_2=o.beta2)
+            self.d_optimizer = keras.optimizers.Adam(o.d_learning_rate, beta_1=o.beta1, beta_2=o.beta2)
+            # Keras 3 optimisers build lazily on first apply, which fails inside
+            # a distributed tf.function: build them here, under the scope.
+            self.g_optimizer.build(self.generator.trainable_variables)
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+            self.step = tf.Variable(
+                0, dtype=tf.int64, trainable=False, name="global_step",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
+            # First step whose losses or gradients were non-finite (-1: none)
+            # and which quantities (bit mask over GUARDED_QUANTITIES).
+            self.nonfinite_step = tf.Variable(
+                -1, dtype=tf.int64, trainable=False, name="nonfinite_step",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
+            self.nonfinite_mask = tf.Variable(
+                0, dtype=tf.int32, trainable=False, name="nonfinite_mask",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
+        self.checkpoint = tf.train.Checkpoint(
+            generator=self.generator,
+            discriminator=self.discriminator,
+            g_optimizer=self.g_optimizer,
+            d_optimizer=self.d_optimizer,
+            step=self.step,
+        )
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint,
+            os.path.join(self.write_dir, CHECKPOINT_SUBDIR),
+            max_to_keep=self.config.runtime.keep_checkpoints,
+            step_counter=self.step,
+        )
+        self._train_step = tf.function(self._distributed_step)
+
+    def restore(self) -> int:
+        """Restores the latest checkpoint if any; returns the step reached."""
+        latest = tf.train.latest_checkpoint(os.path.join(self.config.runtime.model_dir, CHECKPOINT_SUBDIR))
+        if latest is None:
+            return 0
+        try:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        except Exception as e:
+            raise CheckpointError(
+                f"cannot restore checkpoint {latest}: {type(e).__name__}: "
+                f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            ) from e
+        return int(self.step.numpy())
+
+    # ------------------------------------------------------------ train step
+    def _replica_step(self, real_images: tf.Tensor, step: tf.Tensor) -> dict:
+        """One InfoGAN update on this replica's slice of the global batch."""
+        cfg, spec = self.config, self.config.latent
+        global_batch = cfg.optim.batch_size
+        batch = tf.shape(real_images)[0]
+        ctx = tf.distribute.get_replica_context()
+        replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
+        if cfg.runtime.inject_nan_step:
+            # Test-only seam: poison the data at one step to exercise the guard.
+            poison = tf.where(step + 1 == cfg.runtime.inject_nan_step, float("nan"), 0.0)
+            real_images = real_images + poison
+
+        # Sample the noise and codes: seeded by (seed, step, replica), so every
+        # replica draws its own and a resumed run draws what it would have.
+        seed = tf.random.experimental.stateless_fold_in(
+            tf.random.experimental.stateless_fold_in(
+                tf.constant([cfg.runtime.seed, 0x1F0], tf.int64), step
+            ),
+            replica,
+        )
+        codes = spec.sample(global_batch // ctx.num_replicas_in_sync, seed)
+
+        def average(per_example):
+            return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+
+        with tf.GradientTape(persistent=True) as tape:
+            fake_images = self.generator(codes.z, codes.c, training=True)
+            # D and Q see real and fake images in one batch.
+            out = self.discriminator(tf.concat([real_images, fake_images], axis=0), training=True)
+            real_logit, fake_logit = out.d_logit[:batch], out.d_logit[batch:]
+            # Q predicts the codes of the fake half: -log Q(c | G(z, c)).
+            mi = losses.mutual_information_loss(
+                codes.categorical,
+                codes.continuous,
+                [logits[batch:] for logits in out.categorical_logits],
+                out.continuous_mean[batch:],
+                out.continuous_log_std[batch:],
+                cfg.optim.lambda_cat,
+                cfg.optim.lambda_cont,
+            )
+            # D (and Q) objective: classify real vs fake, and recover c.
+            d_adv = losses.discriminator_loss(real_logit, fake_logit)
+            d_loss = average(d_adv + mi.loss)
+            # G objective: fool D (non-saturating), and make c recoverable.
+            g_adv = losses.generator_loss(fake_logit)
+            g_loss = average(g_adv + mi.loss)
+
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+        d_grads = tape.gradient(d_loss, d_vars)
+        g_grads = tape.gradient(g_loss, g_vars)
+        del tape
+        # Apply both updates (gradients are summed across replicas inside).
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+
+        replica_mean = 1.0 / ctx.num_replicas_in_sync
+        return {
+            "d_loss": average(d_adv),
+            "g_loss": average(g_adv),
+            "mi_loss": average(mi.loss),
+            "mi_categorical_ce": average(mi.categorical_ce),
+            "mi_continuous_nll": average(mi.continuous_nll),
+            "d_real": average(tf.sigmoid(real_logit)),
+            "d_fake": average(tf.sigmoid(fake_logit)),
+            # Per-replica gradient norms, averaged over replicas by the SUM below.
+            "d_grad_norm": tf.linalg.global_norm(d_grads) * replica_mean,
+            "g_grad_norm": tf.linalg.global_norm(g_grads) * replica_mean,
+        }
+
+    def _distributed_step(self, iterator) -> dict:
+        """Runs one step on all replicas and reduces the metrics (in graph)."""
+        step = self.step.read_value()
+        per_replica = self.strategy.run(self._replica_step, args=(next(iterator), step))
+        metrics = {
+            name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+            for name, value in per_replica.items()
+        }
+        metrics["info_lower_bound"] = self.config.latent.categorical_entropy() - metrics["mi_categorical_ce"]
+        # Record the first step at which anything guarded stops being finite.
+        bits = [
+            tf.where(tf.math.is_finite(metrics[name]), 0, 1 << i)
+            for i, name in enumerate(GUARDED_QUANTITIES)
+        ]
+        mask = tf.add_n(bits)
+        first = tf.logical_and(mask > 0, self.nonfinite_step < 0)
+        self.nonfinite_step.assign(tf.where(first, step + 1, self.nonfinite_step))
+        self.nonfinite_mask.assign(tf.where(first, mask, self.nonfinite_mask))
+        self.step.assign_add(1)
+        return metrics
+
+    @property
+    def tracing_count(self) -> int:
+        return self._train_step.experimental_get_tracing_count()
+
+    # --------------------------------------------------------------- guards
+    def check_finite(self) -> None:
+        """Raises NonFiniteError if any step so far produced a NaN/Inf."""
+        bad_step = int(self.nonfinite_step.numpy())
+        if bad_step < 0:
+            return
+        mask = int(self.nonfinite_mask.numpy())
+        names = [n for i, n in enumerate(GUARDED_QUANTITIES) if mask & (1 << i)]
+        last = self.manager.latest_checkpoint if self.chief else None
+        raise NonFiniteError(
+            f"non-finite {', '.join(names)} at step {bad_step}; training stopped. "
+            f"The last good checkpoint is {last or 'none (nothing was saved)'}"
+        )
+
+    def save(self) -> str | None:
+        """Saves a checkpoint, but only if every step so far was finite."""
+        self.check_finite()
+        return self.manager.save(checkpoint_number=int(self.step.numpy()))
+
+    # ------------------------------------------------------------- summaries
+    def traversal_grid(self) -> np.ndarray:
+        """[1, H', W', C] uint8 traversal grid from the current generator."""
+        spec = self.config.latent
+        inputs = visualize.traversal_inputs(spec, seed=self.config.runtime.seed)
+        c = spec.flatten(inputs.categorical, inputs.continuous)
+        images = data_lib.to_unit_range(self.generator(inputs.z, c, training=False)).numpy()
+        grid = visualize.tile_grid(visualize.to_uint8(images), inputs.rows, inputs.cols)
+        return grid[None]
+
+    # ------------------------------------------------------------------ loop
+    def _on_sigterm(self, signum, frame):  # noqa: ARG002
+        logging.warning("SIGTERM received: saving a checkpoint at the current step and exiting.")
+        self._preempted = True
+
+    def train(self, progress: Callable[[str], None] | None = None) -> TrainResult:
+        """Trains from the latest checkpoint (if any) to ``optim.train_steps``."""
+        cfg, rt = self.config, self.config.runtime
+        say = progress or logging.info
+        start = self.restore()
+        if start:
+            say(f"resumed from {self.manager.latest_checkpoint or self.manager.directory} at step {start}")
+        input_fn = data_lib.make_input_fn(self.images, cfg.optim.batch_size, rt.seed, start_step=start)
+        dataset = self.strategy.distribute_datasets_from_function(input_fn)
+        iterator = iter(dataset)
+        summary_dir = os.path.join(self.write_dir, SUMMARY_SUBDIR)
+        writer = tf.summary.create_file_writer(summary_dir)
+        metrics_path = os.path.join(self.write_dir, METRICS_LOG)
+        entropy = cfg.latent.categorical_entropy()
+
+        previous_handler = None
+        try:
+            previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
+        except ValueError:  # not in the main thread: no preemption handling
+            pass
+
+        step = start
+        last_checkpoint = self.manager.latest_checkpoint
+        metrics: dict = {}
+        window_start, window_step = time.time(), step
+        try:
+            while step < cfg.optim.train_steps and not self._preempted:
+                out = self._train_step(iterator)
+                step += 1
+                at_log = step % rt.log_every == 0 or step == cfg.optim.train_steps
+                at_summary = step % rt.summary_every == 0
+                if at_log or at_summary:
+                    metrics = {k: float(v) for k, v in out.items()}
+                    self.check_finite()
+                    now = time.time()
+                    rate = (step - window_step) / max(now - window_start, 1e-9)
+                    window_start, window_step = now, step
+                    metrics["steps_per_sec"] = rate
+                    eta = (cfg.optim.train_steps - step) / rate if rate > 0 else float("inf")
+                    say(
+                        f"step {step}/{cfg.optim.train_steps} d_loss={metrics['d_loss']:.4f} "
+                        f"g_loss={metrics['g_loss']:.4f} mi_loss={metrics['mi_loss']:.4f} "
+                        f"L_I={metrics['info_lower_bound']:.4f}/{entropy:.4f} "
+                        f"D(x)={metrics['d_real']:.3f} D(G(z))={metrics['d_fake']:.3f} "
+                        f"{rate:.2f} steps/s ETA {_format_eta(eta)}"
+                    )
+                    if self.chief:
+                        with open(metrics_path, "a") as f:
+                            f.write(json.dumps({"step": step, **metrics}) + "\n")
+                    with writer.as_default(step=step):
+                        for name, value in metrics.items():
+                            tf.summary.scalar(name, value)
+                        tf.summary.scalar("categorical_entropy", entropy)
+                        if at_summary:
+                            tf.summary.image("traversal", self.traversal_grid())
+                if step % rt.checkpoint_every == 0:
+                    last_checkpoint = self.save()
+            if self._preempted or step > start or last_checkpoint is None:
+                if step != _checkpoint_step(last_checkpoint):
+                    last_checkpoint = self.save()
+        finally:
+            writer.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
+            if not self.chief:
+                shutil.rmtree(self.write_dir, ignore_errors=True)
+        if self._preempted:
+            say(f"preempted: saved checkpoint {last_checkpoint} at step {step}; rerun the same command to resume")
+        return TrainResult(
+            step=step,
+            checkpoint=last_checkpoint if self.chief else None,
+            summary_dir=os.path.join(cfg.runtime.model_dir, SUMMARY_SUBDIR),
+            metrics=metrics,
+            preempted=self._preempted,
+        )
+
+
+def _checkpoint_step(path: str | None) -> int | None:
+    if not path:
+        return None
+    try:
+        return int(path.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _format_eta(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def train(
+    config: TrainConfig,
+    strategy: tf.distribute.Strategy | None = None,
+    images: np.ndarray | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Library entry point: builds a trainer and runs it (see InfoGANTrainer)."""
+    return InfoGANTrainer(config, strategy=strategy, images=images).train(progress=progress)

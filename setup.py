@@ -1,0 +1,33 @@
+"""infogan_tf: InfoGAN (Chen et al. 2016) on TensorFlow 2 / Keras 3."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="infogan_tf",
+    version="0.1.0",
+    description="InfoGAN on TensorFlow 2 / Keras 3: distributed training, checkpoints, SavedModel export",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["infogan_tf", "infogan_tf.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.15,<4",
+        "tensorflow-datasets>=4.9,<4.10",
+        # TFDS offline preparation (manual_dir) needs these at run time.
+        "etils[epath]>=1.5",
+        "importlib_resources>=5",
+        "tensorboard>=2.20,<3",
+        "absl-py>=2.1,<3",
+        "numpy>=1.26,<3",
+        "scipy>=1.11,<2",
+    ],
+    extras_require={
+        "test": ["pytest>=8,<10"],
+    },
+    entry_points={
+        "console_scripts": [
+            "infogan-train=infogan_tf.train:run",
+        ],
+    },
+)
