@@ -21,6 +21,10 @@ setup(
         "absl-py>=2.1,<3",
         "numpy>=1.26,<3",
         "scipy>=1.11,<2",
+        # The L_I-over-training figure of infogan-evaluate.
+        "matplotlib>=3.8,<4",
+        # SavedModel warmup records (PredictionLog) and the gRPC client example.
+        "tensorflow-serving-api>=2.21,<2.22",
     ],
     extras_require={
         "test": ["pytest>=8,<10"],
@@ -28,6 +32,9 @@ setup(
     entry_points={
         "console_scripts": [
             "infogan-train=infogan_tf.train:run",
+            "infogan-export=infogan_tf.export_cli:run",
+            "infogan-sample=infogan_tf.sample:run",
+            "infogan-evaluate=infogan_tf.evaluate:run",
         ],
     },
 )

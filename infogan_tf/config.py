@@ -40,13 +40,23 @@ class DatasetInfo:
     image_shape: tuple[int, int, int]
     train_split: str
     test_split: str
+    # The original files TFDS looks for in --manual_dir (offline preparation).
+    manual_files: tuple[str, ...]
 
 
+_IDX_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo("mnist", (28, 28, 1), "train", "test"),
-    "fashion_mnist": DatasetInfo("fashion_mnist", (28, 28, 1), "train", "test"),
+    "mnist": DatasetInfo("mnist", (28, 28, 1), "train", "test", _IDX_FILES),
+    "fashion_mnist": DatasetInfo("fashion_mnist", (28, 28, 1), "train", "test", _IDX_FILES),
     # 32x32x3 street-view digits, for the `svhn` preset.
-    "svhn_cropped": DatasetInfo("svhn_cropped", (32, 32, 3), "train", "test"),
+    "svhn_cropped": DatasetInfo(
+        "svhn_cropped", (32, 32, 3), "train", "test", ("train_32x32.mat", "test_32x32.mat", "extra_32x32.mat")
+    ),
 }
 
 
@@ -72,6 +82,20 @@ class DataConfig:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return self.info.image_shape
+
+
+def manual_dir_problems(data: DataConfig) -> list[str]:
+    """What is wrong with --manual_dir for this dataset (empty list: nothing)."""
+    if not os.path.isdir(data.manual_dir):
+        return [f"--manual_dir {data.manual_dir!r} is not a directory"]
+    expected = data.info.manual_files
+    missing = [f for f in expected if not os.path.isfile(os.path.join(data.manual_dir, f))]
+    if missing:
+        return [
+            f"--manual_dir {data.manual_dir!r} lacks {', '.join(missing)}; "
+            f"{data.dataset} needs the original files {', '.join(expected)}"
+        ]
+    return []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,8 +202,8 @@ class TrainConfig:
         d, m, o, r = self.data, self.model, self.optim, self.runtime
         if d.dataset not in DATASETS:
             out.append(f"--dataset must be one of {', '.join(DATASETS)}, got {d.dataset!r}")
-        if d.manual_dir is not None and not os.path.isdir(d.manual_dir):
-            out.append(f"--manual_dir {d.manual_dir!r} is not a directory")
+        elif d.manual_dir is not None:
+            out.extend(manual_dir_problems(d))
         out.extend(self.latent.problems())
         h, w, ch = m.image_shape
         if h % 4 or w % 4 or min(h, w, ch) <= 0:

@@ -27,25 +27,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from infogan_tf.config import DataConfig
-
-# Files TFDS expects in --manual_dir, per dataset (the original archives).
-MANUAL_FILES = {
-    "mnist": (
-        "train-images-idx3-ubyte.gz",
-        "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz",
-        "t10k-labels-idx1-ubyte.gz",
-    ),
-    "fashion_mnist": (
-        "train-images-idx3-ubyte.gz",
-        "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz",
-        "t10k-labels-idx1-ubyte.gz",
-    ),
-    "svhn_cropped": ("train_32x32.mat", "test_32x32.mat", "extra_32x32.mat"),
-}
-
+from infogan_tf.config import DataConfig, manual_dir_problems
 
 class DataError(RuntimeError):
     """The data source is missing, corrupt or unusable; the message says what was expected where."""
@@ -62,15 +44,9 @@ def check_manual_dir(data: DataConfig) -> None:
     """Fails fast, before any TF work, if --manual_dir lacks the dataset's files."""
     if data.manual_dir is None:
         return
-    expected = MANUAL_FILES[data.dataset]
-    if not os.path.isdir(data.manual_dir):
-        raise DataError(f"--manual_dir {data.manual_dir!r} is not a directory")
-    missing = [f for f in expected if not os.path.isfile(os.path.join(data.manual_dir, f))]
-    if missing:
-        raise DataError(
-            f"--manual_dir {data.manual_dir!r} lacks {', '.join(missing)}; "
-            f"{data.dataset} needs the original files {', '.join(expected)}"
-        )
+    problems = manual_dir_problems(data)
+    if problems:
+        raise DataError(problems[0])
 
 
 def _builder(data: DataConfig):
@@ -102,18 +78,24 @@ def _prepare(data: DataConfig):
     return builder
 
 
-def _load_split(data: DataConfig, split: str) -> dict:
+def _load_split(data: DataConfig, split: str, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Reads the given features of a whole split into numpy arrays."""
     import tensorflow_datasets as tfds
 
     builder = _prepare(data)
     try:
-        arrays = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
+        ds = builder.as_dataset(split=split, shuffle_files=False)
+        ds = ds.map(lambda ex: {k: ex[k] for k in keys}).batch(8192)
+        chunks = list(tfds.as_numpy(ds))
     except Exception as e:
         raise DataError(
             f"could not read split {split!r} of {data.dataset} from {builder.data_dir}: "
             f"{type(e).__name__}: {e}"
         ) from e
-    images = np.asarray(arrays["image"])
+    if not chunks:
+        raise DataError(f"split {split!r} of {data.dataset} in {builder.data_dir} is empty")
+    arrays = {k: np.concatenate([c[k] for c in chunks]) for k in keys}
+    images = arrays["image"]
     if images.dtype != np.uint8 or images.shape[1:] != data.image_shape:
         raise DataError(
             f"{data.dataset} images are {images.dtype}{list(images.shape[1:])}, expected "
@@ -124,13 +106,13 @@ def _load_split(data: DataConfig, split: str) -> dict:
 
 def load_train_images(data: DataConfig) -> np.ndarray:
     """The training split's images, uint8 [N, H, W, C]; labels are dropped here."""
-    return np.asarray(_load_split(data, data.info.train_split)["image"])
+    return _load_split(data, data.info.train_split, ("image",))["image"]
 
 
 def load_labeled_split(data: DataConfig, split: str | None = None) -> LabeledSplit:
     """Images and labels of a split (default: test). For evaluation only."""
-    arrays = _load_split(data, split or data.info.test_split)
-    return LabeledSplit(np.asarray(arrays["image"]), np.asarray(arrays["label"]))
+    arrays = _load_split(data, split or data.info.test_split, ("image", "label"))
+    return LabeledSplit(arrays["image"], arrays["label"])
 
 
 def to_model_range(images: tf.Tensor) -> tf.Tensor:

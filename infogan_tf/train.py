@@ -151,13 +151,8 @@ def main(argv) -> None:
     if len(argv) > 1:
         _fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
     try:
-        cfg = config_from_flags()
-        from infogan_tf.data import DataError, check_manual_dir
-
-        check_manual_dir(cfg.data)
+        cfg = config_from_flags()  # also checks --manual_dir holds the dataset's files
     except (config_lib.ConfigError, ValueError) as e:
-        _fail(str(e), 2)
-    except DataError as e:
         _fail(str(e), 2)
 
     # Only now pay for TensorFlow.

@@ -136,6 +136,8 @@ class InfoGANTrainer:
 
     def _build(self) -> None:
         o = self.config.optim
+        # Initial weights follow --seed (Keras initialisers draw from the global seed).
+        keras.utils.set_random_seed(self.config.runtime.seed)
         with self.strategy.scope():
             self.generator, self.discriminator = build_networks(self.config.latent, self.config.model)
             self.g_optimizer = keras.optimizers.Adam(o.g_learning_rate, beta_1=o.beta1, beta_2=o.beta2)

@@ -1,0 +1,85 @@
+"""Shared test fixtures.
+
+The CPU is split into two logical devices before TensorFlow starts, so that
+`mirrored` runs two real replicas on a CPU-only machine (the default strategy
+still uses one device).
+"""
+
+import dataclasses
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from infogan_tf import config as config_lib  # noqa: E402
+
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()],
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MNIST_DIR = os.path.join(os.path.dirname(REPO), "shared", "data", "mnist")
+
+# A model small enough for a CPU test to train in well under a second a step.
+TINY_MODEL = config_lib.ModelConfig(
+    g_fc_units=32, g_base_filters=16, d_filters=(8, 16), d_fc_units=32, q_fc_units=16
+)
+
+
+def tiny_config(model_dir: str, **optim) -> config_lib.TrainConfig:
+    """The default configuration, shrunk: small networks, batch 8, a few steps."""
+    base = config_lib.TrainConfig()
+    return dataclasses.replace(
+        base,
+        model=TINY_MODEL,
+        optim=dataclasses.replace(base.optim, **{"batch_size": 8, "train_steps": 3, **optim}),
+        runtime=dataclasses.replace(
+            base.runtime, model_dir=model_dir, log_every=1, summary_every=2, checkpoint_every=2
+        ),
+    ).validate()
+
+
+@pytest.fixture
+def fake_images():
+    """64 random 28x28x1 uint8 images (a fake data seam)."""
+    return np.random.default_rng(0).integers(0, 256, size=(64, 28, 28, 1), dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def mnist_data_dir(tmp_path_factory):
+    """A TFDS data_dir with MNIST prepared offline from the official files (once per session)."""
+    if not os.path.isdir(MNIST_DIR):
+        pytest.skip(f"the official MNIST files are not at {MNIST_DIR}")
+    from infogan_tf.config import DataConfig
+    from infogan_tf.data import _prepare
+
+    data_dir = str(tmp_path_factory.mktemp("tfds"))
+    _prepare(DataConfig(dataset="mnist", data_dir=data_dir, manual_dir=MNIST_DIR))
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory):
+    """A tiny model_dir trained 4 steps on random images (checkpoints at steps 2 and 4).
+
+    Shared by the export, sampling and serving-client tests.
+    """
+    from infogan_tf import trainer
+
+    model_dir = str(tmp_path_factory.mktemp("trained") / "run")
+    images = np.random.default_rng(0).integers(0, 256, size=(64, 28, 28, 1), dtype=np.uint8)
+    trainer.train(tiny_config(model_dir, train_steps=4), images=images)
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def exported_model(trained_model_dir, tmp_path_factory):
+    """infogan_tf.export.ExportResult of ``trained_model_dir`` (version 4 under a fresh base path)."""
+    from infogan_tf import export
+
+    base = str(tmp_path_factory.mktemp("export") / "infogan_test")
+    return export.export(export.ExportConfig(model_dir=trained_model_dir, export_dir=base))

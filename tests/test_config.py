@@ -1,0 +1,102 @@
+"""Config: validation messages name the flag; JSON round trip; resume compatibility."""
+
+import dataclasses
+import json
+
+import pytest
+
+from infogan_tf import config as config_lib
+from infogan_tf.config import ConfigError, TrainConfig
+from infogan_tf.latent import LatentSpec
+
+
+def _with(part, **kw):
+    base = TrainConfig()
+    return dataclasses.replace(base, **{part: dataclasses.replace(getattr(base, part), **kw)})
+
+
+@pytest.mark.parametrize(
+    "part, kw, message",
+    [
+        ("optim", {"train_steps": 0}, "--train_steps must be positive, got 0"),
+        ("optim", {"batch_size": -4}, "--batch_size must be positive, got -4"),
+        ("optim", {"lambda_cat": -1.0}, "--lambda_cat must be a finite number >= 0, got -1.0"),
+        ("optim", {"lambda_cont": float("nan")}, "--lambda_cont must be a finite number >= 0"),
+        ("optim", {"g_learning_rate": 0.0}, "--g_learning_rate must be a finite number > 0"),
+        ("optim", {"beta1": 1.0}, "--beta1 must be in [0, 1)"),
+        ("data", {"dataset": "imagenet"}, "--dataset must be one of mnist, fashion_mnist, svhn_cropped, got 'imagenet'"),
+        ("data", {"manual_dir": "/no/such/dir"}, "--manual_dir '/no/such/dir' is not a directory"),
+        ("runtime", {"strategy": "tpu"}, "--strategy must be one of default, one_device, mirrored, multi_worker, got 'tpu'"),
+        ("runtime", {"checkpoint_every": 0}, "--checkpoint_every must be positive"),
+        ("runtime", {"model_dir": ""}, "--model_dir must be set"),
+        ("runtime", {"strategy": "mirrored", "num_devices": 3}, "--batch_size 64 must be divisible by the number of replicas (--num_devices=3)"),
+        ("model", {"continuous_std": "sometimes"}, "--continuous_std must be 'learned' or 'fixed'"),
+        ("model", {"image_shape": (30, 30, 1)}, "divisible by 4"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_flag(part, kw, message):
+    with pytest.raises(ConfigError) as e:
+        _with(part, **kw).validate()
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_default_is_valid_and_round_trips_through_json():
+    cfg = TrainConfig().validate()
+    again = TrainConfig.from_dict(json.loads(cfg.to_json()))
+    assert again == cfg
+
+
+def test_check_replicas():
+    cfg = TrainConfig()
+    cfg.check_replicas(4)
+    with pytest.raises(ConfigError, match="--batch_size 64 must be divisible by the number of replicas \\(3\\)"):
+        cfg.check_replicas(3)
+
+
+def test_presets_size_the_model_from_the_dataset():
+    svhn = config_lib.PRESETS["svhn"](TrainConfig()).validate()
+    assert svhn.data.image_shape == svhn.model.image_shape == (32, 32, 3)
+
+
+def test_resume_accepts_runtime_and_optim_changes(tmp_path):
+    cfg = _with("runtime", model_dir=str(tmp_path))
+    saved = json.loads(cfg.to_json())
+    longer = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, train_steps=9000))
+    config_lib.check_resume_compatible(saved, longer)
+
+
+@pytest.mark.parametrize(
+    "change, mentioned",
+    [
+        ({"latent": LatentSpec(categorical=(12,))}, "latent.categorical: saved [10], now [12]"),
+        ({"latent": LatentSpec(noise_dim=10)}, "latent.noise_dim: saved 62, now 10"),
+        ({"model": config_lib.ModelConfig(d_fc_units=512)}, "model.d_fc_units: saved 1024, now 512"),
+        ({"data": config_lib.DataConfig(dataset="fashion_mnist")}, "data.dataset: saved 'mnist', now 'fashion_mnist'"),
+    ],
+)
+def test_resume_refuses_a_different_architecture(tmp_path, change, mentioned):
+    cfg = _with("runtime", model_dir=str(tmp_path))
+    saved = json.loads(cfg.to_json())
+    with pytest.raises(ConfigError) as e:
+        config_lib.check_resume_compatible(saved, dataclasses.replace(cfg, **change))
+    assert mentioned in str(e.value) and "different configuration" in str(e.value)
+
+
+def test_config_file_round_trip_and_corruption(tmp_path):
+    cfg = _with("runtime", model_dir=str(tmp_path))
+    assert config_lib.read_saved_config(str(tmp_path)) is None
+    config_lib.write_config(cfg)
+    assert TrainConfig.from_dict(config_lib.read_saved_config(str(tmp_path))) == cfg
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="is unreadable"):
+        config_lib.read_saved_config(str(tmp_path))
+
+
+def test_config_module_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, infogan_tf.config, infogan_tf.train; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,138 @@
+"""The train step and loop: default and mirrored strategies, resume, guards."""
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny_config
+from infogan_tf import trainer as trainer_lib
+
+
+def _weights(trainer):
+    return [v.numpy() for m in (trainer.generator, trainer.discriminator) for v in m.weights]
+
+
+@pytest.mark.parametrize("strategy_name", ["default", "mirrored"])
+def test_a_few_steps_train(tmp_path, fake_images, strategy_name):
+    strategy = (
+        tf.distribute.get_strategy()
+        if strategy_name == "default"
+        else tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    )
+    trainer = trainer_lib.InfoGANTrainer(tiny_config(str(tmp_path)), strategy=strategy, images=fake_images)
+    assert trainer.num_replicas == (1 if strategy_name == "default" else 2)
+    before = _weights(trainer)
+    result = trainer.train(progress=lambda _: None)
+
+    assert result.step == 3 and int(trainer.step.numpy()) == 3
+    for name in ("d_loss", "g_loss", "mi_loss", "info_lower_bound", "d_grad_norm", "g_grad_norm"):
+        assert np.isfinite(result.metrics[name]), name
+    assert 0 <= result.metrics["d_real"] <= 1 and 0 <= result.metrics["d_fake"] <= 1
+    # Every trainable variable of G, D and Q moved.
+    after = _weights(trainer)
+    trainable = {id(v) for m in (trainer.generator, trainer.discriminator) for v in m.trainable_variables}
+    all_vars = [v for m in (trainer.generator, trainer.discriminator) for v in m.weights]
+    for v, b, a in zip(all_vars, before, after):
+        if id(v) in trainable:
+            assert not np.array_equal(a, b), f"{v.path} did not change"
+    # The step function was traced once for all steps.
+    assert trainer.tracing_count == 1
+
+
+def test_mirrored_replicas_keep_one_set_of_batchnorm_statistics(tmp_path, fake_images):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    trainer = trainer_lib.InfoGANTrainer(tiny_config(str(tmp_path)), strategy=strategy, images=fake_images)
+    trainer.train(progress=lambda _: None)
+    moving = [
+        v for m in (trainer.generator, trainer.discriminator) for v in m.non_trainable_variables if "moving" in v.path
+    ]
+    assert moving
+    for v in moving:
+        copies = [c.numpy() for c in strategy.experimental_local_results(v.value)]
+        assert len(copies) == 2
+        np.testing.assert_array_equal(copies[0], copies[1], err_msg=v.path)
+        assert not np.allclose(copies[0], 0.0 if "mean" in v.path else 1.0), f"{v.path} never updated"
+    for v in trainer.generator.trainable_variables + trainer.discriminator.trainable_variables:
+        copies = [c.numpy() for c in strategy.experimental_local_results(v.value)]
+        np.testing.assert_array_equal(copies[0], copies[1], err_msg=v.path)
+
+
+def test_resume_continues_exactly(tmp_path, fake_images):
+    straight = trainer_lib.InfoGANTrainer(
+        tiny_config(str(tmp_path / "straight"), train_steps=4), images=fake_images
+    )
+    straight.train(progress=lambda _: None)
+
+    first = trainer_lib.InfoGANTrainer(tiny_config(str(tmp_path / "split"), train_steps=2), images=fake_images)
+    first.train(progress=lambda _: None)
+    messages = []
+    second = trainer_lib.InfoGANTrainer(tiny_config(str(tmp_path / "split"), train_steps=4), images=fake_images)
+    result = second.train(progress=messages.append)
+
+    assert any("resumed from" in m and "at step 2" in m for m in messages)
+    assert result.step == 4 and result.checkpoint.endswith("ckpt-4")
+    for a, b in zip(_weights(straight), _weights(second)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for a, b in zip(straight.g_optimizer.variables, second.g_optimizer.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_finished_run_is_not_trained_further(tmp_path, fake_images):
+    cfg = tiny_config(str(tmp_path), train_steps=2)
+    trainer_lib.train(cfg, images=fake_images, progress=lambda _: None)
+    again = trainer_lib.InfoGANTrainer(cfg, images=fake_images)
+    result = again.train(progress=lambda _: None)
+    assert result.step == 2 and result.checkpoint.endswith("ckpt-2")
+
+
+def test_summaries_metrics_log_and_checkpoints_are_written(tmp_path, fake_images):
+    cfg = tiny_config(str(tmp_path), train_steps=4)
+    result = trainer_lib.train(cfg, images=fake_images, progress=lambda _: None)
+    assert sorted(os.listdir(tmp_path)) == ["checkpoints", "config.json", "metrics.jsonl", "train"]
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and '"info_lower_bound"' in lines[-1]
+    assert result.checkpoint == str(tmp_path / "checkpoints" / "ckpt-4")
+    tags = set()
+    for event_file in tf.io.gfile.glob(str(tmp_path / "train" / "events.*")):
+        for record in tf.data.TFRecordDataset(event_file):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            tags.update(v.tag for v in event.summary.value)
+    assert {"d_loss", "g_loss", "mi_loss", "info_lower_bound", "categorical_entropy", "d_real", "d_fake",
+            "steps_per_sec", "traversal"} <= tags
+
+
+def test_traversal_grid_shape(tmp_path, fake_images):
+    trainer = trainer_lib.InfoGANTrainer(tiny_config(str(tmp_path)), images=fake_images)
+    grid = trainer.traversal_grid()
+    # 10 categories x 10 sweep values of 28x28 tiles with 1-pixel borders.
+    assert grid.shape == (1, 10 * 29 + 1, 10 * 29 + 1, 1) and grid.dtype == np.uint8
+
+
+def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, fake_images):
+    cfg = tiny_config(str(tmp_path), train_steps=6)
+    cfg = dataclasses.replace(
+        cfg, runtime=dataclasses.replace(cfg.runtime, inject_nan_step=3, checkpoint_every=1, log_every=2)
+    )
+    trainer = trainer_lib.InfoGANTrainer(cfg, images=fake_images)
+    with pytest.raises(trainer_lib.NonFiniteError) as e:
+        trainer.train(progress=lambda _: None)
+    message = str(e.value)
+    assert "at step 3" in message and "d_loss" in message and "ckpt-2" in message
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-2")
+    reader = tf.train.load_checkpoint(str(tmp_path / "checkpoints" / "ckpt-2"))
+    for name in reader.get_variable_to_shape_map():
+        value = reader.get_tensor(name)
+        if np.issubdtype(np.asarray(value).dtype, np.floating):
+            assert np.all(np.isfinite(value)), name
+
+
+def test_corrupt_checkpoint_is_reported(tmp_path, fake_images):
+    cfg = tiny_config(str(tmp_path), train_steps=2)
+    trainer_lib.train(cfg, images=fake_images, progress=lambda _: None)
+    data_file = tmp_path / "checkpoints" / "ckpt-2.data-00000-of-00001"
+    data_file.write_bytes(b"\0" * 100)
+    with pytest.raises(trainer_lib.CheckpointError, match="cannot restore checkpoint .*ckpt-2"):
+        trainer_lib.InfoGANTrainer(dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, train_steps=3)), images=fake_images).train()
