@@ -169,6 +169,10 @@ class RuntimeConfig:
       summary_every: steps between TensorBoard summaries and image grids.
       log_every: steps between progress log lines.
       keep_checkpoints: how many recent checkpoints to keep.
+      mixed_precision: "float32", or "bfloat16" (Keras mixed_bfloat16 policy:
+        variables and losses stay float32, layer math runs in bfloat16).
+      jit_compile: compile the train step with XLA (single replica only: on
+        TF 2.21 XLA fails on a multi-replica Mirrored step).
       inject_nan_step: test-only fault injection: the real images of this
         step (1-based) are made NaN, to exercise the non-finite guard; 0 = off.
     """
@@ -182,6 +186,8 @@ class RuntimeConfig:
     summary_every: int = 500
     log_every: int = 100
     keep_checkpoints: int = 3
+    mixed_precision: str = "float32"
+    jit_compile: bool = False
     inject_nan_step: int = 0
 
 
@@ -238,6 +244,13 @@ class TrainConfig:
             out.append(f"--strategy must be one of {', '.join(STRATEGIES)}, got {r.strategy!r}")
         if r.num_devices < 0:
             out.append(f"--num_devices must be >= 0, got {r.num_devices}")
+        if r.mixed_precision not in ("float32", "bfloat16"):
+            out.append(f"--mixed_precision must be 'float32' or 'bfloat16', got {r.mixed_precision!r}")
+        if r.jit_compile and (r.strategy == "multi_worker" or (r.strategy == "mirrored" and r.num_devices != 1)):
+            out.append(
+                f"--jit_compile works with a single replica only (XLA fails on a multi-replica step on "
+                f"TF 2.21); drop it or use --strategy=default/one_device, not --strategy={r.strategy}"
+            )
         if r.inject_nan_step < 0:
             out.append(f"--inject_nan_step must be >= 0, got {r.inject_nan_step}")
         for name in ("checkpoint_every", "summary_every", "log_every", "keep_checkpoints"):
@@ -258,7 +271,11 @@ class TrainConfig:
         return self
 
     def check_replicas(self, num_replicas: int) -> None:
-        """The global batch must split evenly over the strategy's replicas."""
+        """The global batch must split evenly over the strategy's replicas (and XLA needs one)."""
+        if self.runtime.jit_compile and num_replicas > 1:
+            raise ConfigError(
+                f"--jit_compile works with a single replica only, the strategy has {num_replicas}"
+            )
         if self.optim.batch_size % num_replicas:
             raise ConfigError(
                 f"--batch_size {self.optim.batch_size} must be divisible by the number "

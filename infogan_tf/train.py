@@ -78,6 +78,11 @@ def define_flags() -> None:
     flags.DEFINE_integer("summary_every", r.summary_every, "Steps between TensorBoard summaries and traversal images.")
     flags.DEFINE_integer("log_every", r.log_every, "Steps between progress lines.")
     flags.DEFINE_integer("keep_checkpoints", r.keep_checkpoints, "How many recent checkpoints to keep.")
+    flags.DEFINE_enum(
+        "mixed_precision", r.mixed_precision, ["float32", "bfloat16"],
+        "Compute dtype of the layers; bfloat16 keeps variables and losses in float32.",
+    )
+    flags.DEFINE_boolean("jit_compile", r.jit_compile, "Compile the train step with XLA (single replica only).")
     flags.DEFINE_integer(
         "inject_nan_step", r.inject_nan_step,
         "TEST ONLY: make the real images of this step NaN to exercise the non-finite guard (0 = off).",
@@ -96,7 +101,7 @@ _FIELDS = {
     ),
     "runtime": (
         "model_dir", "strategy", "num_devices", "device", "seed", "checkpoint_every", "summary_every",
-        "log_every", "keep_checkpoints", "inject_nan_step",
+        "log_every", "keep_checkpoints", "mixed_precision", "jit_compile", "inject_nan_step",
     ),
 }
 

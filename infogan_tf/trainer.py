@@ -38,6 +38,7 @@ from absl import logging
 from infogan_tf import data as data_lib
 from infogan_tf import losses, visualize
 from infogan_tf.config import (
+    ConfigError,
     TrainConfig,
     check_resume_compatible,
     read_saved_config,
@@ -135,9 +136,26 @@ class InfoGANTrainer:
             self.write_dir = tempfile.mkdtemp(prefix="infogan_worker_")
 
     def _build(self) -> None:
-        o = self.config.optim
         # Initial weights follow --seed (Keras initialisers draw from the global seed).
         keras.utils.set_random_seed(self.config.runtime.seed)
+        # Layers created below take this policy: "mixed_bfloat16" computes in
+        # bfloat16 with float32 variables; networks return float32 outputs.
+        policy = "mixed_bfloat16" if self.config.runtime.mixed_precision == "bfloat16" else "float32"
+        previous_policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            self._build_variables()
+        finally:
+            keras.mixed_precision.set_global_policy(previous_policy)
+        # XLA cannot compile the iterator op, so only the per-replica step is
+        # jit-compiled; the outer function fetches the batch and reduces.
+        self._replica_fn = (
+            tf.function(self._replica_step, jit_compile=True) if self.config.runtime.jit_compile else self._replica_step
+        )
+        self._train_step = tf.function(self._distributed_step)
+
+    def _build_variables(self) -> None:
+        o = self.config.optim
         with self.strategy.scope():
             self.generator, self.discriminator = build_networks(self.config.latent, self.config.model)
             self.g_optimizer = keras.optimizers.Adam(o.g_learning_rate, beta_1=o.beta1, beta_2=o.beta2)
@@ -173,7 +191,6 @@ class InfoGANTrainer:
             max_to_keep=self.config.runtime.keep_checkpoints,
             step_counter=self.step,
         )
-        self._train_step = tf.function(self._distributed_step)
 
     def restore(self) -> int:
         """Restores the latest checkpoint if any; returns the step reached."""
@@ -263,7 +280,7 @@ class InfoGANTrainer:
     def _distributed_step(self, iterator) -> dict:
         """Runs one step on all replicas and reduces the metrics (in graph)."""
         step = self.step.read_value()
-        per_replica = self.strategy.run(self._replica_step, args=(next(iterator), step))
+        per_replica = self.strategy.run(self._replica_fn, args=(next(iterator), step))
         metrics = {
             name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
             for name, value in per_replica.items()

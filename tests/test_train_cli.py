@@ -37,6 +37,8 @@ def _run(*args, timeout=600):
         (["--noise_dim=-3"], "--noise_dim must be >= 0"),
         (["--manual_dir=/nonexistent/mnist"], "--manual_dir '/nonexistent/mnist' is not a directory"),
         (["stray_argument"], "unexpected arguments: stray_argument"),
+        (["--jit_compile", "--strategy=mirrored", "--num_devices=2"], "--jit_compile works with a single replica only"),
+        (["--mixed_precision=float16"], "--mixed_precision"),
     ],
 )
 def test_bad_flags_fail_fast_with_one_line_and_create_nothing(tmp_path, flags, message):

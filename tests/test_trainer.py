@@ -42,6 +42,33 @@ def test_a_few_steps_train(tmp_path, fake_images, strategy_name):
     assert trainer.tracing_count == 1
 
 
+@pytest.mark.parametrize("mixed_precision, jit_compile", [("bfloat16", False), ("float32", True)])
+def test_bfloat16_and_xla_steps_train(tmp_path, fake_images, mixed_precision, jit_compile):
+    cfg = tiny_config(str(tmp_path))
+    cfg = dataclasses.replace(
+        cfg, runtime=dataclasses.replace(cfg.runtime, mixed_precision=mixed_precision, jit_compile=jit_compile)
+    )
+    trainer = trainer_lib.InfoGANTrainer(cfg, images=fake_images)
+    if mixed_precision == "bfloat16":
+        assert trainer.generator.fc1.compute_dtype == "bfloat16"
+    # Variables stay float32 whatever the compute dtype.
+    assert {v.dtype for v in trainer.generator.weights + trainer.discriminator.weights} == {"float32"}
+    before = _weights(trainer)
+    result = trainer.train(progress=lambda _: None)
+    assert all(np.isfinite(result.metrics[k]) for k in ("d_loss", "g_loss", "mi_loss", "info_lower_bound"))
+    assert any(not np.array_equal(a, b) for a, b in zip(before, _weights(trainer)))
+    assert trainer.generator(tf.zeros([1, 62]), tf.zeros([1, 12])).dtype == tf.float32
+
+
+def test_xla_with_several_replicas_is_refused(tmp_path, fake_images):
+    cfg = tiny_config(str(tmp_path))
+    cfg = dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, jit_compile=True))
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with pytest.raises(trainer_lib.ConfigError, match="--jit_compile works with a single replica only"):
+        trainer_lib.InfoGANTrainer(cfg, strategy=strategy, images=fake_images)
+    assert not (tmp_path / "config.json").exists()
+
+
 def test_mirrored_replicas_keep_one_set_of_batchnorm_statistics(tmp_path, fake_images):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     trainer = trainer_lib.InfoGANTrainer(tiny_config(str(tmp_path)), strategy=strategy, images=fake_images)
