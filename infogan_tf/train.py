@@ -178,10 +178,18 @@ def main(argv) -> None:
         )
 
 
+def _parse_flags(argv):
+    """absl's parser, with a malformed flag reported as one line (exit 2)."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        _fail(str(e).splitlines()[0], 2)
+
+
 def run() -> None:
     """Console-script entry point."""
     define_flags()
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ def _run(*args, timeout=600):
         (["--manual_dir=/nonexistent/mnist"], "--manual_dir '/nonexistent/mnist' is not a directory"),
         (["stray_argument"], "unexpected arguments: stray_argument"),
         (["--jit_compile", "--strategy=mirrored", "--num_devices=2"], "--jit_compile works with a single replica only"),
-        (["--mixed_precision=float16"], "--mixed_precision"),
+        (["--mixed_precision=float16"], "--mixed_precision=float16: value should be one of"),
+        (["--batch_size=many"], "--batch_size=many"),
+        (["--no_such_flag=1"], "Unknown command line flag 'no_such_flag'"),
     ],
 )
 def test_bad_flags_fail_fast_with_one_line_and_create_nothing(tmp_path, flags, message):
