@@ -1,0 +1,115 @@
+"""Tests of the sample-quality classifier: training, the cache, loading, the command line.
+
+The >= 99 % MNIST test accuracy is measured by the classifier command on the
+real files (see README); here a tiny classifier learns an easy synthetic task.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from infogan_tf import classifier as classifier_lib
+from infogan_tf.classifier import ClassifierConfig, ClassifierError
+from infogan_tf.data import LabeledSplit
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def patch_split(n, seed):
+    """Class k = a bright 6x6 patch at the k-th cell of a 4x3 grid, on noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, size=n)
+    images = rng.integers(0, 40, size=(n, 28, 28, 1)).astype(np.uint8)
+    for i, k in enumerate(labels):
+        r, c = 2 + 8 * (k // 4), 2 + 7 * (k % 4)
+        images[i, r : r + 6, c : c + 6] = 255
+    return LabeledSplit(images, labels)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("cache") / "mnist_classifier")
+    config = ClassifierConfig(out_dir=out, epochs=3, batch_size=25, min_test_accuracy=0.0, seed=1)
+    result = classifier_lib.train_classifier(config, patch_split(500, 0), patch_split(200, 1))
+    return result, out
+
+
+def test_build_classifier_shapes():
+    model = classifier_lib.build_classifier((28, 28, 1), 10)
+    assert model.output_shape == (None, 10)
+    assert model.get_layer(classifier_lib.FEATURE_LAYER).output.shape[-1] == 128
+
+
+def test_trained_classifier_is_cached_and_reloads_consistently(trained):
+    result, out = trained
+    assert result.out_dir == out
+    assert result.test_accuracy > 0.5  # chance is 0.1
+    info = json.load(open(os.path.join(out, classifier_lib.INFO_FILENAME)))
+    assert info["test_accuracy"] == result.test_accuracy
+    assert info["image_shape"] == [28, 28, 1] and info["num_classes"] == 10
+    loaded = classifier_lib.load_classifier(out)
+    test = patch_split(200, 1)
+    outputs = loaded.predict(test.images)  # uint8 is scaled to [0, 1] like in training
+    assert outputs.features.shape == (200, 128)
+    np.testing.assert_allclose(outputs.probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    reloaded_accuracy = float(np.mean(outputs.probabilities.argmax(1) == test.labels))
+    assert reloaded_accuracy == pytest.approx(result.test_accuracy)
+    as_float = loaded.predict(test.images.astype(np.float32) / 255.0)
+    np.testing.assert_allclose(as_float.features, outputs.features, rtol=1e-5, atol=1e-5)
+    # No temporary folders are left beside the cache.
+    assert sorted(os.listdir(os.path.dirname(out))) == ["mnist_classifier"]
+
+
+def test_classifier_below_min_accuracy_writes_nothing(trained):
+    _, out = trained
+    before = open(os.path.join(out, classifier_lib.INFO_FILENAME)).read()
+    rng = np.random.default_rng(3)
+    noise = LabeledSplit(rng.integers(0, 255, size=(60, 28, 28, 1)).astype(np.uint8), rng.integers(0, 10, size=60))
+    config = ClassifierConfig(out_dir=out, epochs=1, batch_size=30, min_test_accuracy=1.0)
+    with pytest.raises(ClassifierError, match="below --min_test_accuracy"):
+        classifier_lib.train_classifier(config, noise, noise)
+    assert open(os.path.join(out, classifier_lib.INFO_FILENAME)).read() == before
+    assert sorted(os.listdir(os.path.dirname(out))) == ["mnist_classifier"]
+
+
+def test_missing_or_corrupt_cache_is_a_clear_error(tmp_path):
+    with pytest.raises(ClassifierError, match="python -m infogan_tf.classifier"):
+        classifier_lib.load_classifier(str(tmp_path / "none"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / classifier_lib.MODEL_FILENAME).write_bytes(b"not a keras file")
+    (broken / classifier_lib.INFO_FILENAME).write_text('{"feature_layer": "features", "image_shape": [28, 28, 1]}')
+    with pytest.raises(ClassifierError, match="cannot load"):
+        classifier_lib.load_classifier(str(broken))
+
+
+def test_default_cache_is_outside_the_repository():
+    path = classifier_lib.default_classifier_dir("mnist")
+    assert path == os.path.join(os.path.expanduser("~"), ".cache", "infogan_tf", "mnist_classifier")
+
+
+@pytest.mark.parametrize(
+    "flag, message, code",
+    [
+        ("--epochs=0", "--epochs must be positive", 2),
+        ("--min_test_accuracy=1.5", "--min_test_accuracy must be in [0, 1]", 2),
+        ("--dataset=cifar", "--dataset must be one of", 2),
+        ("--manual_dir=/nonexistent/mnist", "--manual_dir '/nonexistent/mnist' is not a directory", 2),
+    ],
+)
+def test_cli_rejects_bad_flags_and_writes_nothing(tmp_path, flag, message, code):
+    out = tmp_path / "cache"
+    proc = subprocess.run(
+        [sys.executable, "-m", "infogan_tf.classifier", flag, f"--out={out}"],
+        capture_output=True, text=True, env=ENV, timeout=120,
+    )
+    assert proc.returncode == code, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("infogan_tf.classifier: error: ") and message in last
+    assert not out.exists()
