@@ -35,6 +35,7 @@ setup(
             "infogan-export=infogan_tf.export_cli:run",
             "infogan-sample=infogan_tf.sample:run",
             "infogan-evaluate=infogan_tf.evaluate:run",
+            "infogan-classifier=infogan_tf.classifier:run",
         ],
     },
 )
