@@ -24,14 +24,17 @@ import dataclasses
 import json
 import os
 import shutil
-import sys
 import time
 from typing import Callable, NamedTuple
 
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from infogan_tf import cli
 
 from infogan_tf.config import DATASETS, DataConfig
+
+PROG = "infogan-classifier"
 
 MODEL_FILENAME = "classifier.keras"
 INFO_FILENAME = "info.json"
@@ -301,14 +304,9 @@ def define_flags() -> None:
     flags.DEFINE_float("min_test_accuracy", d.min_test_accuracy, "Refuse to cache a classifier below this test accuracy.")
 
 
-def _fail(message: str, code: int) -> None:
-    print(f"infogan_tf.classifier: error: {message}", file=sys.stderr)
-    sys.exit(code)
-
 
 def main(argv) -> None:
-    if len(argv) > 1:
-        _fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
+    cli.reject_positional(PROG, argv)
     f = flags.FLAGS
     config = ClassifierConfig(
         data=DataConfig(dataset=f.dataset, data_dir=f.data_dir, manual_dir=f.manual_dir),
@@ -317,7 +315,7 @@ def main(argv) -> None:
     )
     problems = config.problems()
     if problems:
-        _fail(problems[0], 2)
+        cli.fail(PROG, problems[0], 2)
     from infogan_tf import data as data_lib
 
     try:
@@ -326,14 +324,13 @@ def main(argv) -> None:
         test = data_lib.load_labeled_split(config.data, config.data.info.test_split)
         result = train_classifier(config, train, test, verbose=2)
     except (data_lib.DataError, ClassifierError) as e:
-        _fail(str(e), 1)
+        cli.fail(PROG, str(e), 1)
     print(json.dumps(result._asdict(), indent=2))
 
 
 def run() -> None:
     """Console-script entry point."""
-    define_flags()
-    app.run(main)
+    cli.run_app(PROG, define_flags, main)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,11 @@ import sys
 from typing import NamedTuple
 
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from infogan_tf import cli
+
+PROG = "infogan-evaluate"
 
 EVAL_SUBDIR = "eval"
 REPORT_FILENAME = "report.json"
@@ -396,18 +400,13 @@ def config_from_flags(values=None) -> EvalConfig:
     return EvalConfig(**{name: values[name].value for name in names})
 
 
-def _fail(message: str, code: int) -> None:
-    print(f"infogan-evaluate: error: {message}", file=sys.stderr)
-    sys.exit(code)
-
 
 def main(argv) -> None:
-    if len(argv) > 1:
-        _fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
+    cli.reject_positional(PROG, argv)
     config = config_from_flags()
     problems = config.problems()
     if problems:
-        _fail(problems[0], 2)
+        cli.fail(PROG, problems[0], 2)
     # Only now pay for TensorFlow.
     from infogan_tf.classifier import ClassifierError
     from infogan_tf.config import ConfigError
@@ -417,15 +416,14 @@ def main(argv) -> None:
     try:
         result = evaluate_model_dir(config)
     except (HandleError, ClassifierError, DataError, ConfigError) as e:
-        _fail(str(e), 1)
+        cli.fail(PROG, str(e), 1)
     print(json.dumps(result.report, indent=2))
     print(f"infogan-evaluate: report and figures in {result.out_dir}", file=sys.stderr)
 
 
 def run() -> None:
     """Console-script entry point."""
-    define_flags()
-    app.run(main)
+    cli.run_app(PROG, define_flags, main)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,14 @@ Examples:
 
 from __future__ import annotations
 
-import sys
 
-from absl import app, flags
+from absl import flags
+
+from infogan_tf import cli
 
 from infogan_tf.config import ConfigError
+
+PROG = "infogan-export"
 
 
 def define_flags() -> None:
@@ -40,18 +43,13 @@ def define_flags() -> None:
     )
 
 
-def _fail(message: str, code: int) -> None:
-    print(f"infogan-export: error: {message}", file=sys.stderr)
-    sys.exit(code)
-
 
 def main(argv) -> None:
-    if len(argv) > 1:
-        _fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
+    cli.reject_positional(PROG, argv)
     values = flags.FLAGS
     for name in ("model_dir", "export_dir"):
         if not values[name].value:
-            _fail(f"--{name} is required", 2)
+            cli.fail(PROG, f"--{name} is required", 2)
     # Imported here so that a bad flag is reported before TensorFlow loads.
     from infogan_tf import export as export_lib
 
@@ -64,11 +62,11 @@ def main(argv) -> None:
             model_name=values.model_name,
         ).validate()
     except ConfigError as e:
-        _fail(str(e), 2)
+        cli.fail(PROG, str(e), 2)
     try:
         result = export_lib.export(config)
     except export_lib.ExportError as e:
-        _fail(str(e), 1)
+        cli.fail(PROG, str(e), 1)
     print(
         f"infogan-export: wrote version {result.version} (step {result.step}, {result.checkpoint}) to {result.path}; "
         f"variables/ {result.variables_bytes} bytes for {result.exported_parameter_bytes} bytes of weights "
@@ -78,8 +76,7 @@ def main(argv) -> None:
 
 def run() -> None:
     """Console-script entry point."""
-    define_flags()
-    app.run(main)
+    cli.run_app(PROG, define_flags, main)
 
 
 if __name__ == "__main__":

@@ -35,14 +35,16 @@ import dataclasses
 import json
 import math
 import os
-import sys
 from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from infogan_tf import cli
 from infogan_tf import signatures as sig
 from infogan_tf import visualize
 from infogan_tf.latent import LatentSpec
+
+PROG = "infogan-sample"
 
 
 class SampleError(RuntimeError):
@@ -385,42 +387,33 @@ def config_from_flags(values) -> SampleConfig:
     ).validate()
 
 
-def _fail(message: str, code: int) -> None:
-    print(f"infogan-sample: error: {message}", file=sys.stderr)
-    sys.exit(code)
-
-
 def main(argv) -> None:
     from absl import flags
 
-    if len(argv) > 1:
-        _fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
+    cli.reject_positional(PROG, argv)
     try:
         config = config_from_flags(flags.FLAGS)
     except ValueError as e:
-        _fail(str(e), 2)
+        cli.fail(PROG, str(e), 2)
     try:
         source = open_source(config)
     except ValueError as e:
-        _fail(str(e), 2)
+        cli.fail(PROG, str(e), 2)
     except SampleError as e:
-        _fail(str(e), 1)
+        cli.fail(PROG, str(e), 1)
     try:
         result = sample(config, source)
     except ValueError as e:  # codes that do not fit the model
-        _fail(str(e), 2)
+        cli.fail(PROG, str(e), 2)
     except SampleError as e:
-        _fail(str(e), 1)
+        cli.fail(PROG, str(e), 1)
     kind = "traversal grid" if config.traversal else "grid of images"
     print(f"infogan-sample: wrote a {result.rows}x{result.cols} {kind} ({result.width}x{result.height} px) to {result.path}")
 
 
 def run() -> None:
     """Console-script entry point."""
-    from absl import app
-
-    define_flags()
-    app.run(main)
+    cli.run_app(PROG, define_flags, main)
 
 
 if __name__ == "__main__":

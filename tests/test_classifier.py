@@ -111,5 +111,5 @@ def test_cli_rejects_bad_flags_and_writes_nothing(tmp_path, flag, message, code)
     )
     assert proc.returncode == code, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("infogan_tf.classifier: error: ") and message in last
+    assert last.startswith("infogan-classifier: error: ") and message in last
     assert not out.exists()
