@@ -131,6 +131,11 @@ def run_seed(config: config_lib.TrainConfig, eval_config, eval_data, classifier)
     except (trainer.NonFiniteError, trainer.CheckpointError) as e:
         row.update(error=str(e), wall_time_s=time.time() - start)
         return row
+    if result.preempted:
+        # SIGTERM: the checkpoint is saved; stop the whole benchmark so the
+        # same command resumes this seed instead of evaluating a partial run.
+        print(f"[seed {config.runtime.seed}] preempted at step {result.step}; rerun to resume", flush=True)
+        sys.exit(trainer.PREEMPTED_EXIT_CODE)
     row.update(steps=result.step, wall_time_s=time.time() - start, resumed_from=resumed_from or None)
     row["train_info_lower_bound"] = _last_logged_info(model_dir)
     evaluation = evaluate_lib.evaluate_model_dir(

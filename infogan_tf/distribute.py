@@ -39,6 +39,36 @@ def split_cpu_into_logical_devices(n: int) -> None:
         ) from None
 
 
+def check_tf_config(text: str | None) -> str:
+    """Checks TF_CONFIG for multi_worker; returns this task's host:port.
+
+    Expected: {"cluster": {"worker": ["host:port", ...]} (optionally a
+    "chief" job of one task), "task": {"type": "worker", "index": i}}, the
+    same cluster on every worker and each worker's own task.
+    """
+    if text is None:
+        raise ConfigError("--strategy=multi_worker needs the TF_CONFIG environment variable")
+    try:
+        tf_config = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"TF_CONFIG is not valid JSON: {e}") from None
+    cluster = tf_config.get("cluster") if isinstance(tf_config, dict) else None
+    task = tf_config.get("task") if isinstance(tf_config, dict) else None
+    if not isinstance(cluster, dict) or not cluster.get("worker") and not cluster.get("chief"):
+        raise ConfigError(f"TF_CONFIG needs a 'cluster' with a 'worker' list of host:port, got {cluster!r}")
+    extra = sorted(set(cluster) - {"chief", "worker"})
+    if extra:
+        raise ConfigError(f"TF_CONFIG's cluster may hold 'chief' and 'worker' jobs only, not {', '.join(extra)}")
+    if not isinstance(task, dict) or task.get("type") not in cluster:
+        raise ConfigError(f"TF_CONFIG's 'task' must name a job of its cluster ({', '.join(cluster)}), got {task!r}")
+    hosts, index = cluster[task["type"]], task.get("index")
+    if not isinstance(index, int) or not 0 <= index < len(hosts):
+        raise ConfigError(
+            f"TF_CONFIG's task index {index!r} is outside job {task['type']!r}, which has {len(hosts)} task(s)"
+        )
+    return hosts[index]
+
+
 def get_strategy(name: str, num_devices: int = 0, device: str = "/cpu:0") -> tf.distribute.Strategy:
     """Maps a strategy name (and device options) to a tf.distribute.Strategy."""
     if name == "default":
@@ -62,11 +92,13 @@ def get_strategy(name: str, num_devices: int = 0, device: str = "/cpu:0") -> tf.
             devices = devices[:num_devices]
         return tf.distribute.MirroredStrategy(devices)
     if name == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            raise ConfigError("--strategy=multi_worker needs the TF_CONFIG environment variable")
+        address = check_tf_config(os.environ.get("TF_CONFIG"))
         try:
-            json.loads(os.environ["TF_CONFIG"])
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"TF_CONFIG is not valid JSON: {e}") from None
-        return tf.distribute.MultiWorkerMirroredStrategy()
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as e:  # "Collective ops must be configured at program startup"
+            raise ConfigError(
+                f"--strategy=multi_worker must be created before TensorFlow runs any op ({e})"
+            ) from None
+        except tf.errors.UnknownError as e:  # the gRPC server did not start
+            raise ConfigError(f"this worker cannot listen on {address} from TF_CONFIG: {e.message}") from None
     raise ConfigError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")

@@ -4,8 +4,10 @@ Intentionally thin: flags are turned into one validated TrainConfig here, at
 the edge, and handed to ``trainer.train``. Every flag maps to the config
 field of the same name. A bad value is reported as one line naming the flag,
 with exit status 2, before TensorFlow is imported and before anything is
-written. Runtime failures (data, checkpoints, non-finite values) exit 1 with
-one line.
+written. Runtime failures (data, checkpoints, non-finite values, a lost
+worker) exit 1 with one line. SIGTERM (preemption) saves a checkpoint at the
+current step and exits 143 (``trainer.PREEMPTED_EXIT_CODE``); rerunning the
+same command resumes there. Exit 0 means the run reached --train_steps.
 
 Examples:
   infogan-train --model_dir=runs/mnist --train_steps=5000
@@ -169,8 +171,17 @@ def main(argv) -> None:
         rt = cfg.runtime
         strategy = get_strategy(rt.strategy, rt.num_devices, rt.device)
         result = trainer.train(cfg, strategy=strategy)
-    except (config_lib.ConfigError, DataError, trainer.CheckpointError, trainer.NonFiniteError) as e:
+    except (
+        config_lib.ConfigError, DataError, trainer.CheckpointError, trainer.NonFiniteError, trainer.ClusterError
+    ) as e:
         _fail(str(e), 1 if not isinstance(e, config_lib.ConfigError) else 2)
+    if result.preempted:
+        saved = f"checkpoint {result.checkpoint}" if result.checkpoint else "the chief saved the checkpoint"
+        print(
+            f"infogan-train: preempted (SIGTERM) at step {result.step}; {saved}; rerun the same command to resume",
+            file=sys.stderr,
+        )
+        sys.exit(trainer.PREEMPTED_EXIT_CODE)
     if result.checkpoint:
         print(
             f"infogan-train: step {result.step}; checkpoint {result.checkpoint}; "

@@ -15,19 +15,26 @@ Per-example losses are averaged over the GLOBAL batch
 replicas, so any replica count computes the same update.
 
 The trainer also owns the safety rails every long run needs: a config check
-on resume, checkpoints that are only written while every quantity is finite,
-and a clean save-and-exit on SIGTERM.
+on resume, checkpoints that are only written while every quantity is finite
+and only restored after every tensor read back intact, and a clean
+save-and-exit on SIGTERM. Under MultiWorkerMirroredStrategy only the chief
+writes to model_dir, the workers check that they run the same flags from the
+same step, a SIGTERM to any worker stops all of them after the same step,
+and a lost worker is reported in one line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import tempfile
 import time
+import uuid
 from typing import Callable, NamedTuple
 
 import keras
@@ -50,7 +57,10 @@ from infogan_tf.networks import build_networks
 CHECKPOINT_SUBDIR = "checkpoints"
 SUMMARY_SUBDIR = "train"
 METRICS_LOG = "metrics.jsonl"
-PREEMPTED_EXIT_CODE = 0  # a SIGTERM'd run saves and exits 0: it ended as asked.
+# A SIGTERM'd run saves a checkpoint and the CLI exits 143 (128 + SIGTERM, what
+# an unhandled SIGTERM reports, and TF's own restartable code): schedulers then
+# restart it, and `infogan-train ... && next-step` does not go on unfinished.
+PREEMPTED_EXIT_CODE = 143
 
 # Quantities checked for finiteness each step, in bit order of the mask.
 GUARDED_QUANTITIES = ("d_loss", "g_loss", "mi_loss", "d_grad_norm", "g_grad_norm")
@@ -62,6 +72,10 @@ class NonFiniteError(RuntimeError):
 
 class CheckpointError(RuntimeError):
     """A checkpoint in model_dir cannot be read."""
+
+
+class ClusterError(RuntimeError):
+    """A multi-worker run lost a worker (crashed, killed or unreachable)."""
 
 
 class TrainResult(NamedTuple):
@@ -115,25 +129,34 @@ class InfoGANTrainer:
         self.num_replicas = self.strategy.num_replicas_in_sync
         config.check_replicas(self.num_replicas)
         self.chief = is_chief(self.strategy)
-        self._prepare_model_dir()
+        self.multi_worker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        self._check_model_dir()
         self.images = images if images is not None else data_lib.load_train_images(config.data)
+        # Non-chief workers take part in saving (it may involve collectives)
+        # but write to a scratch directory (created by the first write) that
+        # train() removes at the end.
+        self.write_dir = (
+            rt.model_dir
+            if self.chief
+            else os.path.join(tempfile.gettempdir(), f"infogan_worker_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+        )
         self._build()
-        self._preempted = False
+        self.restored_from: str | None = None  # set by restore()
+        self._stop_requested = False  # this process got SIGTERM
+        self._preempted = False  # some worker got SIGTERM: every worker stops
 
     # ----------------------------------------------------------------- setup
-    def _prepare_model_dir(self) -> None:
-        rt = self.config.runtime
-        saved = read_saved_config(rt.model_dir)
+    def _check_model_dir(self) -> None:
+        """Refuses a model_dir with another configuration or a damaged checkpoint state.
+
+        Only reads: config.json is (re)written by train() once the checkpoint
+        has been restored, so a refused or failed start leaves model_dir as it was.
+        """
+        model_dir = self.config.runtime.model_dir
+        saved = read_saved_config(model_dir)
         if saved is not None:
             check_resume_compatible(saved, self.config)
-        if self.chief:
-            os.makedirs(rt.model_dir, exist_ok=True)
-            write_config(self.config)
-            self.write_dir = rt.model_dir
-        else:
-            # Non-chief workers take part in saving (collectives) but write to
-            # a scratch directory that is removed at the end.
-            self.write_dir = tempfile.mkdtemp(prefix="infogan_worker_")
+        latest_checkpoint(os.path.join(model_dir, CHECKPOINT_SUBDIR))
 
     def _build(self) -> None:
         # Initial weights follow --seed (Keras initialisers draw from the global seed).
@@ -194,21 +217,70 @@ class InfoGANTrainer:
 
     def restore(self) -> int:
         """Restores the latest checkpoint if any; returns the step reached."""
-        latest = tf.train.latest_checkpoint(os.path.join(self.config.runtime.model_dir, CHECKPOINT_SUBDIR))
+        latest = latest_checkpoint(os.path.join(self.config.runtime.model_dir, CHECKPOINT_SUBDIR))
+        self.restored_from = latest
         if latest is None:
             return 0
+        status = None
         try:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            # Read every tensor once first: damaged files fail here (each
+            # tensor has a checksum), before any variable is assigned.
+            reader = tf.train.load_checkpoint(latest)
+            for name in reader.get_variable_to_shape_map():
+                reader.get_tensor(name)
+            status = self.checkpoint.restore(latest)
+            status.assert_existing_objects_matched()
         except Exception as e:
+            if status is not None:
+                status.expect_partial()  # no second warning about it at exit
             raise CheckpointError(
                 f"cannot restore checkpoint {latest}: {type(e).__name__}: "
                 f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}"
             ) from e
         return int(self.step.numpy())
 
+    def _check_workers_agree(self, start: int) -> None:
+        """Multi-worker only: every worker must run the same flags from the same step.
+
+        Workers that disagree would otherwise train silently apart (or wait
+        for each other forever); all of them raise the same error instead.
+        """
+        if not self.multi_worker:
+            return
+        # Paths may differ from machine to machine; everything else must not.
+        d = self.config.to_dict()
+        d["runtime"]["model_dir"] = d["data"]["data_dir"] = d["data"]["manual_dir"] = None
+        text = json.dumps(d, sort_keys=True)
+        fingerprint = int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
+        local = tf.constant([[fingerprint, start]], tf.int64)
+        # One row per replica, in replica order: each worker's replicas are contiguous.
+        gather = tf.function(lambda: self.strategy.gather(self.strategy.run(lambda: tf.identity(local)), axis=0))
+        try:
+            rows = gather().numpy()
+        except tf.errors.OpError as e:
+            raise self._cluster_error(e, "at start-up") from e
+        workers = rows[:: len(self.strategy.extended.worker_devices)]
+        if len({int(r[0]) for r in workers}) > 1:
+            odd = next(i for i, r in enumerate(workers) if r[0] != workers[0][0])
+            raise ConfigError(
+                f"worker {odd} was started with other flags than worker 0; every worker of a "
+                "run needs the same flags (only the paths --model_dir, --data_dir, --manual_dir may differ)"
+            )
+        if len({int(r[1]) for r in workers}) > 1:
+            steps = ", ".join(f"worker {i}: {int(r[1])}" for i, r in enumerate(workers))
+            raise CheckpointError(
+                f"the workers restored different steps ({steps}); every worker must read the "
+                "chief's --model_dir (shared storage). Nothing was changed"
+            )
+
     # ------------------------------------------------------------ train step
-    def _replica_step(self, real_images: tf.Tensor, step: tf.Tensor) -> dict:
-        """One InfoGAN update on this replica's slice of the global batch."""
+    def _replica_step(self, real_images: tf.Tensor, step: tf.Tensor, stop_requested: tf.Tensor) -> dict:
+        """One InfoGAN update on this replica's slice of the global batch.
+
+        ``stop_requested`` (this process got SIGTERM) is passed through, to be
+        summed with the metrics: every worker then learns in the same step
+        that one of them must stop, and they all save at that step.
+        """
         cfg, spec = self.config, self.config.latent
         global_batch = cfg.optim.batch_size
         batch = tf.shape(real_images)[0]
@@ -275,16 +347,18 @@ class InfoGANTrainer:
             # Per-replica gradient norms, averaged over replicas by the SUM below.
             "d_grad_norm": tf.linalg.global_norm(d_grads) * replica_mean,
             "g_grad_norm": tf.linalg.global_norm(g_grads) * replica_mean,
+            "stop_requested": tf.cast(stop_requested, tf.float32),
         }
 
-    def _distributed_step(self, iterator) -> dict:
+    def _distributed_step(self, iterator, stop_requested: tf.Tensor) -> dict:
         """Runs one step on all replicas and reduces the metrics (in graph)."""
         step = self.step.read_value()
-        per_replica = self.strategy.run(self._replica_fn, args=(next(iterator), step))
-        metrics = {
-            name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-            for name, value in per_replica.items()
-        }
+        per_replica = self.strategy.run(self._replica_fn, args=(next(iterator), step, stop_requested))
+        # All scalars in one all-reduce: across workers every collective is a network round trip.
+        names = list(per_replica)
+        stacked = self.strategy.run(lambda values: tf.stack([values[n] for n in names]), args=(per_replica,))
+        summed = tf.unstack(self.strategy.reduce(tf.distribute.ReduceOp.SUM, stacked, axis=None))
+        metrics = dict(zip(names, summed))
         metrics["info_lower_bound"] = self.config.latent.categorical_entropy() - metrics["mi_categorical_ce"]
         # Record the first step at which anything guarded stops being finite.
         bits = [
@@ -310,7 +384,11 @@ class InfoGANTrainer:
             return
         mask = int(self.nonfinite_mask.numpy())
         names = [n for i, n in enumerate(GUARDED_QUANTITIES) if mask & (1 << i)]
-        last = self.manager.latest_checkpoint if self.chief else None
+        last = (
+            self.manager.latest_checkpoint
+            if self.chief
+            else tf.train.latest_checkpoint(os.path.join(self.config.runtime.model_dir, CHECKPOINT_SUBDIR))
+        )
         raise NonFiniteError(
             f"non-finite {', '.join(names)} at step {bad_step}; training stopped. "
             f"The last good checkpoint is {last or 'none (nothing was saved)'}"
@@ -332,17 +410,32 @@ class InfoGANTrainer:
         return grid[None]
 
     # ------------------------------------------------------------------ loop
+    def _cluster_error(self, error: tf.errors.OpError, when: str) -> ClusterError:
+        """Multi-worker: one line for a collective that failed because a worker went away."""
+        tasks = sorted(set(re.findall(r"/job:\w+/replica:\d+/task:\d+", error.message)))
+        lost = f"lost {', '.join(tasks)}" if tasks else "failed"
+        last = tf.train.latest_checkpoint(os.path.join(self.config.runtime.model_dir, CHECKPOINT_SUBDIR))
+        return ClusterError(
+            f"the cluster {lost} {when} ({type(error).__name__}); restart every worker with the "
+            f"same flags to resume from {last or 'step 0 (no checkpoint yet)'}"
+        )
+
     def _on_sigterm(self, signum, frame):  # noqa: ARG002
-        logging.warning("SIGTERM received: saving a checkpoint at the current step and exiting.")
-        self._preempted = True
+        logging.warning("SIGTERM received: every worker saves a checkpoint after the next step and exits.")
+        self._stop_requested = True
 
     def train(self, progress: Callable[[str], None] | None = None) -> TrainResult:
         """Trains from the latest checkpoint (if any) to ``optim.train_steps``."""
         cfg, rt = self.config, self.config.runtime
         say = progress or logging.info
         start = self.restore()
+        self._check_workers_agree(start)
         if start:
-            say(f"resumed from {self.manager.latest_checkpoint or self.manager.directory} at step {start}")
+            say(f"resumed from {self.restored_from} at step {start}")
+        if self.chief:
+            os.makedirs(rt.model_dir, exist_ok=True)
+            write_config(self.config)
+            _remove_unfinished_writes(os.path.join(rt.model_dir, CHECKPOINT_SUBDIR))
         input_fn = data_lib.make_input_fn(self.images, cfg.optim.batch_size, rt.seed, start_step=start)
         dataset = self.strategy.distribute_datasets_from_function(input_fn)
         iterator = iter(dataset)
@@ -358,12 +451,20 @@ class InfoGANTrainer:
             pass
 
         step = start
-        last_checkpoint = self.manager.latest_checkpoint
+        # What is on disk; every worker decides the same way when to save
+        # (saving may involve collectives), so they track the step, not paths.
+        last_checkpoint, saved_step = self.restored_from, (start if self.restored_from else None)
         metrics: dict = {}
         window_start, window_step = time.time(), step
         try:
             while step < cfg.optim.train_steps and not self._preempted:
-                out = self._train_step(iterator)
+                try:
+                    out = self._train_step(iterator, tf.constant(self._stop_requested))
+                except tf.errors.OpError as e:
+                    if self.multi_worker:
+                        raise self._cluster_error(e, f"during step {step + 1}") from e
+                    raise
+                self._preempted = bool(out.pop("stop_requested") > 0)
                 step += 1
                 at_log = step % rt.log_every == 0 or step == cfg.optim.train_steps
                 at_summary = step % rt.summary_every == 0
@@ -392,10 +493,9 @@ class InfoGANTrainer:
                         if at_summary:
                             tf.summary.image("traversal", self.traversal_grid())
                 if step % rt.checkpoint_every == 0:
-                    last_checkpoint = self.save()
-            if self._preempted or step > start or last_checkpoint is None:
-                if step != _checkpoint_step(last_checkpoint):
-                    last_checkpoint = self.save()
+                    last_checkpoint, saved_step = self.save(), step
+            if step != saved_step:
+                last_checkpoint = self.save()
         finally:
             writer.close()
             if previous_handler is not None:
@@ -403,7 +503,8 @@ class InfoGANTrainer:
             if not self.chief:
                 shutil.rmtree(self.write_dir, ignore_errors=True)
         if self._preempted:
-            say(f"preempted: saved checkpoint {last_checkpoint} at step {step}; rerun the same command to resume")
+            saved = last_checkpoint if self.chief else f"the chief's checkpoint of step {step}"
+            say(f"preempted: saved {saved}; rerun the same command to resume")
         return TrainResult(
             step=step,
             checkpoint=last_checkpoint if self.chief else None,
@@ -413,13 +514,46 @@ class InfoGANTrainer:
         )
 
 
-def _checkpoint_step(path: str | None) -> int | None:
-    if not path:
+def latest_checkpoint(directory: str) -> str | None:
+    """The checkpoint that ``directory``'s state file names, checked to be there.
+
+    TF writes a checkpoint's files first and only then atomically replaces the
+    state file (``checkpoint``), so a run killed at any moment leaves a state
+    file naming a complete checkpoint (files of an unfinished one are never
+    named, and are overwritten when that step is saved again). A state file
+    that cannot be parsed, or that names a checkpoint without its index file,
+    means the directory was damaged or copied in part. That is refused rather
+    than skipped: skipping would restart from step 0 and later delete the
+    older checkpoints.
+    """
+    state_file = os.path.join(directory, "checkpoint")
+    if not tf.io.gfile.exists(state_file):
         return None
     try:
-        return int(path.rsplit("-", 1)[1])
-    except (IndexError, ValueError):
-        return None
+        state = tf.train.get_checkpoint_state(directory)
+    except ValueError:  # parses, but names no checkpoint
+        state = None
+    if state is None:
+        raise CheckpointError(
+            f"{state_file} is not a readable checkpoint state; nothing was changed "
+            "(move the checkpoints directory away to start afresh)"
+        )
+    latest = state.model_checkpoint_path
+    if not tf.io.gfile.exists(latest + ".index"):
+        raise CheckpointError(f"{state_file} names {latest}, but {latest}.index is missing; nothing was changed")
+    return latest
+
+
+def _remove_unfinished_writes(directory: str) -> None:
+    """Deletes what a killed checkpoint write left (the state file never names it)."""
+    for path in tf.io.gfile.glob(os.path.join(directory, "ckpt-*_temp")) + tf.io.gfile.glob(
+        os.path.join(directory, "checkpoint.tmp*")
+    ):
+        logging.warning("removing %s, left by an interrupted checkpoint write", path)
+        if tf.io.gfile.isdir(path):
+            tf.io.gfile.rmtree(path)
+        else:
+            tf.io.gfile.remove(path)
 
 
 def _format_eta(seconds: float) -> str:

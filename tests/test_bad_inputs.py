@@ -1,0 +1,169 @@
+"""Rows of README's "What happens when…" table that no other test file covers.
+
+Each test asserts the one-line message, the exit status where a command is
+run, and that nothing that existed before was modified (bytes and mtimes).
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+import local_cluster
+from conftest import tiny_config
+from infogan_tf import config as config_lib
+from infogan_tf import trainer as trainer_lib
+from infogan_tf.distribute import check_tf_config, get_strategy
+from local_cluster import TINY_FLAGS
+
+
+def _snapshot(directory):
+    """Every file under ``directory``: (bytes, mtime) by relative path."""
+    out = {}
+    for d, _, files in os.walk(directory):
+        for f in files:
+            path = os.path.join(d, f)
+            with open(path, "rb") as fh:
+                out[os.path.relpath(path, directory)] = (fh.read(), os.stat(path).st_mtime_ns)
+    return out
+
+
+@pytest.fixture
+def run_dir(tmp_path, trained_model_dir):
+    """A copy of a trained tiny run (checkpoints at steps 2 and 4) to damage."""
+    path = str(tmp_path / "run")
+    shutil.copytree(trained_model_dir, path)
+    return path
+
+
+def _zero_data(run):
+    with open(os.path.join(run, "checkpoints", "ckpt-4.data-00000-of-00001"), "r+b") as f:
+        f.write(b"\0" * 100)
+
+
+def _truncate_index(run):
+    path = os.path.join(run, "checkpoints", "ckpt-4.index")
+    with open(path, "rb") as f:
+        head = f.read(40)
+    with open(path, "wb") as f:
+        f.write(head)
+
+
+def _garbage_state(run):
+    with open(os.path.join(run, "checkpoints", "checkpoint"), "w") as f:
+        f.write("model_checkpoint_path: ckpt-4 {{{\n")
+
+
+def _empty_state(run):
+    open(os.path.join(run, "checkpoints", "checkpoint"), "w").close()
+
+
+def _lost_index(run):
+    os.remove(os.path.join(run, "checkpoints", "ckpt-4.index"))
+
+
+def _garbage_config(run):
+    with open(os.path.join(run, "config.json"), "w") as f:
+        f.write("{not json")
+
+
+DAMAGE = [
+    (_zero_data, trainer_lib.CheckpointError, r"^cannot restore checkpoint \S+/ckpt-4: \w+"),
+    (_truncate_index, trainer_lib.CheckpointError, r"^cannot restore checkpoint \S+/ckpt-4: \w+"),
+    (_garbage_state, trainer_lib.CheckpointError,
+     r"checkpoints/checkpoint is not a readable checkpoint state; nothing was changed"),
+    (_empty_state, trainer_lib.CheckpointError,
+     r"checkpoints/checkpoint is not a readable checkpoint state; nothing was changed"),
+    (_lost_index, trainer_lib.CheckpointError,
+     r"checkpoints/checkpoint names \S+/ckpt-4, but \S+/ckpt-4\.index is missing; nothing was changed"),
+    (_garbage_config, config_lib.ConfigError, r"config\.json is unreadable \(.*\); it is not a valid infogan_tf config"),
+]
+
+
+@pytest.mark.parametrize("damage, error, message", DAMAGE, ids=[d[0].__name__.strip("_") for d in DAMAGE])
+def test_a_damaged_run_is_refused_and_left_as_it_was(run_dir, fake_images, damage, error, message):
+    damage(run_dir)
+    before = _snapshot(run_dir)
+    with pytest.raises(error) as e:
+        trainer_lib.train(tiny_config(run_dir, train_steps=6), images=fake_images, progress=lambda _: None)
+    assert e.type is error and "\n" not in str(e.value)
+    assert re.search(message, str(e.value)), str(e.value)
+    assert _snapshot(run_dir) == before
+
+
+def test_the_cli_exits_1_with_one_line_on_a_corrupt_checkpoint(tmp_path, run_dir):
+    _zero_data(run_dir)
+    before = _snapshot(run_dir)
+    run = local_cluster.start(str(tmp_path), "cli", [*TINY_FLAGS, f"--model_dir={run_dir}", "--train_steps=6"])
+    assert local_cluster.finish([run], timeout=240) == [1]
+    assert run.last_line().startswith(f"infogan-train: error: cannot restore checkpoint {run_dir}/checkpoints/ckpt-4: ")
+    assert "Traceback" not in run.err()
+    assert _snapshot(run_dir) == before
+
+
+def test_wrong_format_data_files_exit_1_and_change_nothing(tmp_path, run_dir):
+    """Files with the right names but foreign content fail TFDS's checksum; the run and data_dir stay as they were."""
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    for name in config_lib.DATASETS["mnist"].manual_files:
+        (manual / name).write_bytes(b"this is not an IDX file\n" * 10)
+    data_dir = tmp_path / "tfds"
+    before = _snapshot(run_dir)
+    out = subprocess.run(
+        [sys.executable, "-m", "infogan_tf.train", *TINY_FLAGS, f"--model_dir={run_dir}", "--train_steps=6",
+         f"--manual_dir={manual}", f"--data_dir={data_dir}"],
+        capture_output=True, text=True, env=local_cluster.ENV, timeout=300,
+    )
+    assert out.returncode == 1, out.stderr[-3000:]
+    line = out.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"infogan-train: error: could not prepare mnist from the original files in --manual_dir '{manual}'")
+    assert "Traceback" not in out.stderr
+    assert _snapshot(run_dir) == before
+    assert not list(data_dir.glob("mnist/*/dataset_info.json"))
+
+
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [
+        (None, "--strategy=multi_worker needs the TF_CONFIG environment variable"),
+        ("{cluster", "TF_CONFIG is not valid JSON"),
+        ('{"cluster": {}}', "TF_CONFIG needs a 'cluster' with a 'worker' list of host:port"),
+        ('{"cluster": {"worker": ["a:1"], "ps": ["b:2"]}, "task": {"type": "worker", "index": 0}}',
+         "TF_CONFIG's cluster may hold 'chief' and 'worker' jobs only, not ps"),
+        ('{"cluster": {"worker": ["a:1", "b:2"]}}', "TF_CONFIG's 'task' must name a job of its cluster (worker), got None"),
+        ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 2}}',
+         "TF_CONFIG's task index 2 is outside job 'worker', which has 2 task(s)"),
+    ],
+)
+def test_a_bad_tf_config_is_named(tf_config, message):
+    with pytest.raises(config_lib.ConfigError) as e:
+        check_tf_config(tf_config)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_multi_worker_after_tensorflow_started_is_a_clear_error(monkeypatch):
+    tf.constant(1.0) + 1.0  # this process has run TF ops (as any library user's may have)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}))
+    with pytest.raises(config_lib.ConfigError, match="--strategy=multi_worker must be created before TensorFlow runs any op"):
+        get_strategy("multi_worker")
+
+
+def test_a_worker_whose_port_is_taken_exits_2_and_creates_nothing(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        tf_config = json.dumps({"cluster": {"worker": [address]}, "task": {"type": "worker", "index": 0}})
+        model_dir = tmp_path / "run"
+        run = local_cluster.start(
+            str(tmp_path), "busy", ["--strategy=multi_worker", *TINY_FLAGS, f"--model_dir={model_dir}"], tf_config
+        )
+        assert local_cluster.finish([run], timeout=240) == [2], run.err()[-3000:]
+    assert run.last_line().startswith(f"infogan-train: error: this worker cannot listen on {address} from TF_CONFIG")
+    assert not model_dir.exists()

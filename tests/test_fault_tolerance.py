@@ -1,0 +1,177 @@
+"""Nothing is lost on SIGTERM, SIGKILL or a numerical blow-up (``infogan-train`` subprocesses).
+
+Each test runs the real CLI (``tests/cluster_worker.py``: TFDS mock MNIST,
+tiny model) and interferes with it from outside, then checks what is on disk
+with TF's own checkpoint reader and resumes.
+"""
+
+import os
+import random
+import re
+import signal
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import local_cluster
+from infogan_tf import trainer as trainer_lib
+from local_cluster import TINY_FLAGS
+
+CKPT_STEP = "step/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def _flags(model_dir, **extra):
+    values = {"model_dir": model_dir, "log_every": 1, **extra}
+    return [*TINY_FLAGS, *(f"--{k}={v}" for k, v in values.items())]
+
+
+def _checkpoint_files(checkpoints):
+    return sorted(os.listdir(checkpoints)) if os.path.isdir(checkpoints) else []
+
+
+def _assert_complete(prefix):
+    """Every tensor of the checkpoint reads back; returns its step variable."""
+    reader = tf.train.load_checkpoint(prefix)
+    for name in reader.get_variable_to_shape_map():
+        value = np.asarray(reader.get_tensor(name))
+        if np.issubdtype(value.dtype, np.floating):
+            assert np.all(np.isfinite(value)), f"{prefix}: {name} is not finite"
+    return int(reader.get_tensor(CKPT_STEP))
+
+
+def test_sigterm_saves_at_the_current_step_and_the_rerun_resumes_there(tmp_path):
+    model_dir = str(tmp_path / "run")
+    run = local_cluster.start(str(tmp_path), "first", _flags(model_dir, train_steps=100000, checkpoint_every=1000))
+    try:
+        local_cluster.wait_for([run], "step 2/", timeout=240)
+        run.popen.send_signal(signal.SIGTERM)
+        assert local_cluster.finish([run], timeout=120) == [trainer_lib.PREEMPTED_EXIT_CODE]
+    finally:
+        local_cluster.stop([run])
+
+    step = run.report_json()["step"]
+    assert step >= 3  # SIGTERM came after step 2 was logged; the step in flight finishes
+    saved = os.path.join(model_dir, "checkpoints", f"ckpt-{step}")
+    assert run.last_line() == (
+        f"infogan-train: preempted (SIGTERM) at step {step}; checkpoint {saved}; rerun the same command to resume"
+    )
+    assert tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")) == saved
+    assert _assert_complete(saved) == step
+    assert f"step {step}/100000" in run.err() and f"step {step + 1}/" not in run.err()
+
+    # The same command again (with a nearer end) continues from that step.
+    rerun = local_cluster.start(
+        str(tmp_path), "rerun", _flags(model_dir, train_steps=step + 2, checkpoint_every=1000)
+    )
+    assert local_cluster.finish([rerun], timeout=240) == [0], rerun.err()[-3000:]
+    assert f"resumed from {saved} at step {step}" in rerun.err()
+    assert f"step {step + 1}/{step + 2}" in rerun.err()
+    final = os.path.join(model_dir, "checkpoints", f"ckpt-{step + 2}")
+    assert f"checkpoint {final}" in rerun.out() and _assert_complete(final) == step + 2
+
+
+def _state_latest(checkpoints):
+    """Step of the checkpoint named by the state file (None: no state file)."""
+    latest = tf.train.latest_checkpoint(checkpoints)
+    return int(latest.rsplit("-", 1)[1]) if latest else None
+
+
+def _unfinished_write(checkpoints):
+    """A checkpoint being written: its temp dir, or its files before the state names it."""
+    names = _checkpoint_files(checkpoints)
+    if any(n.endswith("_temp") for n in names):
+        return "temp"
+    latest = _state_latest(checkpoints) or 0
+    steps = [int(m.group(1)) for m in map(re.compile(r"ckpt-(\d+)\.index$").match, names) if m]
+    if any(s > latest for s in steps):
+        return "unrecorded"
+    return None
+
+
+def _kill_when(run, checkpoints, moment, timeout):
+    """SIGKILLs ``run`` at ``moment``; returns the unfinished write it interrupted (if any).
+
+    "random": after a random delay. "temp": freezes the process (SIGSTOP)
+    whenever a checkpoint's temp files are seen, and kills it if the freeze
+    caught it inside that write, else lets it run on to the next save.
+    """
+    if moment == "random":
+        time.sleep(random.uniform(0.0, 1.5))
+        run.popen.send_signal(signal.SIGKILL)
+        run.popen.wait()
+        return _unfinished_write(checkpoints)
+    deadline = time.time() + timeout
+    while time.time() < deadline and run.popen.poll() is None:
+        if _unfinished_write(checkpoints) == moment:
+            run.popen.send_signal(signal.SIGSTOP)
+            if _unfinished_write(checkpoints) == moment:
+                run.popen.send_signal(signal.SIGKILL)
+                run.popen.wait()
+                return moment
+            run.popen.send_signal(signal.SIGCONT)
+        time.sleep(0.0005)
+    run.popen.send_signal(signal.SIGKILL)
+    run.popen.wait()
+    return _unfinished_write(checkpoints)
+
+
+def test_sigkill_at_any_moment_resumes_from_the_last_complete_checkpoint(tmp_path):
+    """Killed mid-write (and elsewhere), a run restarts from a complete checkpoint with its step."""
+    model_dir = str(tmp_path / "run")
+    checkpoints = os.path.join(model_dir, "checkpoints")
+    # Every step saves, so most of the loop's time is spent writing checkpoints.
+    flags = _flags(model_dir, train_steps=100000, checkpoint_every=1, keep_checkpoints=2)
+    interrupted = []
+    resumed_at = 0
+    for cycle, moment in enumerate(["temp", "random"]):
+        run = local_cluster.start(str(tmp_path), f"kill{cycle}", flags)
+        try:
+            # Logged before its own save: steps resumed_at + 1 and + 2 are on disk.
+            local_cluster.wait_for([run], f"step {resumed_at + 3}/", timeout=240)
+            interrupted.append(_kill_when(run, checkpoints, moment, timeout=30))
+        finally:
+            local_cluster.stop([run])
+        if resumed_at:
+            assert f"at step {resumed_at}" in run.err()
+
+        # The state file names a complete checkpoint whose step is its number.
+        latest = trainer_lib.latest_checkpoint(checkpoints)
+        step = int(latest.rsplit("-", 1)[1])
+        assert step > resumed_at and _assert_complete(latest) == step
+        # The earlier checkpoints it lists are complete too (none lost to the kill).
+        state = tf.train.get_checkpoint_state(checkpoints)
+        kept = [p for p in state.all_model_checkpoint_paths if os.path.exists(p + ".index")]
+        # (Two, or three if the kill fell between recording the new one and deleting the oldest.)
+        assert latest in kept and len(kept) >= 2
+        for path in kept:
+            assert _assert_complete(path) == int(path.rsplit("-", 1)[1])
+        resumed_at = step
+
+    # The first kill froze the process inside a checkpoint write (its temp files were there).
+    assert interrupted[0] == "temp", interrupted
+
+    final = local_cluster.start(
+        str(tmp_path), "final", _flags(model_dir, train_steps=resumed_at + 2, checkpoint_every=1, keep_checkpoints=2)
+    )
+    assert local_cluster.finish([final], timeout=240) == [0], final.err()[-3000:]
+    assert f"resumed from {checkpoints}/ckpt-{resumed_at} at step {resumed_at}" in final.err()
+    assert _assert_complete(trainer_lib.latest_checkpoint(checkpoints)) == resumed_at + 2
+    # The rerun removed the debris of the interrupted writes (or re-saved those steps).
+    assert _unfinished_write(checkpoints) is None, _checkpoint_files(checkpoints)
+
+
+def test_injected_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
+    model_dir = str(tmp_path / "run")
+    checkpoints = os.path.join(model_dir, "checkpoints")
+    run = local_cluster.start(
+        str(tmp_path), "nan", _flags(model_dir, train_steps=10, checkpoint_every=1, inject_nan_step=4)
+    )
+    assert local_cluster.finish([run], timeout=240) == [1], run.err()[-3000:]
+    good = os.path.join(checkpoints, "ckpt-3")
+    line = run.last_line()
+    assert line.startswith("infogan-train: error: non-finite d_loss")
+    assert line.endswith(f"at step 4; training stopped. The last good checkpoint is {good}")
+    assert "Traceback" not in run.err()
+    assert tf.train.latest_checkpoint(checkpoints) == good and _assert_complete(good) == 3
+    assert not os.path.exists(os.path.join(checkpoints, "ckpt-4.index"))
