@@ -1,0 +1,752 @@
+"""Speed of infogan_tf on this machine: train step, input pipeline, serving, memory, FLOP efficiency.
+
+Prints one JSON document (and writes it to ``--output`` if given):
+
+    python benchmarks/benchmark.py --images=mnist --manual_dir=../shared/data/mnist \\
+        --output=runs/benchmark.json
+
+What is measured (each part runs in its own Python subprocess, so its peak
+RSS is its own and one part's threads or caches cannot help another):
+
+* ``gemm_peak``: the fp32 GEMM rate of this machine, the best of
+  ``--gemm_repeats`` ``tf.matmul`` timings of each ``--gemm_sizes`` square
+  size, in GFLOP/s. Measured at the start and at the end of the run (the CPU
+  may be shared); efficiencies use the higher of the two.
+* ``memory_bandwidth``: read rate of ``tf.reduce_sum`` over an array the
+  size of the generator's weights (and over 64 MB), and the time to read the
+  generator's weights once: a lower bound of a batch-1 serving call.
+* ``train``: for the default strategy and each of ``--mixed_precision``
+  float32 | bfloat16 x ``--jit_compile`` off | on, the paper's MNIST model at
+  ``--batch_size``: per-step wall times of ``InfoGANTrainer``'s compiled step
+  (the one ``train()`` runs: batch fetch + the whole update), each synced on
+  its d_loss, over ``--steps`` steps after ``--warmup_steps``; images/s =
+  batch / median step time; GFLOP/s and the fraction of the GEMM peak use the
+  conv/matmul FLOPs of ``benchmarks/flops.py``.
+* ``input_pipeline``: batches/s and images/s of ``data.make_input_fn`` alone,
+  distributed by the default strategy exactly as in training, and its ratio
+  to the fastest train step (it must be >= 10x so data never starves a step).
+* ``serving``: ``tf.saved_model.load(path).signatures["serving_default"]``
+  (z, c) -> images at batch 1, 64 and 1024: median latency (ms), images/s,
+  GFLOP/s and fraction of the GEMM peak. The SavedModel is ``--saved_model``
+  or, by default, one written by ``infogan_tf.export.export`` from a fresh
+  (step 0) checkpoint of the default configuration (latency does not depend
+  on the weight values).
+* ``flops``: FLOPs per train step and per generated image from the layer
+  shapes (``benchmarks/flops.py``), cross-checked against the MatMul/Conv2D*
+  ops of the traced train step that are actually run.
+* ``torch_baseline``: ``benchmarks/torch_baseline.py`` (optional; eager
+  PyTorch, same architecture and update) if torch is installed.
+* ``peak_rss_mb`` of every part; ``load_average`` before and after each part;
+  CPU time (all threads) per step or call next to wall time, a measure of the
+  work that other processes on the machine change less.
+
+``--images=mnist`` trains on the real MNIST training split (prepared from
+``--manual_dir`` / ``--data_dir`` by ``infogan_tf.data.load_train_images``);
+``--images=random`` on 60,000 uniform random uint8 images of the same shape
+(no data needed; the compute is the same).
+
+This is a benchmark, not a test: targets are reported under ``targets``
+(met or not), never asserted. The numbers depend on what else runs on the
+machine: ``load_average`` shows how busy it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app, flags
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)  # benchmarks/flops.py
+
+import flops as flops_lib  # noqa: E402
+
+from infogan_tf import config as config_lib  # noqa: E402  (TF-free)
+
+MIN_TIMED_STEPS = 50
+TRAIN_VARIANTS = (("float32", False), ("float32", True), ("bfloat16", False), ("bfloat16", True))
+RESULT_MARKER = "BENCHMARK_RESULT "
+# Targets of the performance issue, checked (not asserted) in the summary.
+TARGET_TORCH_RATIO = 3.0
+TARGET_TRAIN_PEAK_FRACTION = 0.5
+TARGET_SERVING_BATCH1_MS = 3.0
+TARGET_SERVING_1024_PEAK_FRACTION = 0.4
+TARGET_PIPELINE_RATIO = 10.0
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    flags.DEFINE_enum("images", "random", ["random", "mnist"], "Training images: real MNIST or random uint8.")
+    flags.DEFINE_string("manual_dir", None, "MNIST's original files (for --images=mnist).")
+    flags.DEFINE_string("data_dir", None, "TFDS data directory (for --images=mnist).")
+    flags.DEFINE_integer("batch_size", 64, "Global batch size of the train step.")
+    flags.DEFINE_enum(
+        "strategy", "default", ["default", "one_device", "mirrored"],
+        "Strategy of the train parts (as infogan-train's flag; the issue's figures use default).",
+    )
+    flags.DEFINE_integer("num_devices", 0, "As infogan-train's --num_devices, for --strategy=mirrored.")
+    flags.DEFINE_string("device", "/cpu:0", "As infogan-train's --device, for --strategy=one_device.")
+    flags.DEFINE_integer("steps", 60, f"Timed train steps per variant (>= {MIN_TIMED_STEPS} for a valid figure).")
+    flags.DEFINE_integer("warmup_steps", 10, "Untimed train steps first (tracing, XLA compilation, caches).")
+    flags.DEFINE_list(
+        "variants", [f"{p}:{'xla' if j else 'noxla'}" for p, j in TRAIN_VARIANTS],
+        "Train variants to run, as precision:xla|noxla.",
+    )
+    flags.DEFINE_integer("pipeline_batches", 3000, "Batches read in the input-pipeline measurement.")
+    flags.DEFINE_list("serving_batches", ["1", "64", "1024"], "Batch sizes of the serving measurement.")
+    flags.DEFINE_float("serving_seconds", 5.0, "Approximate timed seconds per serving batch size (>= 10 calls).")
+    flags.DEFINE_string("saved_model", None, "A SavedModel version directory to serve; default: export a fresh one.")
+    flags.DEFINE_list("gemm_sizes", ["2048", "3072", "4096"], "Square fp32 matmul sizes of the GEMM-peak measurement.")
+    flags.DEFINE_integer("gemm_repeats", 5, "Timed matmuls per GEMM size (the best counts).")
+    flags.DEFINE_boolean("flop_check", True, "Cross-check the FLOP formula against the traced train step.")
+    flags.DEFINE_boolean("torch_baseline", True, "Also run benchmarks/torch_baseline.py (skipped without torch).")
+    flags.DEFINE_string("output", None, "Also write the JSON here.")
+    flags.DEFINE_string("work_dir", None, "Scratch directory (default: a temporary one, removed at the end).")
+    # Internal: the parent runs every part as `benchmark.py --child_job=NAME --child_spec=JSON`.
+    flags.DEFINE_string("child_job", None, "Internal: run one part and print its JSON.")
+    flags.DEFINE_string("child_spec", "{}", "Internal: the part's parameters as JSON.")
+
+
+# ---------------------------------------------------------------------------
+# Helpers shared by the parts (each runs in a child process).
+
+
+def _peak_rss_mb() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _load_images(spec: dict):
+    import numpy as np
+
+    return np.load(spec["images_npy"], mmap_mode=None)
+
+
+def _train_config(spec: dict, model_dir: str) -> config_lib.TrainConfig:
+    base = config_lib.TrainConfig()
+    return dataclasses.replace(
+        base,
+        optim=dataclasses.replace(base.optim, batch_size=spec["batch_size"], train_steps=10**9),
+        runtime=dataclasses.replace(
+            base.runtime,
+            model_dir=model_dir,
+            mixed_precision=spec.get("mixed_precision", "float32"),
+            jit_compile=spec.get("jit_compile", False),
+            strategy=spec.get("strategy", "default"),
+            num_devices=spec.get("num_devices", 0),
+            device=spec.get("device", "/cpu:0"),
+        ),
+    ).validate()
+
+
+def _distribution(times: list[float]) -> dict:
+    ordered = sorted(times)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {
+        "median_ms": 1000 * statistics.median(ordered),
+        "mean_ms": 1000 * statistics.fmean(ordered),
+        "p10_ms": 1000 * pick(0.10),
+        "p90_ms": 1000 * pick(0.90),
+        "n": len(ordered),
+    }
+
+
+# ---------------------------------------------------------------------------
+# The parts.
+
+
+def job_images(spec: dict) -> dict:
+    """Loads (or draws) the training images once and stores them as .npy for the other parts."""
+    import numpy as np
+
+    shape = config_lib.DataConfig().image_shape
+    if spec["images"] == "mnist":
+        from infogan_tf import data as data_lib
+
+        images = data_lib.load_train_images(
+            config_lib.DataConfig(data_dir=spec["data_dir"], manual_dir=spec["manual_dir"])
+        )
+    else:
+        images = np.random.default_rng(0).integers(0, 256, size=(60000, *shape), dtype=np.uint8)
+    np.save(spec["images_npy"], images)
+    return {"source": spec["images"], "count": int(images.shape[0]), "shape": list(images.shape[1:])}
+
+
+def job_gemm(spec: dict) -> dict:
+    """Best fp32 tf.matmul rate over square sizes: this machine's practical GEMM peak."""
+    import tensorflow as tf
+
+    matmul = tf.function(tf.matmul)
+    per_size, per_cpu_second = {}, {}
+    for n in spec["sizes"]:
+        a = tf.random.uniform([n, n], dtype=tf.float32)
+        b = tf.random.uniform([n, n], dtype=tf.float32)
+        matmul(a, b).numpy()  # trace and warm up
+        wall, cpu = [], []
+        for _ in range(spec["repeats"]):
+            cpu_start = time.process_time()
+            wall.append(_timed(lambda: matmul(a, b).numpy()))
+            cpu.append(time.process_time() - cpu_start)
+        per_size[str(n)] = 2 * n**3 / min(wall) / 1e9
+        per_cpu_second[str(n)] = 2 * n**3 / min(cpu) / 1e9
+    return {
+        "gflops_per_size": per_size,
+        "gflops": max(per_size.values()),
+        # FLOPs per CPU-second (one core busy for a second): what a core does
+        # when it runs, less sensitive to other processes than wall time.
+        "gflops_per_cpu_second_per_size": per_cpu_second,
+        "gflops_per_cpu_second": max(per_cpu_second.values()),
+    }
+
+
+def job_memory_bandwidth(spec: dict) -> dict:
+    """Read bandwidth (tf.reduce_sum over float32 arrays, best of several) and the batch-1 serving floor.
+
+    At batch 1 the generator does 26 MFLOP but reads every weight once
+    (26.6 MB, mostly the 1024 x 6272 FC layer), so a batch-1 call cannot be
+    faster than weight bytes / read bandwidth.
+    """
+    import tensorflow as tf
+
+    total = tf.function(tf.reduce_sum)
+    out = {}
+    for label, nbytes in (("generator_weights", spec["generator_weight_bytes"]), ("dram_64mb", 64 << 20)):
+        x = tf.random.uniform([nbytes // 4], dtype=tf.float32)
+        total(x).numpy()
+        best = min(_timed(lambda: total(x).numpy()) for _ in range(spec["repeats"]))
+        out[label] = {"bytes": nbytes, "gb_per_sec": nbytes / best / 1e9, "ms": 1000 * best}
+    out["batch1_floor_ms"] = out["generator_weights"]["ms"]
+    return out
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def job_train(spec: dict) -> dict:
+    """Per-step times of InfoGANTrainer's compiled step at one precision/XLA setting."""
+    import math
+
+    import tensorflow as tf
+
+    from infogan_tf import data as data_lib
+    from infogan_tf import trainer as trainer_lib
+
+    images = _load_images(spec)
+    with tempfile.TemporaryDirectory(prefix="infogan_bench_train_") as model_dir:
+        cfg = _train_config(spec, model_dir)
+        trainer = trainer_lib.InfoGANTrainer(cfg, images=images)
+        # The same dataset and step function train() uses (trainer.train adds
+        # only the per-step Python loop and the log/summary/checkpoint work).
+        dataset = trainer.strategy.distribute_datasets_from_function(
+            data_lib.make_input_fn(images, cfg.optim.batch_size, cfg.runtime.seed)
+        )
+        iterator = iter(dataset)
+        no_stop = tf.constant(False)
+
+        def step():
+            return float(trainer._train_step(iterator, no_stop)["d_loss"])  # syncs on the step's result
+
+        first_step_s = _timed(step)
+        for _ in range(spec["warmup_steps"] - 1):
+            step()
+        times, losses = [], []
+        cpu_start = time.process_time()
+        for _ in range(spec["steps"]):
+            start = time.perf_counter()
+            losses.append(step())
+            times.append(time.perf_counter() - start)
+        cpu_per_step = (time.process_time() - cpu_start) / spec["steps"]
+        trainer.check_finite()
+        dist = _distribution(times)
+        return {
+            "strategy": cfg.runtime.strategy,
+            "replicas": trainer.num_replicas,
+            "mixed_precision": cfg.runtime.mixed_precision,
+            "jit_compile": cfg.runtime.jit_compile,
+            "batch_size": cfg.optim.batch_size,
+            "first_step_s": first_step_s,
+            "step_time": dist,
+            "images_per_sec": cfg.optim.batch_size / (dist["median_ms"] / 1000),
+            # CPU-seconds (all threads) per step: the work, whatever else runs on the machine.
+            "cpu_seconds_per_step": cpu_per_step,
+            "images_per_cpu_second": cfg.optim.batch_size / cpu_per_step,
+            "losses_finite": all(math.isfinite(x) for x in losses),
+            "tracing_count": trainer.tracing_count,
+        }
+
+
+def job_pipeline(spec: dict) -> dict:
+    """Throughput of the training input pipeline alone, distributed as in training."""
+    import tensorflow as tf
+
+    from infogan_tf import data as data_lib
+
+    images = _load_images(spec)
+    strategy = tf.distribute.get_strategy()
+    dataset = strategy.distribute_datasets_from_function(
+        data_lib.make_input_fn(images, spec["batch_size"], seed=0)
+    )
+    iterator = iter(dataset)
+    for _ in range(20):  # warm up (autotuning, prefetch buffer)
+        next(iterator)
+    n = spec["batches"]
+    start = time.perf_counter()
+    for _ in range(n):
+        batch = next(iterator)
+    batch.numpy()
+    elapsed = time.perf_counter() - start
+    return {
+        "batch_size": spec["batch_size"],
+        "batches": n,
+        "batches_per_sec": n / elapsed,
+        "images_per_sec": n * spec["batch_size"] / elapsed,
+    }
+
+
+def job_export(spec: dict) -> dict:
+    """Writes a SavedModel with infogan_tf.export from a step-0 checkpoint of the default model."""
+    import numpy as np
+
+    from infogan_tf import export as export_lib
+    from infogan_tf import trainer as trainer_lib
+
+    model_dir = os.path.join(spec["work_dir"], "export_model_dir")
+    cfg = _train_config({"batch_size": spec["batch_size"]}, model_dir)
+    trainer = trainer_lib.InfoGANTrainer(cfg, images=np.zeros([cfg.optim.batch_size, *cfg.model.image_shape], np.uint8))
+    os.makedirs(model_dir, exist_ok=True)
+    config_lib.write_config(cfg)
+    trainer.save()
+    result = export_lib.export(
+        export_lib.ExportConfig(model_dir=model_dir, export_dir=os.path.join(spec["work_dir"], "export"))
+    )
+    return {"path": result.path, "variables_bytes": result.variables_bytes}
+
+
+def job_serving(spec: dict) -> dict:
+    """Latency of the SavedModel's serving_default signature at several batch sizes."""
+    import numpy as np
+    import tensorflow as tf
+
+    latent = config_lib.TrainConfig().latent
+    load_start = time.perf_counter()
+    fn = tf.saved_model.load(spec["saved_model"]).signatures["serving_default"]
+    load_s = time.perf_counter() - load_start
+    rng = np.random.default_rng(0)
+    out = {"saved_model": spec["saved_model"], "load_s": load_s, "batches": {}}
+    for batch in spec["batches"]:
+        z = tf.constant(rng.uniform(-1, 1, [batch, latent.noise_dim]).astype(np.float32))
+        categorical = rng.integers(0, latent.categorical[0], [batch, latent.n_categorical]).astype(np.int32)
+        continuous = rng.uniform(-1, 1, [batch, latent.continuous]).astype(np.float32)
+        c = latent.flatten(categorical, continuous)
+
+        def call():
+            return fn(z=z, c=c)["images"].numpy()
+
+        first_call_s = _timed(call)
+        for _ in range(3):
+            call()
+        per_call = _timed(call)
+        calls = max(10, int(spec["seconds"] / max(per_call, 1e-6)))
+        cpu_start = time.process_time()
+        times = [_timed(call) for _ in range(calls)]
+        cpu_per_call = (time.process_time() - cpu_start) / calls
+        dist = _distribution(times)
+        out["batches"][str(batch)] = {
+            "first_call_s": first_call_s,
+            "cpu_ms_per_call": 1000 * cpu_per_call,
+            "latency": dist,
+            "images_per_sec": batch / (dist["median_ms"] / 1000),
+        }
+    return out
+
+
+def job_flop_graph(spec: dict) -> dict:
+    """Cross-check of benchmarks/flops.py on the traced float32 train step of the default model."""
+    cfg = _train_config(spec, model_dir="unused")
+    macs = traced_train_step_macs(cfg)
+    return {"graph_macs_by_op": macs, "graph_train_step_flops": 2 * sum(macs.values())}
+
+
+def traced_train_step_macs(cfg: config_lib.TrainConfig) -> dict[str, int]:
+    """MACs per op type of the MatMul/Conv2D* ops that InfoGANTrainer's traced step runs.
+
+    The step is traced, never run, on zero images; nothing is written
+    (``cfg.runtime.model_dir`` is replaced by a temporary directory).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from infogan_tf import data as data_lib
+    from infogan_tf import trainer as trainer_lib
+
+    images = np.zeros([cfg.optim.batch_size, *cfg.model.image_shape], np.uint8)
+    with tempfile.TemporaryDirectory(prefix="infogan_bench_flops_") as model_dir:
+        cfg = dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, model_dir=model_dir))
+        trainer = trainer_lib.InfoGANTrainer(cfg, images=images)
+        dataset = trainer.strategy.distribute_datasets_from_function(
+            data_lib.make_input_fn(images, cfg.optim.batch_size, cfg.runtime.seed)
+        )
+        graph = trainer._train_step.get_concrete_function(iter(dataset), tf.constant(False)).graph
+        return count_graph_macs(graph)
+
+
+def count_graph_macs(graph) -> dict[str, int]:
+    """MACs per op type of the MatMul/Conv2D* ops of a FuncGraph that actually run.
+
+    Ops that no output and no stateful op depends on are not counted: TF
+    prunes them from a function body before running it (e.g. the D weight
+    gradients that tape.gradient(g_loss, G variables) builds and never uses).
+    """
+    live = set()
+    stack = [t.op for t in graph.outputs] + list(graph.control_outputs)
+    stack += [op for op in graph.get_operations() if op._is_stateful]  # noqa: SLF001
+    while stack:
+        op = stack.pop()
+        if op.name in live:
+            continue
+        live.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+        stack.extend(op.control_inputs)
+    totals: dict[str, int] = {}
+    for op in graph.get_operations():
+        if op.name not in live:
+            continue
+        macs = _op_macs(op)
+        if macs is not None:
+            totals[op.type] = totals.get(op.type, 0) + macs
+    return totals
+
+
+def _op_macs(op) -> int | None:
+    if op.type == "MatMul":
+        a = op.inputs[0].shape.as_list()
+        out = op.outputs[0].shape.as_list()
+        k = a[0] if op.get_attr("transpose_a") else a[1]
+        return out[0] * out[1] * k
+    if op.type in ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"):
+        # Every one of the three costs the MACs of the forward convolution it
+        # belongs to: conv output positions x kernel volume x output channels.
+        if op.type == "Conv2D":
+            conv_out = op.outputs[0].shape.as_list()
+            kh, kw, cin, cout = op.inputs[1].shape.as_list()
+        elif op.type == "Conv2DBackpropInput":  # (input_sizes, filter, out_backprop)
+            conv_out = op.inputs[2].shape.as_list()
+            kh, kw, cin, cout = op.inputs[1].shape.as_list()
+        else:  # Conv2DBackpropFilter: (input, filter_sizes, out_backprop) -> filter
+            conv_out = op.inputs[2].shape.as_list()
+            kh, kw, cin, cout = op.outputs[0].shape.as_list()
+        n, ho, wo, _ = conv_out
+        return n * ho * wo * kh * kw * cin * cout
+    return None
+
+
+JOBS = {
+    "images": job_images,
+    "gemm": job_gemm,
+    "memory_bandwidth": job_memory_bandwidth,
+    "train": job_train,
+    "pipeline": job_pipeline,
+    "export": job_export,
+    "serving": job_serving,
+    "flop_graph": job_flop_graph,
+}
+
+
+def run_child(job: str, spec: dict) -> None:
+    result = JOBS[job](spec)
+    result["peak_rss_mb"] = _peak_rss_mb()
+    print(RESULT_MARKER + json.dumps(result), flush=True)
+
+
+# ---------------------------------------------------------------------------
+# The parent: runs every part in a subprocess and assembles the report.
+
+
+class PartError(RuntimeError):
+    """A part's subprocess failed; the message has its last stderr line."""
+
+
+def run_part(job: str, spec: dict, log) -> dict:
+    """Runs one part in a fresh interpreter; returns its JSON with load averages attached."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    load_before = os.getloadavg()
+    log(f"running {job} {json.dumps(spec)}")
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), f"--child_job={job}", f"--child_spec={json.dumps(spec)}"],
+        capture_output=True, text=True, env=env,
+    )
+    wall = time.perf_counter() - start
+    lines = [l for l in proc.stdout.splitlines() if l.startswith(RESULT_MARKER)]
+    if proc.returncode != 0 or not lines:
+        tail = [l for l in proc.stderr.strip().splitlines() if l.strip()][-1:] or ["(no output)"]
+        raise PartError(f"benchmark part {job} failed (exit {proc.returncode}): {tail[0]}")
+    result = json.loads(lines[-1][len(RESULT_MARKER):])
+    result["wall_s"] = wall
+    result["load_average"] = {"before": list(load_before), "after": list(os.getloadavg())}
+    return result
+
+
+def run_torch_baseline(spec: dict, log) -> dict:
+    script = os.path.join(_HERE, "torch_baseline.py")
+    log("running torch_baseline")
+    load_before = os.getloadavg()
+    proc = subprocess.run(
+        [sys.executable, script, f"--steps={spec['steps']}", f"--warmup_steps={spec['warmup_steps']}",
+         f"--batch_size={spec['batch_size']}"],
+        capture_output=True, text=True,
+    )
+    lines = [l for l in proc.stdout.splitlines() if l.strip().startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = [l for l in proc.stderr.strip().splitlines() if l.strip()][-1:] or ["(no output)"]
+        return {"error": f"torch_baseline.py failed (exit {proc.returncode}): {tail[0]}"}
+    result = json.loads(lines[-1])
+    result["load_average"] = {"before": list(load_before), "after": list(os.getloadavg())}
+    return result
+
+
+def _parse_variant(text: str) -> tuple[str, bool]:
+    precision, _, xla = text.partition(":")
+    if precision not in ("float32", "bfloat16") or xla not in ("xla", "noxla"):
+        raise ValueError(f"--variants entries must be float32|bfloat16:xla|noxla, got {text!r}")
+    return precision, xla == "xla"
+
+
+def _environment() -> dict:
+    import importlib.metadata as md
+
+    versions = {}
+    for pkg in ("tensorflow", "keras", "numpy", "torch"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "python": platform.python_version(),
+        "packages": versions,
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "command": " ".join(["python", os.path.relpath(__file__), *sys.argv[1:]]),
+    }
+
+
+def run_benchmark(log) -> dict:
+    variants = [_parse_variant(v) for v in FLAGS.variants]
+    batch = FLAGS.batch_size
+    serving_batches = [int(b) for b in FLAGS.serving_batches]
+    if FLAGS.images == "mnist" and not (FLAGS.manual_dir or FLAGS.data_dir):
+        log("--images=mnist without --manual_dir/--data_dir: TFDS's default data directory is used")
+    report: dict = {"environment": _environment(), "settings": {
+        "images": FLAGS.images, "batch_size": batch, "steps": FLAGS.steps, "warmup_steps": FLAGS.warmup_steps,
+        "strategy": FLAGS.strategy, "num_devices": FLAGS.num_devices, "valid_step_count": FLAGS.steps >= MIN_TIMED_STEPS,
+    }}
+    if FLAGS.steps < MIN_TIMED_STEPS:
+        log(f"--steps={FLAGS.steps} < {MIN_TIMED_STEPS}: figures are for validating the script only")
+    cfg = config_lib.TrainConfig()
+    work = flops_lib.step_work(cfg.latent, cfg.model, batch)
+    report["flops"] = work.to_dict()
+
+    work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="infogan_bench_")
+    os.makedirs(work_dir, exist_ok=True)
+    try:
+        images_npy = os.path.join(work_dir, "images.npy")
+        report["images"] = run_part("images", {
+            "images": FLAGS.images, "manual_dir": FLAGS.manual_dir, "data_dir": FLAGS.data_dir,
+            "images_npy": images_npy,
+        }, log)
+        gemm_spec = {"sizes": [int(s) for s in FLAGS.gemm_sizes], "repeats": FLAGS.gemm_repeats}
+        gemm_before = run_part("gemm", gemm_spec, log)
+        report["memory_bandwidth"] = run_part(
+            "memory_bandwidth", {"generator_weight_bytes": work.generator_weight_bytes, "repeats": 10}, log
+        )
+
+        train = {}
+        for precision, jit in variants:
+            name = f"{precision}{'_xla' if jit else ''}"
+            try:
+                result = run_part("train", {
+                    "images_npy": images_npy, "batch_size": batch, "mixed_precision": precision,
+                    "jit_compile": jit, "steps": FLAGS.steps, "warmup_steps": FLAGS.warmup_steps,
+                    "strategy": FLAGS.strategy, "num_devices": FLAGS.num_devices, "device": FLAGS.device,
+                }, log)
+            except PartError as e:  # e.g. XLA with several replicas is refused: report, go on
+                log(str(e))
+                train[name] = {"error": str(e)}
+                continue
+            result["gflops"] = work.train_step_flops / (result["step_time"]["median_ms"] / 1000) / 1e9
+            result["gflops_per_cpu_second"] = work.train_step_flops / result["cpu_seconds_per_step"] / 1e9
+            train[name] = result
+        report["train"] = train
+        if not any("images_per_sec" in v for v in train.values()):
+            raise PartError("every train variant failed: " + "; ".join(v["error"] for v in train.values()))
+
+        report["input_pipeline"] = run_part(
+            "pipeline", {"images_npy": images_npy, "batch_size": batch, "batches": FLAGS.pipeline_batches}, log
+        )
+
+        saved_model = FLAGS.saved_model
+        if saved_model is None:
+            exported = run_part("export", {"work_dir": work_dir, "batch_size": batch}, log)
+            report["export"] = exported
+            saved_model = exported["path"]
+        serving = run_part(
+            "serving", {"saved_model": saved_model, "batches": serving_batches, "seconds": FLAGS.serving_seconds}, log
+        )
+        for b, entry in serving["batches"].items():
+            entry["gflops"] = int(b) * work.generator_flops_per_image / (entry["latency"]["median_ms"] / 1000) / 1e9
+            entry["gflops_per_cpu_second"] = int(b) * work.generator_flops_per_image / (entry["cpu_ms_per_call"] / 1000) / 1e9
+        report["serving"] = serving
+
+        if FLAGS.flop_check:
+            graph = run_part("flop_graph", {"batch_size": batch}, log)
+            graph["analytic_train_step_flops"] = work.train_step_flops
+            graph["agrees"] = graph["graph_train_step_flops"] == work.train_step_flops
+            report["flops"]["graph_check"] = graph
+
+        if FLAGS.torch_baseline:
+            report["torch_baseline"] = run_torch_baseline(
+                {"steps": FLAGS.steps, "warmup_steps": FLAGS.warmup_steps, "batch_size": batch}, log
+            )
+
+        gemm_after = run_part("gemm", gemm_spec, log)
+        report["gemm_peak"] = {
+            "before": gemm_before, "after": gemm_after,
+            "gflops": max(gemm_before["gflops"], gemm_after["gflops"]),
+            "gflops_per_cpu_second": max(gemm_before["gflops_per_cpu_second"], gemm_after["gflops_per_cpu_second"]),
+        }
+    finally:
+        if FLAGS.work_dir is None:
+            import shutil
+
+            shutil.rmtree(work_dir, ignore_errors=True)
+    report["summary"] = summarize(report)
+    return report
+
+
+def summarize(report: dict) -> dict:
+    """Efficiencies and the issue's targets, from the measured parts."""
+    peak = report["gemm_peak"]["gflops"]
+    peak_cpu = report["gemm_peak"]["gflops_per_cpu_second"]
+    failed = {k: v["error"] for k, v in report["train"].items() if "error" in v}
+    train = {k: v for k, v in report["train"].items() if "error" not in v}
+    for entry in list(train.values()) + list(report["serving"]["batches"].values()):
+        entry["fraction_of_gemm_peak"] = entry["gflops"] / peak
+        # The same ratio per CPU-second of each: how well the CPU time spent is used.
+        entry["cpu_time_fraction_of_gemm"] = entry["gflops_per_cpu_second"] / peak_cpu
+    fastest_name = max(train, key=lambda k: train[k]["images_per_sec"])
+    fastest = train[fastest_name]
+    pipeline_ratio = report["input_pipeline"]["images_per_sec"] / fastest["images_per_sec"]
+    report["input_pipeline"]["ratio_to_fastest_train_step"] = pipeline_ratio
+    summary = {
+        "gemm_peak_gflops": peak,
+        "train_images_per_sec": {k: v["images_per_sec"] for k, v in train.items()},
+        "train_gflops": {k: v["gflops"] for k, v in train.items()},
+        "train_fraction_of_gemm_peak": {k: v["fraction_of_gemm_peak"] for k, v in train.items()},
+        "train_images_per_cpu_second": {k: v["images_per_cpu_second"] for k, v in train.items()},
+        "train_cpu_time_fraction_of_gemm": {k: v["cpu_time_fraction_of_gemm"] for k, v in train.items()},
+        # Each variant against plain float32 without XLA, measured in the same run.
+        "train_speedup_vs_float32": (
+            {k: v["images_per_sec"] / train["float32"]["images_per_sec"] for k, v in train.items()}
+            if "float32" in train else {}
+        ),
+        "train_failed": failed,
+        "fastest_train_variant": fastest_name,
+        "input_pipeline_images_per_sec": report["input_pipeline"]["images_per_sec"],
+        "serving_median_ms": {b: e["latency"]["median_ms"] for b, e in report["serving"]["batches"].items()},
+        "serving_images_per_sec": {b: e["images_per_sec"] for b, e in report["serving"]["batches"].items()},
+        "serving_cpu_time_fraction_of_gemm": {
+            b: e["cpu_time_fraction_of_gemm"] for b, e in report["serving"]["batches"].items()
+        },
+        "serving_batch1_floor_ms": report["memory_bandwidth"]["batch1_floor_ms"],
+        "peak_rss_mb": {
+            **{f"train_{k}": v["peak_rss_mb"] for k, v in train.items()},
+            "input_pipeline": report["input_pipeline"]["peak_rss_mb"],
+            "serving": report["serving"]["peak_rss_mb"],
+            "gemm": report["gemm_peak"]["before"]["peak_rss_mb"],
+        },
+    }
+    targets = {
+        "input_pipeline_vs_fastest_train_step": _target(pipeline_ratio, ">=", TARGET_PIPELINE_RATIO),
+        "train_fraction_of_gemm_peak": _target(fastest["fraction_of_gemm_peak"], ">=", TARGET_TRAIN_PEAK_FRACTION),
+    }
+    torch = report.get("torch_baseline")
+    if torch and "images_per_sec" in torch:
+        summary["peak_rss_mb"]["torch_baseline"] = torch.get("peak_rss_mb")
+        targets["train_vs_eager_torch"] = _target(
+            fastest["images_per_sec"] / torch["images_per_sec"], ">=", TARGET_TORCH_RATIO
+        )
+        summary["torch_images_per_sec"] = torch["images_per_sec"]
+        summary["torch_images_per_cpu_second"] = torch.get("images_per_cpu_second")
+        if torch.get("images_per_cpu_second"):
+            summary["train_vs_eager_torch_per_cpu_second"] = {
+                k: v["images_per_cpu_second"] / torch["images_per_cpu_second"] for k, v in train.items()
+            }
+    else:
+        targets["train_vs_eager_torch"] = {"skipped": (torch or {}).get("skipped") or (torch or {}).get("error")
+                                           or "torch baseline not run"}
+    batches = report["serving"]["batches"]
+    if "1" in batches:
+        targets["serving_batch1_latency_ms"] = _target(batches["1"]["latency"]["median_ms"], "<=", TARGET_SERVING_BATCH1_MS)
+    if "1024" in batches:
+        targets["serving_batch1024_fraction_of_gemm_peak"] = _target(
+            batches["1024"]["fraction_of_gemm_peak"], ">=", TARGET_SERVING_1024_PEAK_FRACTION
+        )
+    summary["targets"] = targets
+    loads = [v["load_average"]["before"][0] for v in train.values()]
+    summary["max_load_average_1min_during_train"] = max(loads) if loads else None
+    summary["valid_step_count"] = report["settings"]["valid_step_count"]
+    return summary
+
+
+def _target(value: float, op: str, threshold: float) -> dict:
+    met = value >= threshold if op == ">=" else value <= threshold
+    return {"value": value, "target": f"{op} {threshold}", "met": bool(met)}
+
+
+def main(argv) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.child_job:
+        run_child(FLAGS.child_job, json.loads(FLAGS.child_spec))
+        return
+    log = lambda msg: print(f"[benchmark] {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        for v in FLAGS.variants:
+            _parse_variant(v)
+        if FLAGS.batch_size <= 0 or FLAGS.steps <= 0 or FLAGS.warmup_steps <= 0:
+            raise ValueError("--batch_size, --steps and --warmup_steps must be positive")
+        report = run_benchmark(log)
+    except (ValueError, PartError) as e:
+        print(f"benchmark: error: {e}", file=sys.stderr)
+        sys.exit(1)
+    text = json.dumps(report, indent=2, sort_keys=True)
+    print(text)
+    if FLAGS.output:
+        os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+        with open(FLAGS.output, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

@@ -1,0 +1,174 @@
+"""OPTIONAL: eager PyTorch baseline of the infogan_tf train step, for speed comparison only.
+
+The same networks as ``infogan_tf.networks`` (the paper's MNIST architecture,
+Chen et al. 2016, App. C, Table 1; sizes read from infogan_tf's default
+ModelConfig/LatentSpec) and the same update as ``infogan_tf.trainer``: one
+forward pass (G on B codes, D/Q on [real; fake]), D/Q gradients from
+d_loss = V_D + lambda*MI and G gradients from g_loss = V_G(non-saturating) +
+lambda*MI, both from that one forward pass, then one Adam step each
+(2e-4 / 1e-3, beta1 0.5). Plain eager PyTorch, no torch.compile: what a user
+running a reference implementation would get.
+
+PyTorch is NOT a dependency of infogan_tf. Without it the script prints a
+JSON line ``{"skipped": ...}`` and exits 0. To run it:
+
+    pip install torch        # CPU wheel; 2.13.0 was used for BUILD_NOTES
+    python benchmarks/torch_baseline.py --steps=60
+
+Prints one JSON line: images/s at the median step time of ``--steps`` timed
+steps after ``--warmup_steps``, torch's version and thread count, peak RSS.
+``benchmarks/benchmark.py`` runs it and compares.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import statistics
+import sys
+import time
+
+from absl import app, flags
+
+from infogan_tf.config import TrainConfig  # TF-free
+
+flags.DEFINE_integer("steps", 60, "Timed steps.")
+flags.DEFINE_integer("warmup_steps", 10, "Untimed steps first.")
+flags.DEFINE_integer("batch_size", 64, "Batch size.")
+flags.DEFINE_integer("threads", 0, "torch.set_num_threads (0 = torch's default).")
+FLAGS = flags.FLAGS
+
+
+def build(torch, cfg: TrainConfig):
+    """Generator and discriminator modules mirroring infogan_tf.networks (NCHW)."""
+    nn = torch.nn
+    m, lat = cfg.model, cfg.latent
+    h, w, ch = m.image_shape
+    gh, gw, base = h // 4, w // 4, m.g_base_filters
+    f1, f2 = m.d_filters
+    slope = m.leaky_slope
+
+    def bn1d(n):
+        return nn.BatchNorm1d(n, momentum=0.1, eps=1e-5)  # torch momentum 0.1 == Keras momentum 0.9
+
+    def bn2d(n):
+        return nn.BatchNorm2d(n, momentum=0.1, eps=1e-5)
+
+    generator = nn.Sequential(
+        nn.Linear(lat.noise_dim + lat.code_dim, m.g_fc_units, bias=False), bn1d(m.g_fc_units), nn.ReLU(),
+        nn.Linear(m.g_fc_units, gh * gw * base, bias=False), bn1d(gh * gw * base), nn.ReLU(),
+        nn.Unflatten(1, (base, gh, gw)),
+        nn.ConvTranspose2d(base, base // 2, 4, stride=2, padding=1, bias=False), bn2d(base // 2), nn.ReLU(),
+        nn.ConvTranspose2d(base // 2, ch, 4, stride=2, padding=1), nn.Tanh(),
+    )
+
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.trunk = nn.Sequential(
+                nn.Conv2d(ch, f1, 4, stride=2, padding=1), nn.LeakyReLU(slope),
+                nn.Conv2d(f1, f2, 4, stride=2, padding=1, bias=False), bn2d(f2), nn.LeakyReLU(slope),
+                nn.Flatten(),
+                nn.Linear(gh * gw * f2, m.d_fc_units, bias=False), bn1d(m.d_fc_units), nn.LeakyReLU(slope),
+            )
+            self.d_head = nn.Linear(m.d_fc_units, 1)
+            self.q = nn.Sequential(
+                nn.Linear(m.d_fc_units, m.q_fc_units, bias=False), bn1d(m.q_fc_units), nn.LeakyReLU(slope)
+            )
+            self.q_categorical = nn.Linear(m.q_fc_units, lat.categorical_dim)
+            self.q_mean = nn.Linear(m.q_fc_units, lat.continuous)
+            self.q_log_std = nn.Linear(m.q_fc_units, lat.continuous)
+
+        def forward(self, x):
+            t = self.trunk(x)
+            q = self.q(t)
+            return self.d_head(t)[:, 0], self.q_categorical(q), self.q_mean(q), self.q_log_std(q)
+
+    return generator, Discriminator()
+
+
+def run(torch) -> dict:
+    f = torch.nn.functional
+    if FLAGS.threads:
+        torch.set_num_threads(FLAGS.threads)
+    torch.manual_seed(0)
+    cfg = TrainConfig()
+    lat, o = cfg.latent, cfg.optim
+    b = FLAGS.batch_size
+    (k,) = lat.categorical  # the MNIST default: one 10-way code
+    generator, discriminator = build(torch, cfg)
+    g_opt = torch.optim.Adam(generator.parameters(), lr=o.g_learning_rate, betas=(o.beta1, o.beta2))
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=o.d_learning_rate, betas=(o.beta1, o.beta2))
+    h, w, ch = cfg.model.image_shape
+    data = torch.randint(0, 256, (60000, ch, h, w), dtype=torch.uint8)
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+
+    def step():
+        real = data[torch.randint(0, data.shape[0], (b,))].float() / 127.5 - 1.0
+        z = torch.rand(b, lat.noise_dim) * 2 - 1
+        cat = torch.randint(0, k, (b,))
+        cont = torch.rand(b, lat.continuous) * 2 - 1
+        c = torch.cat([f.one_hot(cat, k).float(), cont], dim=1)
+        fake = generator(torch.cat([z, c], dim=1))
+        d_logit, cat_logits, mean, log_std = discriminator(torch.cat([real, fake]))
+        real_logit, fake_logit = d_logit[:b], d_logit[b:]
+        ce = f.cross_entropy(cat_logits[b:], cat, reduction="none")
+        nll = (half_log_2pi + log_std[b:] + 0.5 * ((cont - mean[b:]) * torch.exp(-log_std[b:])) ** 2).sum(1)
+        mi = o.lambda_cat * ce + o.lambda_cont * nll
+        d_loss = (f.softplus(-real_logit) + f.softplus(fake_logit) + mi).mean()
+        g_loss = (f.softplus(-fake_logit) + mi).mean()
+        d_params, g_params = list(discriminator.parameters()), list(generator.parameters())
+        d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
+        g_grads = torch.autograd.grad(g_loss, g_params)
+        for p, grad in zip(d_params, d_grads):
+            p.grad = grad
+        for p, grad in zip(g_params, g_grads):
+            p.grad = grad
+        d_opt.step()
+        g_opt.step()
+        return float(d_loss.detach())
+
+    for _ in range(FLAGS.warmup_steps):
+        step()
+    times, losses = [], []
+    cpu_start = time.process_time()
+    for _ in range(FLAGS.steps):
+        start = time.perf_counter()
+        losses.append(step())
+        times.append(time.perf_counter() - start)
+    cpu_per_step = (time.process_time() - cpu_start) / FLAGS.steps
+    median = statistics.median(times)
+    return {
+        "framework": "torch (eager)",
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "batch_size": b,
+        "steps": FLAGS.steps,
+        "median_ms": 1000 * median,
+        "mean_ms": 1000 * statistics.fmean(times),
+        "images_per_sec": b / median,
+        # CPU time of all threads per step: the work, whatever else runs on the machine.
+        "cpu_seconds_per_step": cpu_per_step,
+        "images_per_cpu_second": b / cpu_per_step,
+        "losses_finite": all(math.isfinite(x) for x in losses),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+
+
+def main(argv) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        import torch
+    except ImportError:
+        print(json.dumps({"skipped": "torch is not installed (optional: pip install torch)"}))
+        print("torch_baseline: torch is not installed; skipped (it is optional)", file=sys.stderr)
+        return
+    print(json.dumps(run(torch)))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    app.run(main)

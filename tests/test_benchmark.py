@@ -1,0 +1,81 @@
+"""Tests of the benchmark's FLOP count and of the optional PyTorch baseline's skip path.
+
+The benchmark itself (benchmarks/benchmark.py) measures wall time and is not
+run here; what it computes from shapes is: the analytic conv/matmul FLOPs of
+a train step (benchmarks/flops.py) must equal the MACs of the MatMul/Conv2D*
+ops that the traced train step actually runs.
+"""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO, TINY_MODEL, tiny_config
+from infogan_tf.latent import LatentSpec
+
+sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+import benchmark  # noqa: E402
+import flops  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "latent, continuous_std",
+    [
+        (LatentSpec(), "learned"),
+        (LatentSpec(noise_dim=5, categorical=(10, 4), continuous=1), "fixed"),
+    ],
+)
+def test_analytic_flops_equal_the_traced_train_step(tmp_path, latent, continuous_std):
+    cfg = tiny_config(str(tmp_path))
+    cfg = dataclasses.replace(
+        cfg, latent=latent, model=dataclasses.replace(TINY_MODEL, continuous_std=continuous_std)
+    )
+    traced = benchmark.traced_train_step_macs(cfg)
+    work = flops.step_work(cfg.latent, cfg.model, cfg.optim.batch_size)
+    assert 2 * sum(traced.values()) == work.train_step_flops
+    # Forward, input-gradient and weight-gradient convolutions all appear.
+    assert set(traced) == {"MatMul", "Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"}
+    assert not os.listdir(tmp_path)  # tracing wrote nothing into the configured model_dir
+
+
+def test_flop_formula_counts_the_paper_mnist_layers():
+    from infogan_tf.config import TrainConfig
+
+    cfg = TrainConfig()
+    layers = {f"{l.network}/{l.name}": l.macs for l in flops.layer_work(cfg.latent, cfg.model)}
+    # FC 1024 -> 7x7x128; upconv 7x7x128 -> 14x14x64 with 4x4 kernels; conv 14x14x64 -> 7x7x128.
+    assert layers["generator/fc2"] == 1024 * 7 * 7 * 128
+    assert layers["generator/upconv1"] == 7 * 7 * 16 * 128 * 64
+    assert layers["discriminator/conv2"] == 7 * 7 * 16 * 64 * 128
+    assert flops.step_work(cfg.latent, cfg.model, 64).generator_flops_per_image == 2 * sum(
+        m for k, m in layers.items() if k.startswith("generator/")
+    )
+
+
+def test_torch_baseline_skips_cleanly_without_torch(tmp_path):
+    # A `torch` module that fails to import, first on the path: as if torch were absent.
+    (tmp_path / "torch.py").write_text("raise ImportError('No module named torch')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run(
+        [sys.executable, os.path.join(REPO, "benchmarks", "torch_baseline.py"), "--steps=1"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "torch is not installed" in json.loads(proc.stdout.strip().splitlines()[-1])["skipped"]
+    assert "skipped" in proc.stderr
+
+
+@pytest.mark.parametrize("model", [TINY_MODEL, dataclasses.replace(TINY_MODEL, image_shape=(32, 32, 3))])
+def test_generator_weight_bytes_match_the_built_generator(model):
+    import numpy as np
+
+    from infogan_tf.networks import Generator
+
+    latent = LatentSpec(noise_dim=7, categorical=(10, 4), continuous=2)
+    generator = Generator(latent, model).build_variables()
+    built = sum(np.asarray(v.numpy()).nbytes for v in generator.variables)
+    assert flops.generator_weight_bytes(latent, model) == built
