@@ -21,8 +21,9 @@ import dataclasses
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
+from infogan_tf import cli
 from infogan_tf import config as config_lib
 from infogan_tf.latent import LatentSpec, parse_categorical_codes
 
@@ -149,14 +150,15 @@ def config_from_flags(values=None) -> config_lib.TrainConfig:
     return config_lib.TrainConfig(latent=latent, **parts).validate()
 
 
+PROG = "infogan-train"
+
+
 def _fail(message: str, code: int) -> None:
-    print(f"infogan-train: error: {message}", file=sys.stderr)
-    sys.exit(code)
+    cli.fail(PROG, message, code)
 
 
 def main(argv) -> None:
-    if len(argv) > 1:
-        _fail(f"unexpected arguments: {' '.join(argv[1:])}", 2)
+    cli.reject_positional(PROG, argv)
     try:
         cfg = config_from_flags()  # also checks --manual_dir holds the dataset's files
     except (config_lib.ConfigError, ValueError) as e:
@@ -189,18 +191,9 @@ def main(argv) -> None:
         )
 
 
-def _parse_flags(argv):
-    """absl's parser, with a malformed flag reported as one line (exit 2)."""
-    try:
-        return flags.FLAGS(argv)
-    except flags.Error as e:
-        _fail(str(e).splitlines()[0], 2)
-
-
 def run() -> None:
     """Console-script entry point."""
-    define_flags()
-    app.run(main, flags_parser=_parse_flags)
+    cli.run_app(PROG, define_flags, main)
 
 
 if __name__ == "__main__":
