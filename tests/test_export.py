@@ -305,6 +305,12 @@ def test_bad_inputs_raise_invalid_argument_naming_the_problem(loaded, name, feed
         loaded.signatures[name](**{k: tf.constant(v) for k, v in feeds.items()})
 
 
+@pytest.mark.parametrize("dtype", [tf.float64, tf.int32])
+def test_wrong_dtype_is_refused_by_the_signature(loaded, dtype):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"expected to be a float tensor but is a {dtype.name.replace('float64', 'double')} tensor"):
+        loaded.signatures["serving_default"](z=tf.zeros([2, 62], dtype), c=tf.constant(C_OK))
+
+
 def test_session_loader_checks_raw_feeds(exported_model):
     """TF Serving's C++ session feeds tensors without Python's shape checks: the graph checks them."""
     from tensorflow.core.protobuf import config_pb2
