@@ -22,12 +22,15 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
 from absl import app, flags
+
+# Free loopback ports: the same helper the multi-worker tests use.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from local_cluster import free_ports  # noqa: E402
 
 flags.DEFINE_integer("steps", 500, "Training steps of each run.")
 flags.DEFINE_integer("workers", 2, "Local worker processes of the multi-worker run.")
@@ -39,17 +42,6 @@ flags.DEFINE_string("runs_dir", "runs/multi_worker_soak", "The runs are written 
 flags.DEFINE_string("train_flags", "", "More infogan-train flags for both runs, e.g. '--g_fc_units=32'.")
 flags.DEFINE_integer("timeout", 7200, "Seconds before a run is killed.")
 FLAGS = flags.FLAGS
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _steady_rate(metrics_path: str) -> dict:
@@ -81,7 +73,7 @@ def _run(name: str, common: list[str], workers: int) -> dict:
     if workers == 1:
         procs.append(([*common, f"--model_dir={model_dir}"], env))
     else:
-        cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(workers)]}
+        cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(workers)]}
         threads = str(max(1, cores // workers))
         for i in range(workers):
             tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
