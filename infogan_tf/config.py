@@ -26,6 +26,7 @@ from infogan_tf.latent import LatentSpec
 
 CONFIG_FILENAME = "config.json"
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
+UPDATES = ("alternating", "joint")
 
 
 class ConfigError(ValueError):
@@ -143,6 +144,10 @@ class OptimConfig:
       lambda_cat: weight of the categorical MI term (paper: 1).
       lambda_cont: weight of the continuous MI term (paper: "smaller", see
         BUILD_NOTES for the value chosen).
+      update: "alternating" -- a D/Q step (real and fake batches through D
+        separately), then a G step on freshly drawn (z, c), as the authors'
+        reference code trains; "joint" -- one forward pass of [real; fake]
+        and simultaneous D/Q and G updates from it (cheaper per step).
     """
 
     train_steps: int = 3000
@@ -153,6 +158,7 @@ class OptimConfig:
     beta2: float = 0.999
     lambda_cat: float = 1.0
     lambda_cont: float = 0.1
+    update: str = "joint"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,6 +244,8 @@ class TrainConfig:
             v = getattr(o, name)
             if not (math.isfinite(v) and v >= 0):
                 out.append(f"--{name} must be a finite number >= 0, got {v}")
+        if o.update not in UPDATES:
+            out.append(f"--update must be one of {', '.join(UPDATES)}, got {o.update!r}")
         if not r.model_dir:
             out.append("--model_dir must be set")
         if r.strategy not in STRATEGIES:

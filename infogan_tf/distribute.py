@@ -69,6 +69,31 @@ def check_tf_config(text: str | None) -> str:
     return hosts[index]
 
 
+_COLLECTIVE_KEYS_PER_STRATEGY = 10_000
+_strategies_created = 0
+
+
+def mirrored_strategy(devices: list[str]) -> tf.distribute.MirroredStrategy:
+    """A MirroredStrategy whose collective keys no earlier strategy of this process used.
+
+    Every MirroredStrategy over the same devices numbers its all-reduces from
+    the same group and instance keys, and TF's collective runtime keeps what it
+    learnt about each key for the life of the process. A second strategy that
+    runs a different program (another configuration, in a notebook or a test
+    session) then fails with "Shape mismatch in the collective instance". Each
+    strategy made here gets its own key range (through the base TF reads when
+    the strategy is built).
+    """
+    global _strategies_created
+    _strategies_created += 1
+    previous = tf.distribute.MirroredStrategy._collective_key_base
+    tf.distribute.MirroredStrategy._collective_key_base = _strategies_created * _COLLECTIVE_KEYS_PER_STRATEGY
+    try:
+        return tf.distribute.MirroredStrategy(devices)
+    finally:
+        tf.distribute.MirroredStrategy._collective_key_base = previous
+
+
 def get_strategy(name: str, num_devices: int = 0, device: str = "/cpu:0") -> tf.distribute.Strategy:
     """Maps a strategy name (and device options) to a tf.distribute.Strategy."""
     if name == "default":
@@ -90,7 +115,7 @@ def get_strategy(name: str, num_devices: int = 0, device: str = "/cpu:0") -> tf.
                     f"{', '.join(devices)}"
                 )
             devices = devices[:num_devices]
-        return tf.distribute.MirroredStrategy(devices)
+        return mirrored_strategy(devices)
     if name == "multi_worker":
         address = check_tf_config(os.environ.get("TF_CONFIG"))
         try:

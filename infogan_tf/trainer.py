@@ -52,7 +52,7 @@ from infogan_tf.config import (
     write_config,
 )
 from infogan_tf.distribute import get_strategy
-from infogan_tf.networks import build_networks
+from infogan_tf.networks import DiscriminatorOutput, build_networks
 
 CHECKPOINT_SUBDIR = "checkpoints"
 SUMMARY_SUBDIR = "train"
@@ -105,6 +105,25 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return task_type is None or task_type == "chief" or (
         task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
     )
+
+
+class StepTerms(NamedTuple):
+    """What one update computed on this replica, for the step's metrics.
+
+    Attributes:
+      d_adv, g_adv: per-example adversarial losses of D and of G.
+      mi: the mutual-information terms of the D/Q update's fake batch.
+      real_logit, fake_logit: D's logits for the D/Q update's batches.
+      d_grads, g_grads: the gradients applied to D/Q and to G.
+    """
+
+    d_adv: tf.Tensor
+    g_adv: tf.Tensor
+    mi: losses.MutualInformationTerms
+    real_logit: tf.Tensor
+    fake_logit: tf.Tensor
+    d_grads: list
+    g_grads: list
 
 
 class InfoGANTrainer:
@@ -282,8 +301,6 @@ class InfoGANTrainer:
         that one of them must stop, and they all save at that step.
         """
         cfg, spec = self.config, self.config.latent
-        global_batch = cfg.optim.batch_size
-        batch = tf.shape(real_images)[0]
         ctx = tf.distribute.get_replica_context()
         replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
         if cfg.runtime.inject_nan_step:
@@ -299,56 +316,95 @@ class InfoGANTrainer:
             ),
             replica,
         )
-        codes = spec.sample(global_batch // ctx.num_replicas_in_sync, seed)
+        per_replica_batch = cfg.optim.batch_size // ctx.num_replicas_in_sync
+        codes = spec.sample(per_replica_batch, seed)
+        if cfg.optim.update == "joint":
+            terms = self._joint_update(real_images, codes)
+        else:
+            # The G step draws its own (z, c), as the reference code does.
+            g_codes = spec.sample(per_replica_batch, tf.random.experimental.stateless_fold_in(seed, 1))
+            terms = self._alternating_update(real_images, codes, g_codes)
 
-        def average(per_example):
-            return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+        average = self._average
+        replica_mean = 1.0 / ctx.num_replicas_in_sync
+        return {
+            "d_loss": average(terms.d_adv),
+            "g_loss": average(terms.g_adv),
+            "mi_loss": average(terms.mi.loss),
+            "mi_categorical_ce": average(terms.mi.categorical_ce),
+            "mi_continuous_nll": average(terms.mi.continuous_nll),
+            "d_real": average(tf.sigmoid(terms.real_logit)),
+            "d_fake": average(tf.sigmoid(terms.fake_logit)),
+            # Per-replica gradient norms, averaged over replicas by the SUM below.
+            "d_grad_norm": tf.linalg.global_norm(terms.d_grads) * replica_mean,
+            "g_grad_norm": tf.linalg.global_norm(terms.g_grads) * replica_mean,
+            "stop_requested": tf.cast(stop_requested, tf.float32),
+        }
 
+    def _average(self, per_example: tf.Tensor) -> tf.Tensor:
+        return tf.nn.compute_average_loss(per_example, global_batch_size=self.config.optim.batch_size)
+
+    def _mi_terms(self, codes, out: DiscriminatorOutput, rows: slice) -> losses.MutualInformationTerms:
+        """-lambda (L_I - H(c)) per example: Q's prediction of the codes of G(z, c)."""
+        o = self.config.optim
+        return losses.mutual_information_loss(
+            codes.categorical,
+            codes.continuous,
+            [logits[rows] for logits in out.categorical_logits],
+            out.continuous_mean[rows],
+            out.continuous_log_std[rows],
+            o.lambda_cat,
+            o.lambda_cont,
+        )
+
+    def _joint_update(self, real_images: tf.Tensor, codes) -> StepTerms:
+        """D/Q and G updated simultaneously from one forward pass of [real; fake]."""
+        batch = tf.shape(real_images)[0]
         with tf.GradientTape(persistent=True) as tape:
             fake_images = self.generator(codes.z, codes.c, training=True)
-            # D and Q see real and fake images in one batch.
             out = self.discriminator(tf.concat([real_images, fake_images], axis=0), training=True)
             real_logit, fake_logit = out.d_logit[:batch], out.d_logit[batch:]
-            # Q predicts the codes of the fake half: -log Q(c | G(z, c)).
-            mi = losses.mutual_information_loss(
-                codes.categorical,
-                codes.continuous,
-                [logits[batch:] for logits in out.categorical_logits],
-                out.continuous_mean[batch:],
-                out.continuous_log_std[batch:],
-                cfg.optim.lambda_cat,
-                cfg.optim.lambda_cont,
-            )
-            # D (and Q) objective: classify real vs fake, and recover c.
+            mi = self._mi_terms(codes, out, slice(batch, None))
+            # D (and Q): classify real vs fake and recover c. G: fool D (non-saturating), keep c recoverable.
             d_adv = losses.discriminator_loss(real_logit, fake_logit)
-            d_loss = average(d_adv + mi.loss)
-            # G objective: fool D (non-saturating), and make c recoverable.
             g_adv = losses.generator_loss(fake_logit)
-            g_loss = average(g_adv + mi.loss)
-
+            d_loss = self._average(d_adv + mi.loss)
+            g_loss = self._average(g_adv + mi.loss)
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
         d_grads = tape.gradient(d_loss, d_vars)
         g_grads = tape.gradient(g_loss, g_vars)
         del tape
-        # Apply both updates (gradients are summed across replicas inside).
+        # Gradients are summed across replicas inside apply_gradients.
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        return StepTerms(d_adv, g_adv, mi, real_logit, fake_logit, d_grads, g_grads)
 
-        replica_mean = 1.0 / ctx.num_replicas_in_sync
-        return {
-            "d_loss": average(d_adv),
-            "g_loss": average(g_adv),
-            "mi_loss": average(mi.loss),
-            "mi_categorical_ce": average(mi.categorical_ce),
-            "mi_continuous_nll": average(mi.continuous_nll),
-            "d_real": average(tf.sigmoid(real_logit)),
-            "d_fake": average(tf.sigmoid(fake_logit)),
-            # Per-replica gradient norms, averaged over replicas by the SUM below.
-            "d_grad_norm": tf.linalg.global_norm(d_grads) * replica_mean,
-            "g_grad_norm": tf.linalg.global_norm(g_grads) * replica_mean,
-            "stop_requested": tf.cast(stop_requested, tf.float32),
-        }
+    def _alternating_update(self, real_images: tf.Tensor, codes, g_codes) -> StepTerms:
+        """A D/Q step, then a G step against the updated D on fresh codes.
+
+        D sees the real and the fake batch in separate calls, so each is
+        batch-normalised with its own statistics.
+        """
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+        fake_images = tf.stop_gradient(self.generator(codes.z, codes.c, training=True))
+        with tf.GradientTape() as tape:
+            real_logit = self.discriminator(real_images, training=True).d_logit
+            fake_out = self.discriminator(fake_images, training=True)
+            mi = self._mi_terms(codes, fake_out, slice(None))
+            d_adv = losses.discriminator_loss(real_logit, fake_out.d_logit)
+            d_loss = self._average(d_adv + mi.loss)
+        d_grads = tape.gradient(d_loss, d_vars)
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+
+        with tf.GradientTape() as tape:
+            g_out = self.discriminator(self.generator(g_codes.z, g_codes.c, training=True), training=True)
+            g_adv = losses.generator_loss(g_out.d_logit)
+            g_loss = self._average(g_adv + self._mi_terms(g_codes, g_out, slice(None)).loss)
+        g_grads = tape.gradient(g_loss, g_vars)
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        return StepTerms(d_adv, g_adv, mi, real_logit, fake_out.d_logit, d_grads, g_grads)
 
     def _distributed_step(self, iterator, stop_requested: tf.Tensor) -> dict:
         """Runs one step on all replicas and reduces the metrics (in graph)."""

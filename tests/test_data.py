@@ -12,6 +12,7 @@ import tensorflow_datasets as tfds
 from conftest import MNIST_DIR
 from infogan_tf import data as data_lib
 from infogan_tf.config import DataConfig
+from infogan_tf.distribute import mirrored_strategy
 
 
 def _images(n=16):
@@ -64,7 +65,7 @@ def test_input_pipelines_of_several_workers_split_each_global_batch():
 
 
 def test_mirrored_replicas_split_each_global_batch():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = mirrored_strategy(["/cpu:0", "/cpu:1"])
     fn = data_lib.make_input_fn(_images(), 8, seed=5)
     single = _take(fn, 2)
     it = iter(strategy.distribute_datasets_from_function(fn))
