@@ -144,6 +144,9 @@ class OptimConfig:
       lambda_cat: weight of the categorical MI term (paper: 1).
       lambda_cont: weight of the continuous MI term (paper: "smaller", see
         BUILD_NOTES for the value chosen).
+      lambda_real_info: weight of Q's information about the categories of
+        real images (losses.categorical_information), added to the D/Q
+        objective; 0 = the paper's objective.
       update: "alternating" -- a D/Q step (real and fake batches through D
         separately), then a G step on freshly drawn (z, c), as the authors'
         reference code trains; "joint" -- one forward pass of [real; fake]
@@ -158,6 +161,7 @@ class OptimConfig:
     beta2: float = 0.999
     lambda_cat: float = 1.0
     lambda_cont: float = 0.1
+    lambda_real_info: float = 0.0
     update: str = "joint"
 
 
@@ -240,7 +244,7 @@ class TrainConfig:
             v = getattr(o, name)
             if not 0 <= v < 1:
                 out.append(f"--{name} must be in [0, 1), got {v}")
-        for name in ("lambda_cat", "lambda_cont"):
+        for name in ("lambda_cat", "lambda_cont", "lambda_real_info"):
             v = getattr(o, name)
             if not (math.isfinite(v) and v >= 0):
                 out.append(f"--{name} must be a finite number >= 0, got {v}")

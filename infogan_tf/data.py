@@ -21,7 +21,6 @@ Only images enter the training pipeline. Labels are read by
 
 from __future__ import annotations
 
-import os
 from typing import NamedTuple
 
 import numpy as np

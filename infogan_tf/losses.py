@@ -18,6 +18,15 @@ losses are correct under any number of replicas.
 * The continuous part is the Gaussian negative log-likelihood of the true
   code under Q's factored Gaussian (mean, log-std); with a fixed std the
   log-std is 0.
+
+Beyond the paper (weight 0 by default, see BUILD_NOTES "Reproduction status"
+for when it is used): ``categorical_information`` estimates, on a batch of
+REAL images, the mutual information between an image and Q's categories,
+H(E_x Q(c|x)) - E_x H(Q(c|x)) -- the regularised information maximisation
+criterion of Krause et al. 2010 (also IMSAT, Hu et al. 2017). Maximising it
+asks Q to split the real data into confident, equally frequent categories,
+which ties the categories G learns to the data's own clusters. It uses no
+labels.
 """
 
 from __future__ import annotations
@@ -90,3 +99,22 @@ def mutual_information_loss(
     ce = categorical_cross_entropy(categorical, categorical_logits)
     nll = gaussian_nll(continuous, continuous_mean, continuous_log_std)
     return MutualInformationTerms(ce, nll, lambda_cat * ce + lambda_cont * nll)
+
+
+def categorical_information(logits: Sequence[tf.Tensor]) -> tf.Tensor:
+    """H(E_x Q(c|x)) - E_x H(Q(c|x)) over a batch, summed over categorical codes (scalar, nats).
+
+    Args:
+      logits: one [B, K_i] logits tensor per categorical code, for B images.
+
+    Returns 0 for no codes; at most sum_i ln K_i (confident, balanced categories).
+    """
+    total = tf.constant(0.0, tf.float32)
+    for code_logits in logits:
+        log_p = tf.nn.log_softmax(tf.cast(code_logits, tf.float32))
+        p = tf.exp(log_p)
+        conditional_entropy = -tf.reduce_mean(tf.reduce_sum(p * log_p, axis=-1))
+        marginal = tf.reduce_mean(p, axis=0)
+        marginal_entropy = -tf.reduce_sum(marginal * tf.math.log(marginal + 1e-12))
+        total += marginal_entropy - conditional_entropy
+    return total

@@ -68,6 +68,11 @@ def define_flags() -> None:
     flags.DEFINE_float("beta2", o.beta2, "Adam beta_2.")
     flags.DEFINE_float("lambda_cat", o.lambda_cat, "Weight of the categorical mutual-information term.")
     flags.DEFINE_float("lambda_cont", o.lambda_cont, "Weight of the continuous mutual-information term.")
+    flags.DEFINE_float(
+        "lambda_real_info", o.lambda_real_info,
+        "Weight of Q's information about the categories of real images, H(E Q(c|x)) - E H(Q(c|x)), in the "
+        "D/Q objective (not in the paper; 0 = off).",
+    )
     flags.DEFINE_string(
         "update", o.update,
         f"{' or '.join(config_lib.UPDATES)}: alternate a D/Q step and a G step on fresh codes (the authors' "
@@ -105,7 +110,7 @@ _FIELDS = {
     ),
     "optim": (
         "train_steps", "batch_size", "d_learning_rate", "g_learning_rate", "beta1", "beta2", "lambda_cat",
-        "lambda_cont", "update",
+        "lambda_cont", "lambda_real_info", "update",
     ),
     "runtime": (
         "model_dir", "strategy", "num_devices", "device", "seed", "checkpoint_every", "summary_every",

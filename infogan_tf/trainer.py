@@ -115,6 +115,7 @@ class StepTerms(NamedTuple):
       mi: the mutual-information terms of the D/Q update's fake batch.
       real_logit, fake_logit: D's logits for the D/Q update's batches.
       d_grads, g_grads: the gradients applied to D/Q and to G.
+      real_info: Q's H(E Q(c|x)) - E H(Q(c|x)) on the real batch (scalar).
     """
 
     d_adv: tf.Tensor
@@ -124,6 +125,7 @@ class StepTerms(NamedTuple):
     fake_logit: tf.Tensor
     d_grads: list
     g_grads: list
+    real_info: tf.Tensor
 
 
 class InfoGANTrainer:
@@ -338,6 +340,8 @@ class InfoGANTrainer:
             # Per-replica gradient norms, averaged over replicas by the SUM below.
             "d_grad_norm": tf.linalg.global_norm(terms.d_grads) * replica_mean,
             "g_grad_norm": tf.linalg.global_norm(terms.g_grads) * replica_mean,
+            # Q's information about the categories of real images (the mean over replicas).
+            "real_info": terms.real_info * replica_mean,
             "stop_requested": tf.cast(stop_requested, tf.float32),
         }
 
@@ -357,6 +361,15 @@ class InfoGANTrainer:
             o.lambda_cont,
         )
 
+    def _real_info(self, real_out: DiscriminatorOutput, rows: slice) -> tf.Tensor:
+        """I(x; c) under Q on this replica's real images (scalar, nats)."""
+        return losses.categorical_information([logits[rows] for logits in real_out.categorical_logits])
+
+    def _real_info_loss(self, real_info: tf.Tensor) -> tf.Tensor:
+        """-lambda_real_info * I(x; c), divided by the replicas because their gradients are summed."""
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        return -self.config.optim.lambda_real_info * real_info / replicas
+
     def _joint_update(self, real_images: tf.Tensor, codes) -> StepTerms:
         """D/Q and G updated simultaneously from one forward pass of [real; fake]."""
         batch = tf.shape(real_images)[0]
@@ -368,7 +381,8 @@ class InfoGANTrainer:
             # D (and Q): classify real vs fake and recover c. G: fool D (non-saturating), keep c recoverable.
             d_adv = losses.discriminator_loss(real_logit, fake_logit)
             g_adv = losses.generator_loss(fake_logit)
-            d_loss = self._average(d_adv + mi.loss)
+            real_info = self._real_info(out, slice(None, batch))
+            d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real_info)
             g_loss = self._average(g_adv + mi.loss)
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
@@ -378,7 +392,7 @@ class InfoGANTrainer:
         # Gradients are summed across replicas inside apply_gradients.
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
-        return StepTerms(d_adv, g_adv, mi, real_logit, fake_logit, d_grads, g_grads)
+        return StepTerms(d_adv, g_adv, mi, real_logit, fake_logit, d_grads, g_grads, real_info)
 
     def _alternating_update(self, real_images: tf.Tensor, codes, g_codes) -> StepTerms:
         """A D/Q step, then a G step against the updated D on fresh codes.
@@ -390,11 +404,13 @@ class InfoGANTrainer:
         g_vars = self.generator.trainable_variables
         fake_images = tf.stop_gradient(self.generator(codes.z, codes.c, training=True))
         with tf.GradientTape() as tape:
-            real_logit = self.discriminator(real_images, training=True).d_logit
+            real_out = self.discriminator(real_images, training=True)
+            real_logit = real_out.d_logit
             fake_out = self.discriminator(fake_images, training=True)
             mi = self._mi_terms(codes, fake_out, slice(None))
             d_adv = losses.discriminator_loss(real_logit, fake_out.d_logit)
-            d_loss = self._average(d_adv + mi.loss)
+            real_info = self._real_info(real_out, slice(None))
+            d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real_info)
         d_grads = tape.gradient(d_loss, d_vars)
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
 
@@ -404,7 +420,7 @@ class InfoGANTrainer:
             g_loss = self._average(g_adv + self._mi_terms(g_codes, g_out, slice(None)).loss)
         g_grads = tape.gradient(g_loss, g_vars)
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
-        return StepTerms(d_adv, g_adv, mi, real_logit, fake_out.d_logit, d_grads, g_grads)
+        return StepTerms(d_adv, g_adv, mi, real_logit, fake_out.d_logit, d_grads, g_grads, real_info)
 
     def _distributed_step(self, iterator, stop_requested: tf.Tensor) -> dict:
         """Runs one step on all replicas and reduces the metrics (in graph)."""

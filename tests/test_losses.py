@@ -90,3 +90,21 @@ def test_mi_gradient_reaches_generator_q_head_and_trunk():
         assert sum(norms) > 0, f"no MI gradient reaches the {name}"
     # The D head plays no part in the MI term.
     assert all(gr is None for gr in grads[i:])
+
+
+def test_categorical_information_bounds():
+    k = 10
+    confident_balanced = [tf.constant(np.eye(k) * 50.0, tf.float32)]
+    uniform = [tf.zeros([k, k])]
+    one_category = [tf.constant(np.tile(np.eye(k)[3] * 50.0, (k, 1)), tf.float32)]
+    # Confident and balanced: H(marginal) = ln K, E H(Q(c|x)) = 0.
+    assert losses.categorical_information(confident_balanced).numpy() == pytest.approx(math.log(k), abs=1e-4)
+    # Q says nothing: marginal and conditional entropies are both ln K.
+    assert losses.categorical_information(uniform).numpy() == pytest.approx(0.0, abs=1e-5)
+    # Every image in one category: nothing is learnt about x either.
+    assert losses.categorical_information(one_category).numpy() == pytest.approx(0.0, abs=1e-4)
+    # Several codes add up; no codes give 0.
+    two_way = np.where(np.arange(k)[:, None] < 2, [50.0, 0.0], [0.0, 50.0])  # 2 of 10 images in category 0
+    both = losses.categorical_information(confident_balanced + [tf.constant(two_way, tf.float32)])
+    assert both.numpy() == pytest.approx(math.log(k) + (-0.2 * math.log(0.2) - 0.8 * math.log(0.8)), abs=1e-4)
+    assert losses.categorical_information([]).numpy() == 0.0

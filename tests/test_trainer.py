@@ -34,6 +34,7 @@ def test_a_few_steps_train(tmp_path, fake_images, strategy_name, update):
     assert result.step == 3 and int(trainer.step.numpy()) == 3
     for name in ("d_loss", "g_loss", "mi_loss", "info_lower_bound", "d_grad_norm", "g_grad_norm"):
         assert np.isfinite(result.metrics[name]), name
+    assert 0 <= result.metrics["real_info"] <= np.log(10) + 1e-5
     assert 0 <= result.metrics["d_real"] <= 1 and 0 <= result.metrics["d_fake"] <= 1
     # Every trainable variable of G, D and Q moved.
     after = _weights(trainer)
@@ -179,3 +180,23 @@ def test_two_mirrored_runs_of_different_programs_in_one_process(tmp_path, fake_i
             images=fake_images,
         )
         assert np.isfinite(trainer.train(progress=lambda _: None).metrics["d_loss"])
+
+
+@pytest.mark.parametrize("update", ["alternating", "joint"])
+def test_real_information_term_changes_only_what_it_should(tmp_path, fake_images, update):
+    # Same seed, data and codes: the D/Q update differs only by the real-image term.
+    runs = {}
+    for weight in (0.0, 5.0):
+        trainer = trainer_lib.InfoGANTrainer(
+            tiny_config(str(tmp_path / f"{update}_{weight}"), update=update, train_steps=1, lambda_real_info=weight),
+            images=fake_images,
+        )
+        trainer.train(progress=lambda _: None)
+        runs[weight] = trainer
+    q_weights = [v.numpy() for v in runs[0.0].discriminator.q_head_variables()]
+    q_weights_with_term = [v.numpy() for v in runs[5.0].discriminator.q_head_variables()]
+    assert any(not np.allclose(a, b) for a, b in zip(q_weights, q_weights_with_term))
+    if update == "joint":
+        # The generator's update does not contain the term (it is in the D/Q objective only).
+        for a, b in zip(runs[0.0].generator.trainable_variables, runs[5.0].generator.trainable_variables):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
