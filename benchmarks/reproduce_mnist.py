@@ -54,6 +54,7 @@ COLUMNS = (
     ("classifier_score", "classifier score", "{:.2f}"),
     ("steps", "steps", "{:d}"),
     ("wall_time_s", "train wall time (s)", "{:.0f}"),
+    ("time_to_target_s", "time to target (s)", "{:.0f}"),
 )
 
 
@@ -66,6 +67,11 @@ def define_flags() -> None:
     flags.DEFINE_integer("eval_num_samples", 10000, "Fresh samples per evaluation (L_I, recovery, sample quality).")
     flags.DEFINE_float("target_accuracy", 0.95, "A seed 'reaches the target' at this test accuracy (paper: 0.95).")
     flags.DEFINE_bool("retrain", False, "Retrain seeds that already have a result.")
+    flags.DEFINE_bool(
+        "curve", False,
+        "Also score the test accuracy of every checkpoint the run kept (set --checkpoint_every and "
+        "--keep_checkpoints) against its training wall time; gives the time to --target_accuracy.",
+    )
 
 
 def _median(values):
@@ -116,6 +122,37 @@ def _last_logged_info(model_dir: str):
     return float(info[-1]) if len(info) else None
 
 
+def accuracy_curve(model_dir: str, eval_data, batch_size: int, target: float) -> dict:
+    """Test accuracy of every kept checkpoint, with the training time it took to get there.
+
+    The time of a checkpoint is the run's ``elapsed_s`` logged at its step
+    (seconds of training in the process that wrote it).
+    """
+    import tensorflow as tf
+
+    from infogan_tf.evaluate import _unit
+    from infogan_tf.metrics import handle as handle_lib
+    from infogan_tf.metrics.unsupervised_accuracy import compute_unsupervised_accuracy
+    from infogan_tf.trainer import CHECKPOINT_SUBDIR, METRICS_LOG
+
+    elapsed = {}
+    with open(os.path.join(model_dir, METRICS_LOG)) as fh:
+        for line in fh:
+            record = json.loads(line)
+            if "elapsed_s" in record:
+                elapsed[record["step"]] = record["elapsed_s"]
+    state = tf.train.get_checkpoint_state(os.path.join(model_dir, CHECKPOINT_SUBDIR))
+    points = []
+    for path in state.all_model_checkpoint_paths if state else []:
+        handle = handle_lib.handle_from_model_dir(model_dir, path)
+        q = handle_lib.encode_in_batches(handle, _unit(eval_data.test_images), batch_size)
+        accuracy = compute_unsupervised_accuracy(q.categorical_probs[0], eval_data.test_labels)["accuracy"]
+        points.append({"step": handle.step, "elapsed_s": elapsed.get(handle.step), "accuracy": accuracy})
+        print(f"  {model_dir} step {handle.step}: test accuracy {accuracy:.4f}", flush=True)
+    reached = [p["elapsed_s"] for p in points if p["accuracy"] >= target and p["elapsed_s"] is not None]
+    return {"curve": points, "time_to_target_s": min(reached) if reached else None}
+
+
 def run_seed(config: config_lib.TrainConfig, eval_config, eval_data, classifier) -> dict:
     """Trains (or resumes) one seed, evaluates it, returns its table row."""
     from infogan_tf import evaluate as evaluate_lib
@@ -157,6 +194,8 @@ def run_seed(config: config_lib.TrainConfig, eval_config, eval_data, classifier)
         classifier_score_real_test=s.get("classifier_score_real_test"),
         eval_dir=evaluation.out_dir,
     )
+    if flags.FLAGS.curve:
+        row.update(accuracy_curve(model_dir, eval_data, eval_config.batch_size, flags.FLAGS.target_accuracy))
     return row
 
 

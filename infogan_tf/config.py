@@ -27,6 +27,7 @@ from infogan_tf.latent import LatentSpec
 CONFIG_FILENAME = "config.json"
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 UPDATES = ("alternating", "joint")
+REAL_INFO_VIEWS = ("same", "affine")
 
 
 class ConfigError(ValueError):
@@ -147,6 +148,10 @@ class OptimConfig:
       lambda_real_info: weight of Q's information about the categories of
         real images (losses.categorical_information), added to the D/Q
         objective; 0 = the paper's objective.
+      real_info_view: what Q's categories of a real image are paired with in
+        that term: "same" -- the image itself, i.e. H(E Q(c|x)) - E H(Q(c|x));
+        "affine" -- a copy rotated/scaled/shifted a little (augment.py), i.e.
+        I(c(x); c(x')).
       update: "alternating" -- a D/Q step (real and fake batches through D
         separately), then a G step on freshly drawn (z, c), as the authors'
         reference code trains; "joint" -- one forward pass of [real; fake]
@@ -162,6 +167,7 @@ class OptimConfig:
     lambda_cat: float = 1.0
     lambda_cont: float = 0.1
     lambda_real_info: float = 0.0
+    real_info_view: str = "same"
     update: str = "joint"
 
 
@@ -181,8 +187,10 @@ class RuntimeConfig:
       keep_checkpoints: how many recent checkpoints to keep.
       mixed_precision: "float32", or "bfloat16" (Keras mixed_bfloat16 policy:
         variables and losses stay float32, layer math runs in bfloat16).
-      jit_compile: compile the train step with XLA (single replica only: on
-        TF 2.21 XLA fails on a multi-replica Mirrored step).
+      jit_compile: compile the train step with XLA: True, False, or None
+        (the default) = on when the strategy has a single replica. Several
+        replicas cannot use it: on TF 2.21 XLA fails on a multi-replica
+        Mirrored step.
       inject_nan_step: test-only fault injection: the real images of this
         step (1-based) are made NaN, to exercise the non-finite guard; 0 = off.
     """
@@ -197,7 +205,7 @@ class RuntimeConfig:
     log_every: int = 100
     keep_checkpoints: int = 3
     mixed_precision: str = "float32"
-    jit_compile: bool = False
+    jit_compile: bool | None = None
     inject_nan_step: int = 0
 
 
@@ -248,6 +256,8 @@ class TrainConfig:
             v = getattr(o, name)
             if not (math.isfinite(v) and v >= 0):
                 out.append(f"--{name} must be a finite number >= 0, got {v}")
+        if o.real_info_view not in REAL_INFO_VIEWS:
+            out.append(f"--real_info_view must be one of {', '.join(REAL_INFO_VIEWS)}, got {o.real_info_view!r}")
         if o.update not in UPDATES:
             out.append(f"--update must be one of {', '.join(UPDATES)}, got {o.update!r}")
         if not r.model_dir:
@@ -258,10 +268,11 @@ class TrainConfig:
             out.append(f"--num_devices must be >= 0, got {r.num_devices}")
         if r.mixed_precision not in ("float32", "bfloat16"):
             out.append(f"--mixed_precision must be 'float32' or 'bfloat16', got {r.mixed_precision!r}")
-        if r.jit_compile and (r.strategy == "multi_worker" or (r.strategy == "mirrored" and r.num_devices != 1)):
+        if r.jit_compile is True and (r.strategy == "multi_worker" or (r.strategy == "mirrored" and r.num_devices != 1)):
             out.append(
                 f"--jit_compile works with a single replica only (XLA fails on a multi-replica step on "
-                f"TF 2.21); drop it or use --strategy=default/one_device, not --strategy={r.strategy}"
+                f"TF 2.21); drop it (the default compiles single-replica runs only) or use "
+                f"--strategy=default/one_device, not --strategy={r.strategy}"
             )
         if r.inject_nan_step < 0:
             out.append(f"--inject_nan_step must be >= 0, got {r.inject_nan_step}")
@@ -284,7 +295,7 @@ class TrainConfig:
 
     def check_replicas(self, num_replicas: int) -> None:
         """The global batch must split evenly over the strategy's replicas (and XLA needs one)."""
-        if self.runtime.jit_compile and num_replicas > 1:
+        if self.runtime.jit_compile is True and num_replicas > 1:
             raise ConfigError(
                 f"--jit_compile works with a single replica only, the strategy has {num_replicas}"
             )

@@ -25,8 +25,13 @@ REAL images, the mutual information between an image and Q's categories,
 H(E_x Q(c|x)) - E_x H(Q(c|x)) -- the regularised information maximisation
 criterion of Krause et al. 2010 (also IMSAT, Hu et al. 2017). Maximising it
 asks Q to split the real data into confident, equally frequent categories,
-which ties the categories G learns to the data's own clusters. It uses no
-labels.
+which ties the categories G learns to the data's own clusters.
+``paired_categorical_information`` is the same idea over two views of each
+real image (the image and a slightly moved copy): the mutual information
+between Q's category of one view and of the other (as in Invariant Information
+Clustering, Ji et al. 2019), which is high only when the categories are
+confident, balanced AND unchanged by small rotations, shifts and rescalings.
+Neither uses labels.
 """
 
 from __future__ import annotations
@@ -117,4 +122,28 @@ def categorical_information(logits: Sequence[tf.Tensor]) -> tf.Tensor:
         marginal = tf.reduce_mean(p, axis=0)
         marginal_entropy = -tf.reduce_sum(marginal * tf.math.log(marginal + 1e-12))
         total += marginal_entropy - conditional_entropy
+    return total
+
+
+def paired_categorical_information(logits: Sequence[tf.Tensor], other_logits: Sequence[tf.Tensor]) -> tf.Tensor:
+    """I(c; c') between Q's categories of two views of the same images, summed over codes (scalar, nats).
+
+    For each code, P = mean_x Q(c|x) Q(c'|x')^T (symmetrised) is the joint
+    distribution of the two categories; I = sum P log(P / (P_row P_col)).
+    At most sum_i ln K_i: both views in the same confident category, and
+    categories equally frequent.
+
+    Args:
+      logits, other_logits: one [B, K_i] logits tensor per categorical code,
+        for the images and for their second views (same order).
+    """
+    total = tf.constant(0.0, tf.float32)
+    for a, b in zip(logits, other_logits):
+        p = tf.nn.softmax(tf.cast(a, tf.float32))
+        q = tf.nn.softmax(tf.cast(b, tf.float32))
+        joint = tf.matmul(p, q, transpose_a=True) / tf.cast(tf.shape(p)[0], tf.float32)
+        joint = tf.maximum((joint + tf.transpose(joint)) / 2.0, 1e-12)
+        row = tf.reduce_sum(joint, axis=1, keepdims=True)
+        col = tf.reduce_sum(joint, axis=0, keepdims=True)
+        total += tf.reduce_sum(joint * (tf.math.log(joint) - tf.math.log(row) - tf.math.log(col)))
     return total

@@ -74,6 +74,11 @@ def define_flags() -> None:
         "D/Q objective (not in the paper; 0 = off).",
     )
     flags.DEFINE_string(
+        "real_info_view", o.real_info_view,
+        f"{' or '.join(config_lib.REAL_INFO_VIEWS)}: pair Q's categories of a real image with those of the "
+        "image itself or of a slightly rotated/scaled/shifted copy, in the --lambda_real_info term.",
+    )
+    flags.DEFINE_string(
         "update", o.update,
         f"{' or '.join(config_lib.UPDATES)}: alternate a D/Q step and a G step on fresh codes (the authors' "
         "reference procedure), or update both from one joint forward pass.",
@@ -95,7 +100,11 @@ def define_flags() -> None:
         "mixed_precision", r.mixed_precision, ["float32", "bfloat16"],
         "Compute dtype of the layers; bfloat16 keeps variables and losses in float32.",
     )
-    flags.DEFINE_boolean("jit_compile", r.jit_compile, "Compile the train step with XLA (single replica only).")
+    flags.DEFINE_boolean(
+        "jit_compile", r.jit_compile,
+        "Compile the train step with XLA (default: on with a single replica, off with several; XLA cannot "
+        "compile a multi-replica step).",
+    )
     flags.DEFINE_integer(
         "inject_nan_step", r.inject_nan_step,
         "TEST ONLY: make the real images of this step NaN to exercise the non-finite guard (0 = off).",
@@ -110,7 +119,7 @@ _FIELDS = {
     ),
     "optim": (
         "train_steps", "batch_size", "d_learning_rate", "g_learning_rate", "beta1", "beta2", "lambda_cat",
-        "lambda_cont", "lambda_real_info", "update",
+        "lambda_cont", "lambda_real_info", "real_info_view", "update",
     ),
     "runtime": (
         "model_dir", "strategy", "num_devices", "device", "seed", "checkpoint_every", "summary_every",

@@ -51,6 +51,7 @@ from infogan_tf.config import (
     read_saved_config,
     write_config,
 )
+from infogan_tf.augment import random_affine
 from infogan_tf.distribute import get_strategy
 from infogan_tf.networks import DiscriminatorOutput, build_networks
 
@@ -193,9 +194,10 @@ class InfoGANTrainer:
             keras.mixed_precision.set_global_policy(previous_policy)
         # XLA cannot compile the iterator op, so only the per-replica step is
         # jit-compiled; the outer function fetches the batch and reduces.
-        self._replica_fn = (
-            tf.function(self._replica_step, jit_compile=True) if self.config.runtime.jit_compile else self._replica_step
-        )
+        # Default (None): compile single-replica runs, which XLA supports.
+        jit = self.config.runtime.jit_compile
+        self.jit_compile = (self.num_replicas == 1) if jit is None else jit
+        self._replica_fn = tf.function(self._replica_step, jit_compile=True) if self.jit_compile else self._replica_step
         self._train_step = tf.function(self._distributed_step)
 
     def _build_variables(self) -> None:
@@ -295,8 +297,13 @@ class InfoGANTrainer:
             )
 
     # ------------------------------------------------------------ train step
-    def _replica_step(self, real_images: tf.Tensor, step: tf.Tensor, stop_requested: tf.Tensor) -> dict:
+    def _replica_step(
+        self, real_images: tf.Tensor, real_views: tf.Tensor | None, step: tf.Tensor, stop_requested: tf.Tensor
+    ) -> dict:
         """One InfoGAN update on this replica's slice of the global batch.
+
+        ``real_views`` are the second views of the real images for the
+        real-image information term ("affine"), or None.
 
         ``stop_requested`` (this process got SIGTERM) is passed through, to be
         summed with the metrics: every worker then learns in the same step
@@ -321,11 +328,11 @@ class InfoGANTrainer:
         per_replica_batch = cfg.optim.batch_size // ctx.num_replicas_in_sync
         codes = spec.sample(per_replica_batch, seed)
         if cfg.optim.update == "joint":
-            terms = self._joint_update(real_images, codes)
+            terms = self._joint_update(real_images, real_views, codes)
         else:
             # The G step draws its own (z, c), as the reference code does.
             g_codes = spec.sample(per_replica_batch, tf.random.experimental.stateless_fold_in(seed, 1))
-            terms = self._alternating_update(real_images, codes, g_codes)
+            terms = self._alternating_update(real_images, real_views, codes, g_codes)
 
         average = self._average
         replica_mean = 1.0 / ctx.num_replicas_in_sync
@@ -361,27 +368,47 @@ class InfoGANTrainer:
             o.lambda_cont,
         )
 
-    def _real_info(self, real_out: DiscriminatorOutput, rows: slice) -> tf.Tensor:
-        """I(x; c) under Q on this replica's real images (scalar, nats)."""
-        return losses.categorical_information([logits[rows] for logits in real_out.categorical_logits])
+    def _real_info(self, real_logits: list, view_logits: list | None) -> tf.Tensor:
+        """Q's information about the categories of this replica's real images (scalar, nats).
+
+        Without second views: H(E Q(c|x)) - E H(Q(c|x)); with them: I(c(x); c(x')).
+        """
+        if view_logits is None:
+            return losses.categorical_information(real_logits)
+        return losses.paired_categorical_information(real_logits, view_logits)
+
+    def _second_views(self, real_images: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+        """Random small affine copies of this replica's real images (outside XLA: no kernel there)."""
+        ctx = tf.distribute.get_replica_context()
+        seed = tf.random.experimental.stateless_fold_in(
+            tf.random.experimental.stateless_fold_in(
+                tf.constant([self.config.runtime.seed, 0xA6F], tf.int64), step
+            ),
+            tf.cast(ctx.replica_id_in_sync_group, tf.int64),
+        )
+        return random_affine(real_images, seed)
 
     def _real_info_loss(self, real_info: tf.Tensor) -> tf.Tensor:
         """-lambda_real_info * I(x; c), divided by the replicas because their gradients are summed."""
         replicas = tf.distribute.get_replica_context().num_replicas_in_sync
         return -self.config.optim.lambda_real_info * real_info / replicas
 
-    def _joint_update(self, real_images: tf.Tensor, codes) -> StepTerms:
-        """D/Q and G updated simultaneously from one forward pass of [real; fake]."""
+    def _joint_update(self, real_images: tf.Tensor, real_views: tf.Tensor | None, codes) -> StepTerms:
+        """D/Q and G updated simultaneously from one forward pass of [real; fake (; views)]."""
         batch = tf.shape(real_images)[0]
         with tf.GradientTape(persistent=True) as tape:
             fake_images = self.generator(codes.z, codes.c, training=True)
-            out = self.discriminator(tf.concat([real_images, fake_images], axis=0), training=True)
-            real_logit, fake_logit = out.d_logit[:batch], out.d_logit[batch:]
-            mi = self._mi_terms(codes, out, slice(batch, None))
+            views = [] if real_views is None else [real_views]
+            out = self.discriminator(tf.concat([real_images, fake_images, *views], axis=0), training=True)
+            real_logit, fake_logit = out.d_logit[:batch], out.d_logit[batch : 2 * batch]
+            mi = self._mi_terms(codes, out, slice(batch, 2 * batch))
             # D (and Q): classify real vs fake and recover c. G: fool D (non-saturating), keep c recoverable.
             d_adv = losses.discriminator_loss(real_logit, fake_logit)
             g_adv = losses.generator_loss(fake_logit)
-            real_info = self._real_info(out, slice(None, batch))
+            real_info = self._real_info(
+                [logits[:batch] for logits in out.categorical_logits],
+                None if real_views is None else [logits[2 * batch :] for logits in out.categorical_logits],
+            )
             d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real_info)
             g_loss = self._average(g_adv + mi.loss)
         d_vars = self.discriminator.trainable_variables
@@ -394,7 +421,7 @@ class InfoGANTrainer:
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
         return StepTerms(d_adv, g_adv, mi, real_logit, fake_logit, d_grads, g_grads, real_info)
 
-    def _alternating_update(self, real_images: tf.Tensor, codes, g_codes) -> StepTerms:
+    def _alternating_update(self, real_images: tf.Tensor, real_views: tf.Tensor | None, codes, g_codes) -> StepTerms:
         """A D/Q step, then a G step against the updated D on fresh codes.
 
         D sees the real and the fake batch in separate calls, so each is
@@ -409,7 +436,10 @@ class InfoGANTrainer:
             fake_out = self.discriminator(fake_images, training=True)
             mi = self._mi_terms(codes, fake_out, slice(None))
             d_adv = losses.discriminator_loss(real_logit, fake_out.d_logit)
-            real_info = self._real_info(real_out, slice(None))
+            view_logits = (
+                None if real_views is None else self.discriminator(real_views, training=True).categorical_logits
+            )
+            real_info = self._real_info(real_out.categorical_logits, view_logits)
             d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real_info)
         d_grads = tape.gradient(d_loss, d_vars)
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
@@ -425,7 +455,11 @@ class InfoGANTrainer:
     def _distributed_step(self, iterator, stop_requested: tf.Tensor) -> dict:
         """Runs one step on all replicas and reduces the metrics (in graph)."""
         step = self.step.read_value()
-        per_replica = self.strategy.run(self._replica_fn, args=(next(iterator), step, stop_requested))
+        real_images = next(iterator)
+        real_views = None
+        if self.config.optim.real_info_view == "affine":
+            real_views = self.strategy.run(self._second_views, args=(real_images, step))
+        per_replica = self.strategy.run(self._replica_fn, args=(real_images, real_views, step, stop_requested))
         # All scalars in one all-reduce: across workers every collective is a network round trip.
         names = list(per_replica)
         stacked = self.strategy.run(lambda values: tf.stack([values[n] for n in names]), args=(per_replica,))
@@ -528,6 +562,7 @@ class InfoGANTrainer:
         last_checkpoint, saved_step = self.restored_from, (start if self.restored_from else None)
         metrics: dict = {}
         window_start, window_step = time.time(), step
+        loop_start = window_start
         try:
             while step < cfg.optim.train_steps and not self._preempted:
                 try:
@@ -547,11 +582,14 @@ class InfoGANTrainer:
                     rate = (step - window_step) / max(now - window_start, 1e-9)
                     window_start, window_step = now, step
                     metrics["steps_per_sec"] = rate
+                    # Seconds since this process started (or resumed) training.
+                    metrics["elapsed_s"] = now - loop_start
                     eta = (cfg.optim.train_steps - step) / rate if rate > 0 else float("inf")
                     say(
                         f"step {step}/{cfg.optim.train_steps} d_loss={metrics['d_loss']:.4f} "
                         f"g_loss={metrics['g_loss']:.4f} mi_loss={metrics['mi_loss']:.4f} "
                         f"L_I={metrics['info_lower_bound']:.4f}/{entropy:.4f} "
+                        f"I_real={metrics['real_info']:.3f} "
                         f"D(x)={metrics['d_real']:.3f} D(G(z))={metrics['d_fake']:.3f} "
                         f"{rate:.2f} steps/s ETA {_format_eta(eta)}"
                     )

@@ -37,8 +37,10 @@ def tiny_config(model_dir: str, **optim) -> config_lib.TrainConfig:
         base,
         model=TINY_MODEL,
         optim=dataclasses.replace(base.optim, **{"batch_size": 8, "train_steps": 3, **optim}),
+        # XLA off: compiling costs more than these few steps save (the
+        # default, XLA for one replica, has tests of its own).
         runtime=dataclasses.replace(
-            base.runtime, model_dir=model_dir, log_every=1, summary_every=2, checkpoint_every=2
+            base.runtime, model_dir=model_dir, log_every=1, summary_every=2, checkpoint_every=2, jit_compile=False
         ),
     ).validate()
 

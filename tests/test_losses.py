@@ -108,3 +108,17 @@ def test_categorical_information_bounds():
     both = losses.categorical_information(confident_balanced + [tf.constant(two_way, tf.float32)])
     assert both.numpy() == pytest.approx(math.log(k) + (-0.2 * math.log(0.2) - 0.8 * math.log(0.8)), abs=1e-4)
     assert losses.categorical_information([]).numpy() == 0.0
+
+
+def test_paired_categorical_information_bounds():
+    k = 4
+    confident = [tf.constant(np.eye(k)[np.arange(k * k) % k] * 50.0, tf.float32)]
+    # Both views in the same confident, balanced category: ln K.
+    same = losses.paired_categorical_information(confident, confident)
+    assert same.numpy() == pytest.approx(math.log(k), abs=1e-4)
+    # Categories of the two views independent of each other: 0.
+    independent = [tf.constant(np.eye(k)[np.arange(k * k) // k] * 50.0, tf.float32)]
+    assert losses.paired_categorical_information(confident, independent).numpy() == pytest.approx(0.0, abs=1e-4)
+    # Uncertain Q: 0 as well.
+    uniform = [tf.zeros([k * k, k])]
+    assert losses.paired_categorical_information(uniform, uniform).numpy() == pytest.approx(0.0, abs=1e-5)

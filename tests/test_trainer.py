@@ -1,6 +1,7 @@
 """The train step and loop: default and mirrored strategies, resume, guards."""
 
 import dataclasses
+import json
 import os
 
 import numpy as np
@@ -65,6 +66,16 @@ def test_bfloat16_and_xla_steps_train(tmp_path, fake_images, mixed_precision, ji
     assert trainer.generator(tf.zeros([1, 62]), tf.zeros([1, 12])).dtype == tf.float32
 
 
+@pytest.mark.parametrize("strategy_name", ["default", "mirrored"])
+def test_xla_by_default_for_one_replica_only(tmp_path, fake_images, strategy_name):
+    cfg = tiny_config(str(tmp_path), update="alternating")
+    cfg = dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, jit_compile=None))
+    strategy = tf.distribute.get_strategy() if strategy_name == "default" else mirrored_strategy(["/cpu:0", "/cpu:1"])
+    trainer = trainer_lib.InfoGANTrainer(cfg, strategy=strategy, images=fake_images)
+    assert trainer.jit_compile == (strategy_name == "default")
+    assert np.isfinite(trainer.train(progress=lambda _: None).metrics["g_loss"])
+
+
 def test_xla_with_several_replicas_is_refused(tmp_path, fake_images):
     cfg = tiny_config(str(tmp_path))
     cfg = dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, jit_compile=True))
@@ -126,6 +137,8 @@ def test_summaries_metrics_log_and_checkpoints_are_written(tmp_path, fake_images
     assert sorted(os.listdir(tmp_path)) == ["checkpoints", "config.json", "metrics.jsonl", "train"]
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 4 and '"info_lower_bound"' in lines[-1]
+    elapsed = [json.loads(line)["elapsed_s"] for line in lines]
+    assert elapsed == sorted(elapsed) and elapsed[0] > 0
     assert result.checkpoint == str(tmp_path / "checkpoints" / "ckpt-4")
     tags = set()
     for event_file in tf.io.gfile.glob(str(tmp_path / "train" / "events.*")):
@@ -133,7 +146,7 @@ def test_summaries_metrics_log_and_checkpoints_are_written(tmp_path, fake_images
             event = tf.compat.v1.Event.FromString(record.numpy())
             tags.update(v.tag for v in event.summary.value)
     assert {"d_loss", "g_loss", "mi_loss", "info_lower_bound", "categorical_entropy", "d_real", "d_fake",
-            "steps_per_sec", "traversal"} <= tags
+            "steps_per_sec", "elapsed_s", "real_info", "traversal"} <= tags
 
 
 def test_traversal_grid_shape(tmp_path, fake_images):
@@ -182,13 +195,16 @@ def test_two_mirrored_runs_of_different_programs_in_one_process(tmp_path, fake_i
         assert np.isfinite(trainer.train(progress=lambda _: None).metrics["d_loss"])
 
 
-@pytest.mark.parametrize("update", ["alternating", "joint"])
-def test_real_information_term_changes_only_what_it_should(tmp_path, fake_images, update):
+@pytest.mark.parametrize("update, view", [("alternating", "affine"), ("joint", "same"), ("joint", "affine")])
+def test_real_information_term_changes_only_what_it_should(tmp_path, fake_images, update, view):
     # Same seed, data and codes: the D/Q update differs only by the real-image term.
     runs = {}
     for weight in (0.0, 5.0):
         trainer = trainer_lib.InfoGANTrainer(
-            tiny_config(str(tmp_path / f"{update}_{weight}"), update=update, train_steps=1, lambda_real_info=weight),
+            tiny_config(
+                str(tmp_path / f"{weight}"), update=update, train_steps=1, lambda_real_info=weight,
+                real_info_view=view,
+            ),
             images=fake_images,
         )
         trainer.train(progress=lambda _: None)
