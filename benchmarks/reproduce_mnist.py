@@ -3,8 +3,8 @@
 Chen et al. 2016 (Sec. 7.1) report that InfoGAN's 10-way categorical code
 classifies MNIST with 5 % error without labels, and that L_I climbs to
 H(c) = ln 10. This script trains the configuration given by the
-``infogan-train`` flags (default: the package defaults, i.e. the paper's) once
-per seed on the real MNIST files, evaluates each run with
+``infogan-train`` flags (default: the package defaults, i.e. the reproduction
+configuration of BUILD_NOTES) once per seed on the real MNIST files, evaluates each run with
 ``infogan_tf.evaluate`` on the test split, and writes a results table -- one
 row per seed, failures included, and the median -- as JSON and Markdown:
 

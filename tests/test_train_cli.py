@@ -69,9 +69,10 @@ def test_help_documents_every_flag():
         "dataset", "data_dir", "manual_dir", "model_dir", "train_steps", "batch_size", "strategy",
         "categorical_codes", "continuous_codes", "noise_dim", "lambda_cat", "lambda_cont", "d_learning_rate",
         "g_learning_rate", "seed", "checkpoint_every", "summary_every", "keep_checkpoints", "flagfile",
-        "lambda_real_info", "update", "jit_compile",
+        "lambda_real_info", "real_info_view", "update",
     ):
         assert f"--{flag}" in out.stdout, flag
+    assert "--[no]jit_compile" in out.stdout
 
 
 def test_console_script_is_installed():
