@@ -30,7 +30,8 @@ def test_shapes_follow_the_image_shape(config):
 
 
 def test_paper_architecture_sizes():
-    g, d = build_networks(LatentSpec(), ModelConfig())
+    # The paper's Q has a learned std; the default fixes it (no q_log_std layer, checked below).
+    g, d = build_networks(LatentSpec(), ModelConfig(continuous_std="learned"))
     kernel_shapes = {v.path.split("/", 1)[1]: tuple(v.shape) for v in g.weights if v.path.endswith("kernel")}
     assert kernel_shapes == {
         "fc1/kernel": (74, 1024),
@@ -68,3 +69,11 @@ def test_fixed_std_has_no_log_std_head():
     out = d(tf.zeros([2, 28, 28, 1]))
     np.testing.assert_array_equal(out.continuous_log_std.numpy(), np.zeros([2, 2]))
     assert not any("q_log_std" in v.path for v in d.weights)
+
+
+def test_fixed_std_default_has_no_log_std_layer():
+    assert ModelConfig().continuous_std == "fixed"
+    _, d = build_networks(LatentSpec(), ModelConfig())
+    assert not any("q_log_std" in v.path for v in d.weights)
+    out = d(tf.zeros([2, 28, 28, 1]))
+    np.testing.assert_array_equal(out.continuous_log_std.numpy(), np.zeros([2, 2]))
