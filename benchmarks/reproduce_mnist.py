@@ -122,11 +122,35 @@ def _last_logged_info(model_dir: str):
     return float(info[-1]) if len(info) else None
 
 
+def logged_elapsed(metrics_path: str) -> dict[int, float]:
+    """step -> elapsed_s of every line of a run's metrics log that has it."""
+    out = {}
+    with open(metrics_path) as fh:
+        for line in fh:
+            record = json.loads(line)
+            if "elapsed_s" in record:
+                out[record["step"]] = record["elapsed_s"]
+    return out
+
+
+def elapsed_at(step: int, logged: dict[int, float]) -> float | None:
+    """Training seconds at ``step``: logged, or linear between the logged steps around it."""
+    if step in logged:
+        return logged[step]
+    before = [s for s in logged if s < step]
+    after = [s for s in logged if s > step]
+    if not before or not after:
+        return None
+    lo, hi = max(before), min(after)
+    return logged[lo] + (logged[hi] - logged[lo]) * (step - lo) / (hi - lo)
+
+
 def accuracy_curve(model_dir: str, eval_data, batch_size: int, target: float) -> dict:
     """Test accuracy of every kept checkpoint, with the training time it took to get there.
 
-    The time of a checkpoint is the run's ``elapsed_s`` logged at its step
-    (seconds of training in the process that wrote it).
+    The time of a checkpoint is the run's ``elapsed_s`` at its step (seconds of
+    training in the process that wrote it), interpolated between the logged
+    steps around it when the step has no log line.
     """
     import tensorflow as tf
 
@@ -135,19 +159,14 @@ def accuracy_curve(model_dir: str, eval_data, batch_size: int, target: float) ->
     from infogan_tf.metrics.unsupervised_accuracy import compute_unsupervised_accuracy
     from infogan_tf.trainer import CHECKPOINT_SUBDIR, METRICS_LOG
 
-    elapsed = {}
-    with open(os.path.join(model_dir, METRICS_LOG)) as fh:
-        for line in fh:
-            record = json.loads(line)
-            if "elapsed_s" in record:
-                elapsed[record["step"]] = record["elapsed_s"]
+    elapsed = logged_elapsed(os.path.join(model_dir, METRICS_LOG))
     state = tf.train.get_checkpoint_state(os.path.join(model_dir, CHECKPOINT_SUBDIR))
     points = []
     for path in state.all_model_checkpoint_paths if state else []:
         handle = handle_lib.handle_from_model_dir(model_dir, path)
         q = handle_lib.encode_in_batches(handle, _unit(eval_data.test_images), batch_size)
         accuracy = compute_unsupervised_accuracy(q.categorical_probs[0], eval_data.test_labels)["accuracy"]
-        points.append({"step": handle.step, "elapsed_s": elapsed.get(handle.step), "accuracy": accuracy})
+        points.append({"step": handle.step, "elapsed_s": elapsed_at(handle.step, elapsed), "accuracy": accuracy})
         print(f"  {model_dir} step {handle.step}: test accuracy {accuracy:.4f}", flush=True)
     reached = [p["elapsed_s"] for p in points if p["accuracy"] >= target and p["elapsed_s"] is not None]
     return {"curve": points, "time_to_target_s": min(reached) if reached else None}

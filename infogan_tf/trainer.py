@@ -1,15 +1,20 @@
 """InfoGAN training: the distributed train step, the loop, checkpoints, summaries.
 
 One step (Chen et al. 2016, Eq. 6, with the non-saturating G loss), run on
-every replica by ``strategy.run`` inside one ``tf.function``:
+every replica by ``strategy.run`` inside one ``tf.function``. With the
+default ``update="alternating"`` (the authors' reference procedure):
 
   1. sample z and c from their priors (seeded by step and replica);
-  2. x_fake = G(z, c); D/Q see [x_real; x_fake] in one batch;
-  3. D and Q (shared trunk) descend   V_D + lambda * (-log Q(c|x_fake));
-     G descends                       V_G + lambda * (-log Q(c|x_fake)).
+  2. x_fake = G(z, c); D/Q see x_real and x_fake in separate calls and
+     descend  V_D + lambda * (-log Q(c|x_fake))  - lambda_real * I_real;
+  3. sample fresh (z', c'); G descends  V_G + lambda * (-log Q(c'|G(z', c')))
+     against the updated D.
 
-Both updates use gradients of the same forward pass (a simultaneous update,
-as in the authors' reference code), so G and D each see one forward per step.
+I_real is Q's information about the categories of real images (not in the
+paper, off with lambda_real_info = 0; losses.py): with affine views, the real
+images' copies are made before the (XLA-compiled) replica step. With
+``update="joint"`` both updates use gradients of one forward pass of
+[x_real; x_fake] (a simultaneous update; cheaper per step).
 Per-example losses are averaged over the GLOBAL batch
 (``tf.nn.compute_average_loss``) and the optimisers sum gradients across
 replicas, so any replica count computes the same update.
@@ -116,7 +121,8 @@ class StepTerms(NamedTuple):
       mi: the mutual-information terms of the D/Q update's fake batch.
       real_logit, fake_logit: D's logits for the D/Q update's batches.
       d_grads, g_grads: the gradients applied to D/Q and to G.
-      real_info: Q's H(E Q(c|x)) - E H(Q(c|x)) on the real batch (scalar).
+      real_info: Q's information about the categories of the real batch
+        (scalar; see InfoGANTrainer._real_info).
     """
 
     d_adv: tf.Tensor

@@ -80,3 +80,17 @@ def test_generator_weight_bytes_match_the_built_generator(model):
     generator = Generator(latent, model).build_variables()
     built = sum(np.asarray(v.numpy()).nbytes for v in generator.variables)
     assert flops.generator_weight_bytes(latent, model) == built
+
+
+def test_checkpoint_times_are_interpolated_between_logged_steps(tmp_path):
+    import reproduce_mnist
+
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("\n".join(json.dumps(r) for r in (
+        {"step": 100, "elapsed_s": 50.0}, {"step": 200, "elapsed_s": 90.0}, {"step": 300}, {"step": 400, "elapsed_s": 170.0},
+    )))
+    logged = reproduce_mnist.logged_elapsed(str(log))
+    assert logged == {100: 50.0, 200: 90.0, 400: 170.0}
+    assert reproduce_mnist.elapsed_at(200, logged) == 90.0
+    assert reproduce_mnist.elapsed_at(250, logged) == 110.0
+    assert reproduce_mnist.elapsed_at(50, logged) is None and reproduce_mnist.elapsed_at(500, logged) is None
