@@ -155,8 +155,9 @@ class OptimConfig:
       lambda_cont: weight of the continuous MI term (the paper: "smaller"
         than lambda_cat when the std is learned; its code: 1 with a fixed std).
       lambda_real_info: weight of Q's information about the categories of
-        real images (losses.categorical_information), added to the D/Q
-        objective; 0 = the paper's objective.
+        real images (losses.categorical_information or, with affine views,
+        losses.paired_categorical_information), added to the D/Q objective;
+        0 = the paper's objective.
       real_info_view: what Q's categories of a real image are paired with in
         that term: "same" -- the image itself, i.e. H(E Q(c|x)) - E H(Q(c|x));
         "affine" -- a copy rotated/scaled/shifted a little (augment.py), i.e.

@@ -70,8 +70,8 @@ def define_flags() -> None:
     flags.DEFINE_float("lambda_cont", o.lambda_cont, "Weight of the continuous mutual-information term.")
     flags.DEFINE_float(
         "lambda_real_info", o.lambda_real_info,
-        "Weight of Q's information about the categories of real images, H(E Q(c|x)) - E H(Q(c|x)), in the "
-        "D/Q objective (not in the paper; 0 = off).",
+        "Weight of Q's information about the categories of real images (see --real_info_view) in the D/Q "
+        "objective (not in the paper; no labels; 0 = the paper's objective).",
     )
     flags.DEFINE_string(
         "real_info_view", o.real_info_view,

@@ -200,9 +200,9 @@ class InfoGANTrainer:
             keras.mixed_precision.set_global_policy(previous_policy)
         # XLA cannot compile the iterator op, so only the per-replica step is
         # jit-compiled; the outer function fetches the batch and reduces.
-        # Default (None): compile single-replica runs, which XLA supports.
+        # Default (None): compile single-replica, single-process runs, which XLA supports.
         jit = self.config.runtime.jit_compile
-        self.jit_compile = (self.num_replicas == 1) if jit is None else jit
+        self.jit_compile = (self.num_replicas == 1 and not self.multi_worker) if jit is None else jit
         self._replica_fn = tf.function(self._replica_step, jit_compile=True) if self.jit_compile else self._replica_step
         self._train_step = tf.function(self._distributed_step)
 
