@@ -317,7 +317,6 @@ class InfoGANTrainer:
         """
         cfg, spec = self.config, self.config.latent
         ctx = tf.distribute.get_replica_context()
-        replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
         if cfg.runtime.inject_nan_step:
             # Test-only seam: poison the data at one step to exercise the guard.
             poison = tf.where(step + 1 == cfg.runtime.inject_nan_step, float("nan"), 0.0)
@@ -325,12 +324,7 @@ class InfoGANTrainer:
 
         # Sample the noise and codes: seeded by (seed, step, replica), so every
         # replica draws its own and a resumed run draws what it would have.
-        seed = tf.random.experimental.stateless_fold_in(
-            tf.random.experimental.stateless_fold_in(
-                tf.constant([cfg.runtime.seed, 0x1F0], tf.int64), step
-            ),
-            replica,
-        )
+        seed = self._replica_seed(0x1F0, step)
         per_replica_batch = cfg.optim.batch_size // ctx.num_replicas_in_sync
         codes = spec.sample(per_replica_batch, seed)
         if cfg.optim.update == "joint":
@@ -383,15 +377,19 @@ class InfoGANTrainer:
             return losses.categorical_information(real_logits)
         return losses.paired_categorical_information(real_logits, view_logits)
 
+    def _replica_seed(self, stream: int, step: tf.Tensor) -> tf.Tensor:
+        """Stateless seed of (run seed, stream, step, replica): each replica draws its own, a resumed run the same."""
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        return tf.random.experimental.stateless_fold_in(
+            tf.random.experimental.stateless_fold_in(
+                tf.constant([self.config.runtime.seed, stream], tf.int64), step
+            ),
+            tf.cast(replica, tf.int64),
+        )
+
     def _second_views(self, real_images: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
         """Random small affine copies of this replica's real images (outside XLA: no kernel there)."""
-        ctx = tf.distribute.get_replica_context()
-        seed = tf.random.experimental.stateless_fold_in(
-            tf.random.experimental.stateless_fold_in(
-                tf.constant([self.config.runtime.seed, 0xA6F], tf.int64), step
-            ),
-            tf.cast(ctx.replica_id_in_sync_group, tf.int64),
-        )
+        seed = self._replica_seed(0xA6F, step)
         return random_affine(real_images, seed)
 
     def _real_info_loss(self, real_info: tf.Tensor) -> tf.Tensor:
