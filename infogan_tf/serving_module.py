@@ -13,6 +13,13 @@ copies and that each weight is stored once.
 Signatures (names, inputs, outputs: ``infogan_tf.signatures``) and the
 one-dict functions of the same names (for ``keras.layers.TFSMLayer``) check
 their inputs inside the graph (see the comment above ``_assert``).
+
+With ``jit_compile=True`` the networks' math of each signature (not the input
+checks: XLA compiles ``tf.debugging.Assert`` to nothing) is a nested
+``tf.function(jit_compile=True)``, compiled by XLA once per input batch size.
+TensorFlow loads and runs such a SavedModel anywhere; TF Serving runs it only
+with ``--xla_cpu_compilation_enabled=true`` (see export/README.md).
+
 Writing, versioning and warmup records are in ``infogan_tf.export``.
 """
 
@@ -147,7 +154,9 @@ class InfoGANExportModule(tf.Module):
         and returning the same dict of outputs as the signature of that name.
     """
 
-    def __init__(self, generator: Generator, discriminator: Discriminator, metadata_path: str):
+    def __init__(
+        self, generator: Generator, discriminator: Discriminator, metadata_path: str, jit_compile: bool = False
+    ):
         super().__init__(name="infogan")
         self.latent: LatentSpec = generator.latent
         self.image_shape = tuple(generator.model_config.image_shape)
@@ -166,6 +175,10 @@ class InfoGANExportModule(tf.Module):
                     v.numpy(), trainable=v.trainable, name=v.path.replace("/", "."), dtype=v.dtype
                 )
         self.export_metadata = tf.saved_model.Asset(metadata_path)
+        self.jit_compile = jit_compile
+        if jit_compile:
+            self._generator_math = tf.function(self._generator_math, jit_compile=True, autograph=False)
+            self._encoder_math = tf.function(self._encoder_math, jit_compile=True, autograph=False)
 
         specs = {name: _tensor_specs(self.latent, self.image_shape, name) for name in sig.SIGNATURES}
         self.serving_default = tf.function(
@@ -198,8 +211,8 @@ class InfoGANExportModule(tf.Module):
             for v in variables
         ]
 
-    def _images(self, z: tf.Tensor, c: tf.Tensor) -> tf.Tensor:
-        """G(z, c) in inference mode, mapped from [-1, 1] to [0, 1]."""
+    def _generator_math(self, z: tf.Tensor, c: tf.Tensor) -> tf.Tensor:
+        """G(z, c) in inference mode, mapped from [-1, 1] to [0, 1] (inputs already checked)."""
         g = self._networks.generator
         images, _ = g.stateless_call(
             self._values(g.trainable_variables), self._values(g.non_trainable_variables), z, c, training=False
@@ -234,7 +247,7 @@ class InfoGANExportModule(tf.Module):
         checks = [_check_same_batch(z, c, "z", "c"), _check_finite(z, "z"), _check_finite(c, "c")]
         checks += self._one_hot_checks(c)
         z, c = _after(checks, z, c)
-        return {"images": self._images(z, c)}
+        return {"images": self._generator_math(z, c)}
 
     def _generate(self, z, categorical, continuous) -> dict:
         lat = self.latent
@@ -259,7 +272,7 @@ class InfoGANExportModule(tf.Module):
                 )
             )
         z, categorical, continuous = _after(checks, z, categorical, continuous)
-        images = self._images(z, lat.flatten(categorical, continuous))
+        images = self._generator_math(z, lat.flatten(categorical, continuous))
         return {"images": images, "images_uint8": tf.cast(tf.round(images * 255.0), tf.uint8)}
 
     def _encode(self, images) -> dict:
@@ -286,6 +299,10 @@ class InfoGANExportModule(tf.Module):
             ],
             images,
         )
+        return self._encoder_math(images)
+
+    def _encoder_math(self, images: tf.Tensor) -> dict:
+        """Q's outputs for images in [0, 1] (inputs already checked)."""
         d = self._networks.discriminator
         out, _ = d.stateless_call(
             self._values(d.trainable_variables),

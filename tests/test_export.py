@@ -330,6 +330,45 @@ def test_session_loader_checks_raw_feeds(exported_model):
             call(Z, _c_not_one_hot())
 
 
+def _xla_compiled_functions(path):
+    """Names of the SavedModel's library functions that XLA must compile."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    library = proto.meta_graphs[0].graph_def.library
+    return [f.signature.name for f in library.function if f.attr["_XlaMustCompile"].b]
+
+
+def test_jit_compiled_export_matches_keras_and_still_checks_inputs(
+    trained_model_dir, exported_model, inputs, expected, tmp_path
+):
+    result = export.export(
+        export.ExportConfig(model_dir=trained_model_dir, export_dir=str(tmp_path / "xla"), jit_compile=True)
+    )
+    assert _xla_compiled_functions(result.path), "no XLA-compiled function in the jit_compile export"
+    assert not _xla_compiled_functions(exported_model.path), "the default export must not need XLA"
+    for path, jit in ((result.path, True), (exported_model.path, False)):
+        with open(os.path.join(path, "assets", signatures.METADATA_ASSET)) as f:
+            assert json.load(f)["jit_compile"] is jit
+
+    loaded = tf.saved_model.load(result.path)
+    for name in signatures.SIGNATURES:
+        out = loaded.signatures[name](**{k: tf.constant(v) for k, v in signature_inputs(name, inputs).items()})
+        actual = {k: v.numpy() for k, v in out.items()}
+        assert set(actual) == set(expected[name])
+        for key, value in expected[name].items():
+            if value.dtype == np.uint8:
+                assert np.abs(actual[key].astype(int) - value.astype(int)).max() <= 1, key
+            else:  # XLA may fuse and reorder float arithmetic
+                np.testing.assert_allclose(actual[key], value, rtol=1e-4, atol=1e-5, err_msg=f"{name}/{key}")
+    # The input checks stay outside the compiled math, so they still run.
+    for name, feeds, message in (BAD_INPUTS[4], BAD_INPUTS[6], BAD_INPUTS[9], BAD_INPUTS[13]):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            loaded.signatures[name](**{k: tf.constant(v) for k, v in feeds.items()})
+
+
 # ------------------------------------------------------------ warmup records
 
 
@@ -444,6 +483,13 @@ def test_export_cli_writes_a_version_and_rejects_bad_flags(trained_model_dir, tm
     result = run(cmd)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "wrote version 4" in result.stdout and os.listdir(base) == ["4"]
+    xla = run([*cmd, "--jit_compile", "--version=5"])
+    assert xla.returncode == 0, xla.stderr[-3000:]
+    assert sorted(os.listdir(base)) == ["4", "5"]
+    for version, jit in (("4", False), ("5", True)):
+        with open(base / version / "assets" / signatures.METADATA_ASSET) as f:
+            assert json.load(f)["jit_compile"] is jit
+        assert bool(_xla_compiled_functions(str(base / version))) is jit
     missing = run([sys.executable, "-m", "infogan_tf.export_cli", f"--export_dir={base}"])
     assert missing.returncode == 2 and "--model_dir is required" in missing.stderr
-    assert os.listdir(base) == ["4"]
+    assert sorted(os.listdir(base)) == ["4", "5"]
