@@ -30,7 +30,9 @@ RSS is its own and one part's threads or caches cannot help another):
   GFLOP/s and fraction of the GEMM peak. The SavedModel is ``--saved_model``
   or, by default, one written by ``infogan_tf.export.export`` from a fresh
   (step 0) checkpoint of the default configuration (latency does not depend
-  on the weight values).
+  on the weight values). ``serving_xla``: the same for the export made with
+  ``jit_compile=True`` (``infogan-export --jit_compile``); not run with
+  ``--saved_model``. The serving targets report the better of the two.
 * ``flops``: FLOPs per train step and per generated image from the layer
   shapes (``benchmarks/flops.py``), cross-checked against the MatMul/Conv2D*
   ops of the traced train step that are actually run.
@@ -335,15 +337,22 @@ def job_export(spec: dict) -> dict:
     from infogan_tf import trainer as trainer_lib
 
     model_dir = os.path.join(spec["work_dir"], "export_model_dir")
-    cfg = _train_config({"batch_size": spec["batch_size"]}, model_dir)
-    trainer = trainer_lib.InfoGANTrainer(cfg, images=np.zeros([cfg.optim.batch_size, *cfg.model.image_shape], np.uint8))
-    os.makedirs(model_dir, exist_ok=True)
-    config_lib.write_config(cfg)
-    trainer.save()
+    if not os.path.isdir(model_dir):
+        cfg = _train_config({"batch_size": spec["batch_size"]}, model_dir)
+        trainer = trainer_lib.InfoGANTrainer(
+            cfg, images=np.zeros([cfg.optim.batch_size, *cfg.model.image_shape], np.uint8)
+        )
+        os.makedirs(model_dir, exist_ok=True)
+        config_lib.write_config(cfg)
+        trainer.save()
+    jit = bool(spec.get("jit_compile", False))
     result = export_lib.export(
-        export_lib.ExportConfig(model_dir=model_dir, export_dir=os.path.join(spec["work_dir"], "export"))
+        export_lib.ExportConfig(
+            model_dir=model_dir, export_dir=os.path.join(spec["work_dir"], "export_xla" if jit else "export"),
+            jit_compile=jit,
+        )
     )
-    return {"path": result.path, "variables_bytes": result.variables_bytes}
+    return {"path": result.path, "variables_bytes": result.variables_bytes, "jit_compile": jit}
 
 
 def job_serving(spec: dict) -> dict:
@@ -615,18 +624,23 @@ def run_benchmark(log) -> dict:
             "pipeline", {"images_npy": images_npy, "batch_size": batch, "batches": FLAGS.pipeline_batches}, log
         )
 
-        saved_model = FLAGS.saved_model
-        if saved_model is None:
-            exported = run_part("export", {"work_dir": work_dir, "batch_size": batch}, log)
-            report["export"] = exported
-            saved_model = exported["path"]
-        serving = run_part(
-            "serving", {"saved_model": saved_model, "batches": serving_batches, "seconds": FLAGS.serving_seconds}, log
-        )
-        for b, entry in serving["batches"].items():
-            entry["gflops"] = int(b) * work.generator_flops_per_image / (entry["latency"]["median_ms"] / 1000) / 1e9
-            entry["gflops_per_cpu_second"] = int(b) * work.generator_flops_per_image / (entry["cpu_ms_per_call"] / 1000) / 1e9
-        report["serving"] = serving
+        # The default export, and (unless --saved_model is given) the --jit_compile one.
+        saved_models = {"serving": FLAGS.saved_model}
+        if FLAGS.saved_model is None:
+            for key, jit in (("serving", False), ("serving_xla", True)):
+                exported = run_part("export", {"work_dir": work_dir, "batch_size": batch, "jit_compile": jit}, log)
+                report["export" if key == "serving" else "export_xla"] = exported
+                saved_models[key] = exported["path"]
+        for key, path in saved_models.items():
+            serving = run_part(
+                "serving", {"saved_model": path, "batches": serving_batches, "seconds": FLAGS.serving_seconds}, log
+            )
+            for b, entry in serving["batches"].items():
+                entry["gflops"] = int(b) * work.generator_flops_per_image / (entry["latency"]["median_ms"] / 1000) / 1e9
+                entry["gflops_per_cpu_second"] = (
+                    int(b) * work.generator_flops_per_image / (entry["cpu_ms_per_call"] / 1000) / 1e9
+                )
+            report[key] = serving
 
         if FLAGS.flop_check:
             graph = run_part("flop_graph", {"batch_size": batch}, log)
@@ -654,13 +668,18 @@ def run_benchmark(log) -> dict:
     return report
 
 
+# Serving parts of the report: the default export and the --jit_compile one.
+SERVING_PARTS = ("serving", "serving_xla")
+
+
 def summarize(report: dict) -> dict:
     """Efficiencies and the issue's targets, from the measured parts."""
     peak = report["gemm_peak"]["gflops"]
     peak_cpu = report["gemm_peak"]["gflops_per_cpu_second"]
     failed = {k: v["error"] for k, v in report["train"].items() if "error" in v}
     train = {k: v for k, v in report["train"].items() if "error" not in v}
-    for entry in list(train.values()) + list(report["serving"]["batches"].values()):
+    servings = {key: report[key] for key in SERVING_PARTS if key in report}
+    for entry in list(train.values()) + [e for part in servings.values() for e in part["batches"].values()]:
         entry["fraction_of_gemm_peak"] = entry["gflops"] / peak
         # The same ratio per CPU-second of each: how well the CPU time spent is used.
         entry["cpu_time_fraction_of_gemm"] = entry["gflops_per_cpu_second"] / peak_cpu
@@ -683,16 +702,20 @@ def summarize(report: dict) -> dict:
         "train_failed": failed,
         "fastest_train_variant": fastest_name,
         "input_pipeline_images_per_sec": report["input_pipeline"]["images_per_sec"],
-        "serving_median_ms": {b: e["latency"]["median_ms"] for b, e in report["serving"]["batches"].items()},
-        "serving_images_per_sec": {b: e["images_per_sec"] for b, e in report["serving"]["batches"].items()},
-        "serving_cpu_time_fraction_of_gemm": {
-            b: e["cpu_time_fraction_of_gemm"] for b, e in report["serving"]["batches"].items()
+        **{
+            f"{key}_{figure}": {b: get(e) for b, e in part["batches"].items()}
+            for key, part in servings.items()
+            for figure, get in (
+                ("median_ms", lambda e: e["latency"]["median_ms"]),
+                ("images_per_sec", lambda e: e["images_per_sec"]),
+                ("cpu_time_fraction_of_gemm", lambda e: e["cpu_time_fraction_of_gemm"]),
+            )
         },
         "serving_batch1_floor_ms": report["memory_bandwidth"]["batch1_floor_ms"],
         "peak_rss_mb": {
             **{f"train_{k}": v["peak_rss_mb"] for k, v in train.items()},
             "input_pipeline": report["input_pipeline"]["peak_rss_mb"],
-            "serving": report["serving"]["peak_rss_mb"],
+            **{key: part["peak_rss_mb"] for key, part in servings.items()},
             "gemm": report["gemm_peak"]["before"]["peak_rss_mb"],
         },
     }
@@ -715,13 +738,16 @@ def summarize(report: dict) -> dict:
     else:
         targets["train_vs_eager_torch"] = {"skipped": (torch or {}).get("skipped") or (torch or {}).get("error")
                                            or "torch baseline not run"}
-    batches = report["serving"]["batches"]
-    if "1" in batches:
-        targets["serving_batch1_latency_ms"] = _target(batches["1"]["latency"]["median_ms"], "<=", TARGET_SERVING_BATCH1_MS)
-    if "1024" in batches:
-        targets["serving_batch1024_fraction_of_gemm_peak"] = _target(
-            batches["1024"]["fraction_of_gemm_peak"], ">=", TARGET_SERVING_1024_PEAK_FRACTION
-        )
+    # Serving targets: the better of the two exports, named.
+    for b, name, figure, op, threshold in (
+        ("1", "serving_batch1_latency_ms", lambda e: e["latency"]["median_ms"], "<=", TARGET_SERVING_BATCH1_MS),
+        ("1024", "serving_batch1024_fraction_of_gemm_peak", lambda e: e["fraction_of_gemm_peak"], ">=",
+         TARGET_SERVING_1024_PEAK_FRACTION),
+    ):
+        candidates = {key: figure(part["batches"][b]) for key, part in servings.items() if b in part["batches"]}
+        if candidates:
+            best = (min if op == "<=" else max)(candidates, key=candidates.get)
+            targets[name] = {**_target(candidates[best], op, threshold), "export": best}
     summary["targets"] = targets
     loads = [v["load_average"]["before"][0] for v in train.values()]
     summary["max_load_average_1min_during_train"] = max(loads) if loads else None

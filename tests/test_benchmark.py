@@ -94,3 +94,36 @@ def test_checkpoint_times_are_interpolated_between_logged_steps(tmp_path):
     assert reproduce_mnist.elapsed_at(200, logged) == 90.0
     assert reproduce_mnist.elapsed_at(250, logged) == 110.0
     assert reproduce_mnist.elapsed_at(50, logged) is None and reproduce_mnist.elapsed_at(500, logged) is None
+
+
+def _serving_part(batch1_ms: float, batch1024_gflops: float) -> dict:
+    def entry(ms, gflops):
+        return {"latency": {"median_ms": ms}, "images_per_sec": 1.0, "gflops": gflops, "gflops_per_cpu_second": gflops}
+
+    return {"batches": {"1": entry(batch1_ms, 1.0), "1024": entry(900.0, batch1024_gflops)}, "peak_rss_mb": 800}
+
+
+def test_summary_names_the_export_that_meets_each_serving_target():
+    train = {"images_per_sec": 150.0, "gflops": 40.0, "gflops_per_cpu_second": 50.0, "images_per_cpu_second": 80.0,
+             "peak_rss_mb": 1500, "load_average": {"before": [0.5, 0.5, 0.5]}}
+    report = {
+        "gemm_peak": {"gflops": 100.0, "gflops_per_cpu_second": 60.0, "before": {"peak_rss_mb": 900}},
+        "train": {"float32": train, "bfloat16": {"error": "refused"}},
+        "input_pipeline": {"images_per_sec": 30000.0, "peak_rss_mb": 700},
+        "memory_bandwidth": {"batch1_floor_ms": 3.5},
+        "settings": {"valid_step_count": True},
+        "serving": _serving_part(batch1_ms=4.5, batch1024_gflops=45.0),
+        "serving_xla": _serving_part(batch1_ms=2.5, batch1024_gflops=30.0),
+    }
+    summary = benchmark.summarize(report)
+    targets = summary["targets"]
+    assert targets["serving_batch1_latency_ms"] == {"value": 2.5, "target": "<= 3.0", "met": True, "export": "serving_xla"}
+    assert targets["serving_batch1024_fraction_of_gemm_peak"]["export"] == "serving"
+    assert targets["serving_batch1024_fraction_of_gemm_peak"]["value"] == pytest.approx(0.45)
+    assert summary["serving_median_ms"] == {"1": 4.5, "1024": 900.0}
+    assert summary["serving_xla_median_ms"] == {"1": 2.5, "1024": 900.0}
+    assert summary["peak_rss_mb"]["serving_xla"] == 800 and summary["train_failed"] == {"bfloat16": "refused"}
+    assert targets["input_pipeline_vs_fastest_train_step"]["value"] == pytest.approx(200.0)
+    # Without the XLA export (--saved_model given), the default export alone is judged.
+    del report["serving_xla"]
+    assert benchmark.summarize(report)["targets"]["serving_batch1_latency_ms"]["export"] == "serving"
