@@ -176,6 +176,10 @@ class InfoGANExportModule(tf.Module):
                 )
         self.export_metadata = tf.saved_model.Asset(metadata_path)
         self.jit_compile = jit_compile
+        # G's upconvolutions: without XLA, TF's transposed convolution is most of G's time at batch >= 64
+        # and the sub-pixel form of the same map is ~1.5x faster; XLA's own transposed convolution beats
+        # its sub-pixel form at batch 1 and 64 (benchmarks/deconv_forms.py, BUILD_NOTES "Performance").
+        self._upsampling = "transpose" if jit_compile else "subpixel"
         if jit_compile:
             self._generator_math = tf.function(self._generator_math, jit_compile=True, autograph=False)
             self._encoder_math = tf.function(self._encoder_math, jit_compile=True, autograph=False)
@@ -215,7 +219,8 @@ class InfoGANExportModule(tf.Module):
         """G(z, c) in inference mode, mapped from [-1, 1] to [0, 1] (inputs already checked)."""
         g = self._networks.generator
         images, _ = g.stateless_call(
-            self._values(g.trainable_variables), self._values(g.non_trainable_variables), z, c, training=False
+            self._values(g.trainable_variables), self._values(g.non_trainable_variables), z, c,
+            training=False, upsampling=self._upsampling,
         )
         return to_unit_range(images)
 
