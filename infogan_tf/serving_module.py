@@ -177,9 +177,10 @@ class InfoGANExportModule(tf.Module):
         self.export_metadata = tf.saved_model.Asset(metadata_path)
         self.jit_compile = jit_compile
         # G's upconvolutions: without XLA, TF's transposed convolution is most of G's time at batch >= 64
-        # and the sub-pixel form of the same map is ~1.5x faster; XLA's own transposed convolution beats
-        # its sub-pixel form at batch 1 and 64 (benchmarks/deconv_forms.py, BUILD_NOTES "Performance").
-        self._upsampling = "transpose" if jit_compile else "subpixel"
+        # and the sub-pixel form of the same map is ~1.5x faster there (slower below ~8 images: "auto"
+        # picks by batch size); XLA's own transposed convolution beats its sub-pixel form at batch 1 and
+        # 64 (benchmarks/deconv_forms.py, BUILD_NOTES "Export").
+        self._upsampling = "transpose" if jit_compile else "auto"
         if jit_compile:
             self._generator_math = tf.function(self._generator_math, jit_compile=True, autograph=False)
             self._encoder_math = tf.function(self._encoder_math, jit_compile=True, autograph=False)

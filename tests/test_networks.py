@@ -8,7 +8,7 @@ import tensorflow as tf
 from infogan_tf import config as config_lib
 from infogan_tf.config import ModelConfig
 from infogan_tf.latent import LatentSpec
-from infogan_tf.networks import build_networks, subpixel_conv_transpose
+from infogan_tf.networks import SUBPIXEL_MIN_BATCH, build_networks, subpixel_conv_transpose
 
 
 @pytest.mark.parametrize(
@@ -103,5 +103,14 @@ def test_generator_subpixel_upsampling_gives_the_same_images():
     generator.up2.bias.assign(tf.fill(generator.up2.bias.shape, 0.25))
     default = generator(z, c, training=False).numpy()
     np.testing.assert_allclose(generator(z, c, training=False, upsampling="subpixel").numpy(), default, atol=2e-5)
+    # "auto" picks the form by the batch size at run time: check both sides of the switch, batch unknown when traced.
+    auto = tf.function(
+        lambda z, c: generator(z, c, training=False, upsampling="auto"),
+        input_signature=[tf.TensorSpec([None, z.shape[1]]), tf.TensorSpec([None, c.shape[1]])],
+    )
+    assert 4 < SUBPIXEL_MIN_BATCH <= 16
+    for repeats in (1, 4):  # 4 and 16 images: below and above SUBPIXEL_MIN_BATCH
+        zz, cc = tf.tile(z, [repeats, 1]), tf.tile(c, [repeats, 1])
+        np.testing.assert_allclose(auto(zz, cc).numpy(), generator(zz, cc, training=False).numpy(), atol=2e-5)
     with pytest.raises(ValueError, match="upsampling must be one of"):
         generator(z, c, upsampling="nearest")
