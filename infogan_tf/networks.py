@@ -57,8 +57,9 @@ def _bn(name: str) -> keras.layers.BatchNormalization:
 
 
 UPSAMPLINGS = ("transpose", "subpixel", "auto")
-# "auto" uses the sub-pixel form from this batch size on: below it TF's transposed
-# convolution was faster on a 2-core CPU (the crossover lies between 4 and 16 images).
+# "auto" uses the sub-pixel form from this batch size on: on a 2-core CPU TF's
+# transposed convolution was faster at 1 image, even at 4, slower from 8 on
+# (benchmarks/deconv_forms.py).
 SUBPIXEL_MIN_BATCH = 8
 
 # Kernel row (or column) of a 4x4, stride-2, "same" transposed convolution that
@@ -78,8 +79,8 @@ def subpixel_conv_transpose(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     the kernel taps that reach it, so one 3x3 convolution to 4 x filters
     channels gives all four, interleaved into the doubled grid. On a CPU
     this is ~1.5x faster than TF's transposed convolution at batch >= 64
-    (``benchmarks/deconv_forms.py``); it multiplies 9/4 as many weights per
-    output, a quarter of them zeros.
+    (``benchmarks/deconv_forms.py``), though it multiplies 9 weights per
+    output and input channel where 4 are needed (the other 5 are zeros).
 
     Args:
       x: [B, H, W, C_in].

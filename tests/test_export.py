@@ -330,6 +330,22 @@ def test_session_loader_checks_raw_feeds(exported_model):
             call(Z, _c_not_one_hot())
 
 
+def test_batches_on_both_sides_of_the_upsampling_switch_match_keras(loaded, reference):
+    """The default export computes G's upconvolutions in sub-pixel form from SUBPIXEL_MIN_BATCH images on."""
+    from infogan_tf.networks import SUBPIXEL_MIN_BATCH
+
+    config, generator, _ = reference
+    rng = np.random.default_rng(2)
+    for batch in (SUBPIXEL_MIN_BATCH - 1, SUBPIXEL_MIN_BATCH, 3 * SUBPIXEL_MIN_BATCH):
+        z = rng.uniform(-1, 1, size=(batch, config.latent.noise_dim)).astype(np.float32)
+        c = config.latent.flatten(
+            rng.integers(0, 10, size=(batch, 1)).astype(np.int32), rng.uniform(-1, 1, (batch, 2)).astype(np.float32)
+        ).numpy()
+        expected_images = ((generator(z, c, training=False).numpy() + 1.0) / 2.0).clip(0, 1)
+        actual = loaded.signatures["serving_default"](z=tf.constant(z), c=tf.constant(c))["images"].numpy()
+        np.testing.assert_allclose(actual, expected_images, rtol=1e-5, atol=2e-6, err_msg=f"batch {batch}")
+
+
 def _xla_compiled_functions(path):
     """Names of the SavedModel's library functions that XLA must compile."""
     from tensorflow.core.protobuf import saved_model_pb2
