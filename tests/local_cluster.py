@@ -24,8 +24,8 @@ WORKER_SCRIPT = os.path.join(HERE, "cluster_worker.py")
 
 # The tiny model and run shape every fault-tolerance test uses. No XLA: these
 # tests are about processes, signals and files, and compiling the step would
-# cost each process ~15 s (XLA's own path is tested in test_trainer.py and
-# test_train_cli.py).
+# add an XLA compilation to every process's start-up (XLA's own path is tested
+# in test_trainer.py and test_train_cli.py).
 TINY_FLAGS = (
     "--batch_size=8", "--g_fc_units=32", "--g_base_filters=16", "--d_filters=8,16", "--d_fc_units=32",
     "--q_fc_units=16", "--summary_every=1000", "--nojit_compile",
