@@ -175,7 +175,6 @@ class InfoGANExportModule(tf.Module):
                     v.numpy(), trainable=v.trainable, name=v.path.replace("/", "."), dtype=v.dtype
                 )
         self.export_metadata = tf.saved_model.Asset(metadata_path)
-        self.jit_compile = jit_compile
         # G's upconvolutions: without XLA, TF's transposed convolution is most of G's time at batch >= 64
         # and the sub-pixel form of the same map is ~1.5x faster there (slower below ~8 images: "auto"
         # picks by batch size); XLA's own transposed convolution beats its sub-pixel form at batch 1 and
