@@ -27,15 +27,16 @@ setup(
         "tensorflow-serving-api>=2.21,<2.22",
     ],
     extras_require={
-        "test": ["pytest>=8,<10"],
+        # The suite and the checks .ci/run makes before it (ruff, mypy; pre-commit for contributors).
+        "test": ["pytest>=8,<10", "ruff>=0.17,<0.18", "mypy>=2.4,<2.5", "pre-commit>=4.7,<5"],
     },
     entry_points={
         "console_scripts": [
-            "infogan-train=infogan_tf.train:run",
-            "infogan-export=infogan_tf.export_cli:run",
-            "infogan-sample=infogan_tf.sample:run",
-            "infogan-evaluate=infogan_tf.evaluate:run",
-            "infogan-classifier=infogan_tf.classifier:run",
+            "infogan-train=infogan_tf.cli.train:run",
+            "infogan-export=infogan_tf.cli.export:run",
+            "infogan-sample=infogan_tf.cli.sample:run",
+            "infogan-evaluate=infogan_tf.cli.evaluate:run",
+            "infogan-classifier=infogan_tf.cli.classifier:run",
         ],
     },
 )

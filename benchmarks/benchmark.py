@@ -28,7 +28,7 @@ RSS is its own and one part's threads or caches cannot help another):
 * ``serving``: ``tf.saved_model.load(path).signatures["serving_default"]``
   (z, c) -> images at batch 1, 64 and 1024: median latency (ms), images/s,
   GFLOP/s and fraction of the GEMM peak. The SavedModel is ``--saved_model``
-  or, by default, one written by ``infogan_tf.export.export`` from a fresh
+  or, by default, one written by ``infogan_tf.serving.export.export`` from a fresh
   (step 0) checkpoint of the default configuration (latency does not depend
   on the weight values). ``serving_xla``: the same for the export made with
   ``jit_compile=True`` (``infogan-export --jit_compile``); not run with
@@ -43,7 +43,7 @@ RSS is its own and one part's threads or caches cannot help another):
   work that other processes on the machine change less.
 
 ``--images=mnist`` trains on the real MNIST training split (prepared from
-``--manual_dir`` / ``--data_dir`` by ``infogan_tf.data.load_train_images``);
+``--manual_dir`` / ``--data_dir`` by ``infogan_tf.data.datasets.load_train_images``);
 ``--images=random`` on 60,000 uniform random uint8 images of the same shape
 (no data needed; the compute is the same).
 
@@ -134,7 +134,14 @@ def _load_images(spec: dict):
     return np.load(spec["images_npy"], mmap_mode=None)
 
 
-def _train_config(spec: dict, model_dir: str) -> config_lib.TrainConfig:
+def _strategy(cfg: config_lib.TrainConfig):
+    from infogan_tf.training.distribute import get_strategy
+
+    rt = cfg.runtime
+    return get_strategy(rt.strategy, rt.num_devices, rt.device)
+
+
+def train_config(spec: dict, model_dir: str) -> config_lib.TrainConfig:
     """The timed step: the paper's objective (learned std) with the joint update.
 
     That is the step flops.py counts and torch_baseline.py implements, so the
@@ -184,7 +191,7 @@ def job_images(spec: dict) -> dict:
 
     shape = config_lib.DataConfig().image_shape
     if spec["images"] == "mnist":
-        from infogan_tf import data as data_lib
+        from infogan_tf.data import datasets as data_lib
 
         images = data_lib.load_train_images(
             config_lib.DataConfig(data_dir=spec["data_dir"], manual_dir=spec["manual_dir"])
@@ -252,25 +259,18 @@ def job_train(spec: dict) -> dict:
     """Per-step times of InfoGANTrainer's compiled step at one precision/XLA setting."""
     import math
 
-    import tensorflow as tf
-
-    from infogan_tf import data as data_lib
-    from infogan_tf import trainer as trainer_lib
+    from infogan_tf.training import loop
 
     images = _load_images(spec)
     with tempfile.TemporaryDirectory(prefix="infogan_bench_train_") as model_dir:
-        cfg = _train_config(spec, model_dir)
-        trainer = trainer_lib.InfoGANTrainer(cfg, images=images)
-        # The same dataset and step function train() uses (trainer.train adds
+        cfg = train_config(spec, model_dir)
+        trainer = loop.Trainer(cfg, _strategy(cfg), images=images)
+        # The same input stream and step function train() uses (the loop adds
         # only the per-step Python loop and the log/summary/checkpoint work).
-        dataset = trainer.strategy.distribute_datasets_from_function(
-            data_lib.make_input_fn(images, cfg.optim.batch_size, cfg.runtime.seed)
-        )
-        iterator = iter(dataset)
-        no_stop = tf.constant(False)
+        iterator = trainer.input_iterator()
 
         def step():
-            return float(trainer._train_step(iterator, no_stop)["d_loss"])  # syncs on the step's result
+            return float(trainer.step_fn(iterator)["d_loss"])  # syncs on the step's result
 
         first_step_s = _timed(step)
         for _ in range(spec["warmup_steps"] - 1):
@@ -286,7 +286,7 @@ def job_train(spec: dict) -> dict:
         dist = _distribution(times)
         return {
             "strategy": cfg.runtime.strategy,
-            "replicas": trainer.num_replicas,
+            "replicas": trainer.strategy.num_replicas_in_sync,
             "mixed_precision": cfg.runtime.mixed_precision,
             "jit_compile": cfg.runtime.jit_compile,
             "batch_size": cfg.optim.batch_size,
@@ -297,7 +297,7 @@ def job_train(spec: dict) -> dict:
             "cpu_seconds_per_step": cpu_per_step,
             "images_per_cpu_second": cfg.optim.batch_size / cpu_per_step,
             "losses_finite": all(math.isfinite(x) for x in losses),
-            "tracing_count": trainer.tracing_count,
+            "tracing_count": trainer.step_fn.tracing_count,
         }
 
 
@@ -305,14 +305,11 @@ def job_pipeline(spec: dict) -> dict:
     """Throughput of the training input pipeline alone, distributed as in training."""
     import tensorflow as tf
 
-    from infogan_tf import data as data_lib
+    from infogan_tf.data.pipeline import make_input_fn
 
     images = _load_images(spec)
     strategy = tf.distribute.get_strategy()
-    dataset = strategy.distribute_datasets_from_function(
-        data_lib.make_input_fn(images, spec["batch_size"], seed=0)
-    )
-    iterator = iter(dataset)
+    iterator = iter(strategy.distribute_datasets_from_function(make_input_fn(images, spec["batch_size"], seed=0)))
     for _ in range(20):  # warm up (autotuning, prefetch buffer)
         next(iterator)
     n = spec["batches"]
@@ -330,20 +327,19 @@ def job_pipeline(spec: dict) -> dict:
 
 
 def job_export(spec: dict) -> dict:
-    """Writes a SavedModel with infogan_tf.export from a step-0 checkpoint of the default model."""
+    """Writes a SavedModel with infogan_tf.serving.export from a step-0 checkpoint of the default model."""
     import numpy as np
 
-    from infogan_tf import export as export_lib
-    from infogan_tf import trainer as trainer_lib
+    from infogan_tf.serving import export as export_lib
+    from infogan_tf.training import loop
 
     model_dir = os.path.join(spec["work_dir"], "export_model_dir")
     if not os.path.isdir(model_dir):
-        cfg = _train_config({"batch_size": spec["batch_size"]}, model_dir)
-        trainer = trainer_lib.InfoGANTrainer(
-            cfg, images=np.zeros([cfg.optim.batch_size, *cfg.model.image_shape], np.uint8)
+        cfg = train_config({"batch_size": spec["batch_size"]}, model_dir)
+        trainer = loop.Trainer(
+            cfg, _strategy(cfg), images=np.zeros([cfg.optim.batch_size, *cfg.model.image_shape], np.uint8)
         )
-        os.makedirs(model_dir, exist_ok=True)
-        config_lib.write_config(cfg)
+        trainer.run_dir.write_config(cfg)
         trainer.save()
     jit = bool(spec.get("jit_compile", False))
     result = export_lib.export(
@@ -395,7 +391,7 @@ def job_serving(spec: dict) -> dict:
 
 def job_flop_graph(spec: dict) -> dict:
     """Cross-check of benchmarks/flops.py on the traced float32 train step of the default model."""
-    cfg = _train_config(spec, model_dir="unused")
+    cfg = train_config(spec, model_dir="unused")
     macs = traced_train_step_macs(cfg)
     return {"graph_macs_by_op": macs, "graph_train_step_flops": 2 * sum(macs.values())}
 
@@ -407,20 +403,14 @@ def traced_train_step_macs(cfg: config_lib.TrainConfig) -> dict[str, int]:
     (``cfg.runtime.model_dir`` is replaced by a temporary directory).
     """
     import numpy as np
-    import tensorflow as tf
 
-    from infogan_tf import data as data_lib
-    from infogan_tf import trainer as trainer_lib
+    from infogan_tf.training import loop
 
     images = np.zeros([cfg.optim.batch_size, *cfg.model.image_shape], np.uint8)
     with tempfile.TemporaryDirectory(prefix="infogan_bench_flops_") as model_dir:
         cfg = dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, model_dir=model_dir))
-        trainer = trainer_lib.InfoGANTrainer(cfg, images=images)
-        dataset = trainer.strategy.distribute_datasets_from_function(
-            data_lib.make_input_fn(images, cfg.optim.batch_size, cfg.runtime.seed)
-        )
-        graph = trainer._train_step.get_concrete_function(iter(dataset), tf.constant(False)).graph
-        return count_graph_macs(graph)
+        trainer = loop.Trainer(cfg, _strategy(cfg), images=images)
+        return count_graph_macs(trainer.step_fn.graph(trainer.input_iterator()))
 
 
 def count_graph_macs(graph) -> dict[str, int]:
@@ -432,7 +422,7 @@ def count_graph_macs(graph) -> dict[str, int]:
     """
     live = set()
     stack = [t.op for t in graph.outputs] + list(graph.control_outputs)
-    stack += [op for op in graph.get_operations() if op._is_stateful]  # noqa: SLF001
+    stack += [op for op in graph.get_operations() if op.op_def.is_stateful]
     while stack:
         op = stack.pop()
         if op.name in live:
@@ -582,7 +572,7 @@ def run_benchmark(log) -> dict:
     }}
     if FLAGS.steps < MIN_TIMED_STEPS:
         log(f"--steps={FLAGS.steps} < {MIN_TIMED_STEPS}: figures are for validating the script only")
-    cfg = _train_config({"batch_size": batch}, model_dir="unused")
+    cfg = train_config({"batch_size": batch}, model_dir="unused")
     work = flops_lib.step_work(cfg.latent, cfg.model, batch)
     report["flops"] = work.to_dict()
 

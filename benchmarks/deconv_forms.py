@@ -63,7 +63,7 @@ def main(argv) -> None:
     import tensorflow as tf
 
     from infogan_tf import config as config_lib
-    from infogan_tf.networks import build_networks
+    from infogan_tf.model.networks import build_networks
 
     cfg = config_lib.TrainConfig()
     generator = build_networks(cfg.latent, cfg.model).generator

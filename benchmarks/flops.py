@@ -6,7 +6,7 @@ activations, losses and the optimiser updates are elementwise and left out:
 this is the "conv/matmul work" whose rate is compared with the machine's
 fp32 GEMM peak. Biases are left out too.
 
-Layers are those of ``infogan_tf.networks`` (the paper's Table 1 for MNIST,
+Layers are those of ``infogan_tf.model.networks`` (the paper's Table 1 for MNIST,
 Chen et al. 2016, App. C). Per example, with ``m(layer)`` = forward MACs:
 
   dense  in -> out                      m = in * out
@@ -17,7 +17,7 @@ Chen et al. 2016, App. C). Per example, with ``m(layer)`` = forward MACs:
 and ``G = sum m`` over the generator's layers, ``D = sum m`` over the
 discriminator's trunk, D head and Q head.
 
-The train step (``infogan_tf.trainer``) is a simultaneous update from one
+The train step (``infogan_tf.training.trainer``) is a simultaneous update from one
 forward pass: G runs on B codes, D on the 2B images [real; fake]; D/Q's
 gradients come from d_loss, G's from g_loss through D. Every layer's backward
 pass costs one MAC set for its weight gradient and one for its input gradient,
@@ -54,7 +54,7 @@ class LayerWork(NamedTuple):
     """Forward multiply-accumulates of one layer for one example."""
 
     network: str  # "generator" or "discriminator"
-    name: str  # the Keras layer name in infogan_tf.networks
+    name: str  # the Keras layer name in infogan_tf.model.networks
     macs: int
 
 
@@ -128,7 +128,7 @@ def layer_work(latent: LatentSpec, model: ModelConfig) -> tuple[LayerWork, ...]:
 
 
 def generator_weight_bytes(latent: LatentSpec, model: ModelConfig) -> int:
-    """float32 bytes of every generator variable (as infogan_tf.networks builds them)."""
+    """float32 bytes of every generator variable (as infogan_tf.model.networks builds them)."""
     _, _, ch = model.image_shape
     fc2_units = (model.image_shape[0] // 4) * (model.image_shape[1] // 4) * model.g_base_filters
     half = model.g_base_filters // 2

@@ -28,9 +28,7 @@ import time
 
 from absl import app, flags
 
-# Free loopback ports: the same helper the multi-worker tests use.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-from local_cluster import free_ports  # noqa: E402
+from infogan_tf.training.distribute import loopback_tf_configs
 
 flags.DEFINE_integer("steps", 500, "Training steps of each run.")
 flags.DEFINE_integer("workers", 2, "Local worker processes of the multi-worker run.")
@@ -73,10 +71,8 @@ def _run(name: str, common: list[str], workers: int) -> dict:
     if workers == 1:
         procs.append(([*common, f"--model_dir={model_dir}"], env))
     else:
-        cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(workers)]}
         threads = str(max(1, cores // workers))
-        for i in range(workers):
-            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+        for tf_config in loopback_tf_configs(workers):
             procs.append((
                 [*common, f"--model_dir={model_dir}", "--strategy=multi_worker"],
                 {**env, "TF_CONFIG": tf_config, "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads},
@@ -87,7 +83,7 @@ def _run(name: str, common: list[str], workers: int) -> dict:
     try:
         for i, (args, proc_env) in enumerate(procs):
             log = open(os.path.join(FLAGS.runs_dir, f"{name}_{i}.log"), "w")
-            started.append(subprocess.Popen([sys.executable, "-m", "infogan_tf.train", *args], env=proc_env,
+            started.append(subprocess.Popen([sys.executable, "-m", "infogan_tf.cli.train", *args], env=proc_env,
                                             stdout=log, stderr=subprocess.STDOUT))
         codes = [p.wait(timeout=FLAGS.timeout) for p in started]
     finally:
@@ -110,7 +106,7 @@ def main(argv) -> None:
     # Prepare MNIST once, so neither run pays for it and workers do not race on it.
     subprocess.run(
         [sys.executable, "-c",
-         "import sys; from infogan_tf.config import DataConfig; from infogan_tf.data import load_train_images; "
+         "import sys; from infogan_tf.config import DataConfig; from infogan_tf.data.datasets import load_train_images; "
          "load_train_images(DataConfig(dataset='mnist', data_dir=sys.argv[1], manual_dir=sys.argv[2]))",
          data_dir, FLAGS.manual_dir],
         check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True,

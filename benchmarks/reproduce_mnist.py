@@ -5,7 +5,7 @@ classifies MNIST with 5 % error without labels, and that L_I climbs to
 H(c) = ln 10. This script trains the configuration given by the
 ``infogan-train`` flags (default: the package defaults, i.e. the reproduction
 configuration of BUILD_NOTES) once per seed on the real MNIST files, evaluates each run with
-``infogan_tf.evaluate`` on the test split, and writes a results table -- one
+``infogan_tf.evaluation.evaluate`` on the test split, and writes a results table -- one
 row per seed, failures included, and the median -- as JSON and Markdown:
 
     python benchmarks/reproduce_mnist.py --manual_dir=../shared/data/mnist \\
@@ -23,7 +23,7 @@ the row says from which step it resumed). The results files are rewritten
 after every seed, so a long benchmark can be read while it runs.
 
 The sample-quality columns need the cached classifier
-(``python -m infogan_tf.classifier --manual_dir=...``); without it they are
+(``python -m infogan_tf.evaluation.classifier --manual_dir=...``); without it they are
 left out (``--sample_quality=false`` skips them explicitly).
 """
 
@@ -39,7 +39,7 @@ import time
 from absl import app, flags
 
 from infogan_tf import config as config_lib
-from infogan_tf import train as train_cli
+from infogan_tf.cli import train as train_cli
 
 SEED_RESULT = "seed_result.json"
 COLUMNS = (
@@ -59,7 +59,7 @@ COLUMNS = (
 
 
 def define_flags() -> None:
-    train_cli.define_flags()
+    train_cli.define_flags(flags.FLAGS)
     flags.DEFINE_list("seeds", ["0", "1", "2"], "Training seeds; one run each.")
     flags.DEFINE_string("runs_dir", "runs/reproduce_mnist", "Each seed trains in <runs_dir>/seed_<s>.")
     flags.DEFINE_string("classifier_dir", None, "Cached classifier for sample quality (default: the dataset's cache).")
@@ -112,10 +112,10 @@ def markdown_table(rows: list[dict], summary: dict) -> str:
 
 
 def _last_logged_info(model_dir: str):
-    from infogan_tf.metrics.figures import read_info_curve
-    from infogan_tf.trainer import METRICS_LOG
+    from infogan_tf.evaluation.figures import read_info_curve
+    from infogan_tf.training.rundir import RunDir
 
-    path = os.path.join(model_dir, METRICS_LOG)
+    path = RunDir(model_dir).metrics_log
     if not os.path.isfile(path):
         return None
     steps, info = read_info_curve(path)
@@ -154,17 +154,18 @@ def accuracy_curve(model_dir: str, eval_data, batch_size: int, target: float) ->
     """
     import tensorflow as tf
 
-    from infogan_tf.evaluate import _unit
-    from infogan_tf.metrics import handle as handle_lib
-    from infogan_tf.metrics.unsupervised_accuracy import compute_unsupervised_accuracy
-    from infogan_tf.trainer import CHECKPOINT_SUBDIR, METRICS_LOG
+    from infogan_tf.data.pixels import uint8_to_unit
+    from infogan_tf.evaluation import handle as handle_lib
+    from infogan_tf.evaluation.metrics.unsupervised_accuracy import compute_unsupervised_accuracy
+    from infogan_tf.training.rundir import RunDir
 
-    elapsed = logged_elapsed(os.path.join(model_dir, METRICS_LOG))
-    state = tf.train.get_checkpoint_state(os.path.join(model_dir, CHECKPOINT_SUBDIR))
+    run = RunDir(model_dir)
+    elapsed = logged_elapsed(run.metrics_log)
+    state = tf.train.get_checkpoint_state(run.checkpoints)
     points = []
     for path in state.all_model_checkpoint_paths if state else []:
         handle = handle_lib.handle_from_model_dir(model_dir, path)
-        q = handle_lib.encode_in_batches(handle, _unit(eval_data.test_images), batch_size)
+        q = handle_lib.encode_in_batches(handle, uint8_to_unit(eval_data.test_images), batch_size)
         accuracy = compute_unsupervised_accuracy(q.categorical_probs[0], eval_data.test_labels)["accuracy"]
         points.append({"step": handle.step, "elapsed_s": elapsed_at(handle.step, elapsed), "accuracy": accuracy})
         print(f"  {model_dir} step {handle.step}: test accuracy {accuracy:.4f}", flush=True)
@@ -174,24 +175,27 @@ def accuracy_curve(model_dir: str, eval_data, batch_size: int, target: float) ->
 
 def run_seed(config: config_lib.TrainConfig, eval_config, eval_data, classifier) -> dict:
     """Trains (or resumes) one seed, evaluates it, returns its table row."""
-    from infogan_tf import evaluate as evaluate_lib
-    from infogan_tf import trainer
+    from infogan_tf import errors
+    from infogan_tf.evaluation import evaluate as evaluate_lib
+    from infogan_tf.training import loop
+    from infogan_tf.training.distribute import get_strategy
 
     model_dir = config.runtime.model_dir
     row = {"seed": config.runtime.seed, "model_dir": model_dir}
     start = time.time()
     try:
-        t = trainer.InfoGANTrainer(config)
+        rt = config.runtime
+        t = loop.Trainer(config, get_strategy(rt.strategy, rt.num_devices, rt.device))
         resumed_from = t.restore()
         result = t.train(progress=lambda line: print(f"[seed {config.runtime.seed}] {line}", flush=True))
-    except (trainer.NonFiniteError, trainer.CheckpointError) as e:
+    except (errors.NonFiniteError, errors.CheckpointError) as e:
         row.update(error=str(e), wall_time_s=time.time() - start)
         return row
     if result.preempted:
         # SIGTERM: the checkpoint is saved; stop the whole benchmark so the
         # same command resumes this seed instead of evaluating a partial run.
         print(f"[seed {config.runtime.seed}] preempted at step {result.step}; rerun to resume", flush=True)
-        sys.exit(trainer.PREEMPTED_EXIT_CODE)
+        sys.exit(errors.PREEMPTED_EXIT_CODE)
     row.update(steps=result.step, wall_time_s=time.time() - start, resumed_from=resumed_from or None)
     row["train_info_lower_bound"] = _last_logged_info(model_dir)
     evaluation = evaluate_lib.evaluate_model_dir(
@@ -223,15 +227,15 @@ def main(argv) -> None:
         sys.exit(f"reproduce_mnist: error: unexpected arguments: {' '.join(argv[1:])}")
     f = flags.FLAGS
     try:
-        base = train_cli.config_from_flags()
+        base = train_cli.config_from_flags(flags.FLAGS)
         seeds = [int(s) for s in f.seeds]
-    except (config_lib.ConfigError, ValueError) as e:
+    except ValueError as e:  # errors.ConfigError is one
         sys.exit(f"reproduce_mnist: error: {e}")
     if not seeds:
         sys.exit("reproduce_mnist: error: --seeds is empty")
 
-    from infogan_tf import classifier as classifier_lib
-    from infogan_tf import evaluate as evaluate_lib
+    from infogan_tf.evaluation import classifier as classifier_lib
+    from infogan_tf.evaluation import evaluate as evaluate_lib
 
     os.makedirs(f.runs_dir, exist_ok=True)
     eval_config = evaluate_lib.EvalConfig(

@@ -36,10 +36,10 @@ def _default_config(model_dir: str) -> config_lib.TrainConfig:
     ).validate()
 
 
-# The default configuration, and the step the speed benchmark times (benchmark._train_config).
+# The default configuration, and the step the speed benchmark times (benchmark.train_config).
 VARIANTS = {
     "default": _default_config,
-    "joint_paper_objective": lambda model_dir: benchmark._train_config(
+    "joint_paper_objective": lambda model_dir: benchmark.train_config(
         {"batch_size": flags.FLAGS.batch_size}, model_dir
     ).validate(),
 }

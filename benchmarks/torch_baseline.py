@@ -1,8 +1,8 @@
 """OPTIONAL: eager PyTorch baseline of the infogan_tf train step, for speed comparison only.
 
-The same networks as ``infogan_tf.networks`` (the paper's MNIST architecture,
+The same networks as ``infogan_tf.model.networks`` (the paper's MNIST architecture,
 Chen et al. 2016, App. C, Table 1; sizes read from infogan_tf's default
-ModelConfig/LatentSpec) and the same update as ``infogan_tf.trainer``: one
+ModelConfig/LatentSpec) and the same update as ``infogan_tf.training.trainer``: one
 forward pass (G on B codes, D/Q on [real; fake]), D/Q gradients from
 d_loss = V_D + lambda*MI and G gradients from g_loss = V_G(non-saturating) +
 lambda*MI, both from that one forward pass, then one Adam step each
@@ -42,7 +42,7 @@ FLAGS = flags.FLAGS
 
 
 def build(torch, cfg: TrainConfig):
-    """Generator and discriminator modules mirroring infogan_tf.networks (NCHW)."""
+    """Generator and discriminator modules mirroring infogan_tf.model.networks (NCHW)."""
     nn = torch.nn
     m, lat = cfg.model, cfg.latent
     h, w, ch = m.image_shape

@@ -3,7 +3,7 @@
 For the networks restored from ``--model_dir`` (latest checkpoint or
 ``--checkpoint``) it measures:
 
-  * infogan_tf.export (the method used by ``infogan-export``): bytes of
+  * infogan_tf.serving.export (the method used by ``infogan-export``): bytes of
     variables/ against the bytes of the exported weights (generator + Q
     encoder), and whether the TF1 session loader (TF Serving's path) runs it;
   * keras.export.ExportArchive tracking the generator, with the same
@@ -53,7 +53,7 @@ def main(argv) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from infogan_tf import export
+    from infogan_tf.serving import export
 
     restored = export.restore(flags.FLAGS.model_dir, flags.FLAGS.checkpoint)
     g, d = restored.generator, restored.discriminator
@@ -70,10 +70,10 @@ def main(argv) -> None:
         "discriminator_parameter_bytes (trunk + D head + Q head)": int(d_bytes),
     }
     try:
-        # 1. infogan_tf.export.
+        # 1. infogan_tf.serving.export.
         result = export.export(export.ExportConfig(flags.FLAGS.model_dir, os.path.join(work, "ours"),
                                                    checkpoint=restored.checkpoint))
-        report["infogan_tf.export"] = {
+        report["infogan_tf.serving.export"] = {
             "variables_bytes": result.variables_bytes,
             "saved_model_bytes": result.saved_model_bytes,
             "exported_parameter_bytes": result.exported_parameter_bytes,

@@ -2,16 +2,17 @@
 
 A run is described by one frozen :class:`TrainConfig` made of five parts
 (data, latent codes, model, optimisation, runtime). The command line builds it
-once (``infogan_tf/train.py``), everything below takes it as a value. Field
-names are the flag names, so an error can name the flag to fix.
+once (``infogan_tf/cli/train.py``), everything below takes it as a value. Field
+names are the flag names, so an error can name the flag to fix; each field's
+``metadata["help"]`` is its flag's help (``metadata["flag"] = False``: not a flag,
+``metadata["choices"]``: an enum flag).
 
 Nothing here imports TensorFlow: a bad flag is rejected in milliseconds,
 before any TF work starts.
 
-The resolved config is written to ``<model_dir>/config.json``. When a run is
-resumed, :func:`check_resume_compatible` refuses a config whose architecture
-or code layout differs from the saved one, since checkpoint variables would
-not match (or, worse, would match with another meaning).
+Presets (a dataset's codes and sizes) are in ``infogan_tf.presets``. The
+resolved config is written to the run directory's ``config.json``; on resume
+``training.rundir.check_resume_compatible`` compares the two.
 """
 
 from __future__ import annotations
@@ -22,16 +23,12 @@ import math
 import os
 from typing import Any
 
+from infogan_tf.errors import ConfigError
 from infogan_tf.latent import LatentSpec
 
-CONFIG_FILENAME = "config.json"
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 UPDATES = ("alternating", "joint")
 REAL_INFO_VIEWS = ("same", "affine")
-
-
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message names the flag."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,18 +61,22 @@ DATASETS: dict[str, DatasetInfo] = {
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Where the training images come from.
+    """Where the training images come from (each field's ``help`` says what it means)."""
 
-    Attributes:
-      dataset: TFDS name, one of ``DATASETS``.
-      data_dir: TFDS data directory (prepared datasets); None = TFDS default.
-      manual_dir: folder holding the dataset's original files (for MNIST the
-        four official IDX ``.gz`` files); prepares the dataset offline.
-    """
-
-    dataset: str = "mnist"
-    data_dir: str | None = None
-    manual_dir: str | None = None
+    dataset: str = dataclasses.field(
+        default="mnist", metadata={"help": f"TFDS dataset: {', '.join(DATASETS)}."}
+    )
+    data_dir: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "TFDS data directory of prepared datasets (default: TFDS's own, ~/tensorflow_datasets)."},
+    )
+    manual_dir: str | None = dataclasses.field(
+        default=None,
+        metadata={
+            "help": "Folder with the dataset's original files (MNIST: the four official IDX .gz files); "
+            "prepares the dataset offline."
+        },
+    )
 
     @property
     def info(self) -> DatasetInfo:
@@ -102,30 +103,40 @@ def manual_dir_problems(data: DataConfig) -> list[str]:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """Architecture (defaults: the paper's MNIST networks, Table 1 of App. C).
+    """Architecture; the defaults are the paper's MNIST networks (Table 1 of App. C). See each field's ``help``."""
 
-    Attributes:
-      g_fc_units: width of the generator's first fully connected layer.
-      g_base_filters: channels of the generator feature map at 1/4 resolution
-        (the ``FC 7x7x128`` layer on MNIST); the next upconv has half of it.
-      d_filters: channels of the two strided discriminator convolutions.
-      d_fc_units: width of the discriminator's fully connected layer.
-      q_fc_units: width of the Q head's hidden layer.
-      leaky_slope: slope of the leaky ReLUs in D and Q (paper: 0.1).
-      continuous_std: "fixed" (default, as in the authors' reference code:
-        unit std, the Gaussian NLL becomes a scaled MSE) or "learned" (Q
-        predicts a log-std per code).
-      image_shape: (H, W, C) of the images; H and W divisible by 4.
-    """
-
-    g_fc_units: int = 1024
-    g_base_filters: int = 128
-    d_filters: tuple[int, int] = (64, 128)
-    d_fc_units: int = 1024
-    q_fc_units: int = 128
-    leaky_slope: float = 0.1
-    continuous_std: str = "fixed"
-    image_shape: tuple[int, int, int] = (28, 28, 1)
+    g_fc_units: int = dataclasses.field(
+        default=1024, metadata={"help": "Width of the generator's first fully connected layer."}
+    )
+    g_base_filters: int = dataclasses.field(
+        default=128,
+        metadata={
+            "help": "Generator channels at 1/4 resolution (the FC 7x7x128 layer on MNIST); the next "
+            "upconvolution has half of them."
+        },
+    )
+    d_filters: tuple[int, int] = dataclasses.field(
+        default=(64, 128), metadata={"help": "Channels of the discriminator's two strided convolutions."}
+    )
+    d_fc_units: int = dataclasses.field(
+        default=1024, metadata={"help": "Width of the discriminator's fully connected layer."}
+    )
+    q_fc_units: int = dataclasses.field(default=128, metadata={"help": "Width of the Q head's hidden layer."})
+    leaky_slope: float = dataclasses.field(
+        default=0.1, metadata={"help": "Slope of the leaky ReLUs in D and Q (paper: 0.1)."}
+    )
+    continuous_std: str = dataclasses.field(
+        default="fixed",
+        metadata={
+            "help": "Q's std for continuous codes: fixed (unit std, as in the authors' reference code; the "
+            "Gaussian NLL becomes a scaled MSE) or learned (Q predicts a log-std per code).",
+            "choices": ("learned", "fixed"),
+        },
+    )
+    image_shape: tuple[int, int, int] = dataclasses.field(
+        default=(28, 28, 1),
+        metadata={"help": "(H, W, C) of the images, H and W divisible by 4; follows --dataset.", "flag": False},
+    )
 
     def __post_init__(self):
         object.__setattr__(self, "d_filters", tuple(int(x) for x in self.d_filters))
@@ -134,7 +145,7 @@ class ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
-    """The objective and its optimisation.
+    """The objective and its optimisation (each field's ``help`` says what it means).
 
     The defaults are the configuration that reproduces the paper's MNIST
     result here (BUILD_NOTES, "Reproduction status"): the paper's Adam
@@ -143,80 +154,106 @@ class OptimConfig:
     views (not in the paper). ``--lambda_real_info=0 --update=joint`` and
     ``--continuous_std=learned --lambda_cont=0.1`` go back to the plain
     objective.
-
-    Attributes:
-      train_steps: total number of steps; a resumed run continues to it.
-      batch_size: GLOBAL batch size (split across replicas).
-      d_learning_rate: Adam learning rate of D and Q (paper: 2e-4).
-      g_learning_rate: Adam learning rate of G (paper: 1e-3).
-      beta1: Adam beta_1 (paper: 0.5).
-      beta2: Adam beta_2.
-      lambda_cat: weight of the categorical MI term (paper: 1).
-      lambda_cont: weight of the continuous MI term (the paper: "smaller"
-        than lambda_cat when the std is learned; its code: 1 with a fixed std).
-      lambda_real_info: weight of Q's information about the categories of
-        real images (losses.categorical_information or, with affine views,
-        losses.paired_categorical_information), added to the D/Q objective;
-        0 = the paper's objective.
-      real_info_view: what Q's categories of a real image are paired with in
-        that term: "same" -- the image itself, i.e. H(E Q(c|x)) - E H(Q(c|x));
-        "affine" -- a copy rotated/scaled/shifted a little (augment.py), i.e.
-        I(c(x); c(x')).
-      update: "alternating" -- a D/Q step (real and fake batches through D
-        separately), then a G step on freshly drawn (z, c), as the authors'
-        reference code trains; "joint" -- one forward pass of [real; fake]
-        and simultaneous D/Q and G updates from it (cheaper per step).
     """
 
-    train_steps: int = 3000
-    batch_size: int = 64
-    d_learning_rate: float = 2e-4
-    g_learning_rate: float = 1e-3
-    beta1: float = 0.5
-    beta2: float = 0.999
-    lambda_cat: float = 1.0
-    lambda_cont: float = 1.0
-    lambda_real_info: float = 1.0
-    real_info_view: str = "affine"
-    update: str = "alternating"
+    train_steps: int = dataclasses.field(
+        default=3000, metadata={"help": "Total training steps (a resumed run continues to it)."}
+    )
+    batch_size: int = dataclasses.field(
+        default=64, metadata={"help": "Global batch size, split across replicas."}
+    )
+    d_learning_rate: float = dataclasses.field(
+        default=2e-4, metadata={"help": "Adam learning rate of D and Q (paper: 2e-4)."}
+    )
+    g_learning_rate: float = dataclasses.field(
+        default=1e-3, metadata={"help": "Adam learning rate of G (paper: 1e-3)."}
+    )
+    beta1: float = dataclasses.field(default=0.5, metadata={"help": "Adam beta_1 (paper: 0.5)."})
+    beta2: float = dataclasses.field(default=0.999, metadata={"help": "Adam beta_2."})
+    lambda_cat: float = dataclasses.field(
+        default=1.0, metadata={"help": "Weight of the categorical mutual-information term (paper: 1)."}
+    )
+    lambda_cont: float = dataclasses.field(
+        default=1.0,
+        metadata={
+            "help": "Weight of the continuous mutual-information term (the paper: smaller than --lambda_cat "
+            "when the std is learned; its code: 1 with a fixed std)."
+        },
+    )
+    lambda_real_info: float = dataclasses.field(
+        default=1.0,
+        metadata={
+            "help": "Weight of Q's information about the categories of real images (see --real_info_view) "
+            "in the D/Q objective (not in the paper; no labels; 0 = the paper's objective); "
+            "losses.categorical_information, or losses.paired_categorical_information with affine views."
+        },
+    )
+    real_info_view: str = dataclasses.field(
+        default="affine",
+        metadata={
+            "help": f"{' or '.join(REAL_INFO_VIEWS)}: pair Q's categories of a real image with those of the "
+            "image itself (H(E Q(c|x)) - E H(Q(c|x))) or of a slightly rotated/scaled/shifted copy "
+            "(I(c(x); c(x'))), in the --lambda_real_info term."
+        },
+    )
+    update: str = dataclasses.field(
+        default="alternating",
+        metadata={
+            "help": f"{' or '.join(UPDATES)}: a D/Q step (real and fake batches through D separately), then "
+            "a G step on freshly drawn (z, c), as the authors' reference code trains; or one forward pass "
+            "of [real; fake] and simultaneous D/Q and G updates from it (cheaper per step)."
+        },
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class RuntimeConfig:
-    """Where and how the run executes; none of it changes the model.
+    """Where and how the run executes; none of it changes the model. See each field's ``help``."""
 
-    Attributes:
-      model_dir: checkpoints, summaries and config.json go here.
-      strategy: one of STRATEGIES.
-      num_devices: devices for `mirrored` (0 = all visible GPUs, else CPU).
-      device: device for `one_device`, e.g. "/cpu:0" or "/gpu:0".
-      seed: seeds data order, noise and codes (and weight init).
-      checkpoint_every: steps between checkpoints (one is always saved at the end).
-      summary_every: steps between TensorBoard summaries and image grids.
-      log_every: steps between progress log lines.
-      keep_checkpoints: how many recent checkpoints to keep.
-      mixed_precision: "float32", or "bfloat16" (Keras mixed_bfloat16 policy:
-        variables and losses stay float32, layer math runs in bfloat16).
-      jit_compile: compile the train step with XLA: True, False, or None
-        (the default) = on when the strategy has a single replica. Several
-        replicas cannot use it: on TF 2.21 XLA fails on a multi-replica
-        Mirrored step.
-      inject_nan_step: test-only fault injection: the real images of this
-        step (1-based) are made NaN, to exercise the non-finite guard; 0 = off.
-    """
-
-    model_dir: str = "runs/mnist"
-    strategy: str = "default"
-    num_devices: int = 0
-    device: str = "/cpu:0"
-    seed: int = 0
-    checkpoint_every: int = 500
-    summary_every: int = 500
-    log_every: int = 100
-    keep_checkpoints: int = 3
-    mixed_precision: str = "float32"
-    jit_compile: bool | None = None
-    inject_nan_step: int = 0
+    model_dir: str = dataclasses.field(
+        default="runs/mnist", metadata={"help": "Checkpoints, summaries and config.json are written here."}
+    )
+    strategy: str = dataclasses.field(
+        default="default", metadata={"help": f"tf.distribute strategy: {', '.join(STRATEGIES)}."}
+    )
+    num_devices: int = dataclasses.field(
+        default=0,
+        metadata={
+            "help": "Devices for --strategy=mirrored: 0 = all GPUs; on a CPU-only host, N > 1 splits the "
+            "CPU into N logical devices."
+        },
+    )
+    device: str = dataclasses.field(
+        default="/cpu:0", metadata={"help": "Device for --strategy=one_device, e.g. /cpu:0 or /gpu:0."}
+    )
+    seed: int = dataclasses.field(
+        default=0, metadata={"help": "Seed of data order, noise, codes and initial weights."}
+    )
+    checkpoint_every: int = dataclasses.field(
+        default=500, metadata={"help": "Steps between checkpoints (one is also saved at the end)."}
+    )
+    summary_every: int = dataclasses.field(
+        default=500, metadata={"help": "Steps between TensorBoard summaries and traversal images."}
+    )
+    log_every: int = dataclasses.field(default=100, metadata={"help": "Steps between progress lines."})
+    keep_checkpoints: int = dataclasses.field(
+        default=3, metadata={"help": "How many recent checkpoints to keep."}
+    )
+    mixed_precision: str = dataclasses.field(
+        default="float32",
+        metadata={
+            "help": "Compute dtype of the layers; bfloat16 (Keras mixed_bfloat16 policy) keeps variables "
+            "and losses in float32.",
+            "choices": ("float32", "bfloat16"),
+        },
+    )
+    jit_compile: bool | None = dataclasses.field(
+        default=None,
+        metadata={
+            "help": "Compile the train step with XLA (default: on with a single replica, off with several; "
+            "XLA fails on a multi-replica Mirrored step on TF 2.21)."
+        },
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,8 +321,6 @@ class TrainConfig:
                 f"TF 2.21); drop it (the default compiles single-replica runs only) or use "
                 f"--strategy=default/one_device, not --strategy={r.strategy}"
             )
-        if r.inject_nan_step < 0:
-            out.append(f"--inject_nan_step must be >= 0, got {r.inject_nan_step}")
         for name in ("checkpoint_every", "summary_every", "log_every", "keep_checkpoints"):
             if getattr(r, name) <= 0:
                 out.append(f"--{name} must be positive, got {getattr(r, name)}")
@@ -337,91 +372,3 @@ class TrainConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-
-def default_config(**overrides: Any) -> TrainConfig:
-    """The default (MNIST reproduction) configuration, with keyword overrides per part."""
-    return dataclasses.replace(TrainConfig(), **overrides)
-
-
-def svhn_preset(base: TrainConfig) -> TrainConfig:
-    """32x32x3 street-view digits: same topology, sized from the image shape."""
-    return dataclasses.replace(
-        base,
-        data=dataclasses.replace(base.data, dataset="svhn_cropped"),
-        model=dataclasses.replace(base.model, image_shape=(32, 32, 3), g_base_filters=256),
-        latent=LatentSpec(noise_dim=124, categorical=(10,) * 4, continuous=4),
-    )
-
-
-def fashion_mnist_preset(base: TrainConfig) -> TrainConfig:
-    return dataclasses.replace(base, data=dataclasses.replace(base.data, dataset="fashion_mnist"))
-
-
-PRESETS = {
-    "mnist": lambda base: base,
-    "fashion_mnist": fashion_mnist_preset,
-    "svhn": svhn_preset,
-}
-
-# Parts of the config that define the variables in a checkpoint and their
-# meaning. Changing any of them on resume is refused.
-_ARCHITECTURE_KEYS = (("data", "dataset"), ("latent",), ("model",))
-
-
-def _pick(d: dict, path: tuple[str, ...]) -> Any:
-    for key in path:
-        d = d[key]
-    return d
-
-
-def check_resume_compatible(saved: dict[str, Any], new: TrainConfig) -> None:
-    """Refuses to resume with a different architecture or code layout."""
-    new_d = json.loads(new.to_json())
-    for path in _ARCHITECTURE_KEYS:
-        try:
-            old_value = _pick(saved, path)
-        except (KeyError, TypeError):
-            raise ConfigError(
-                f"{os.path.join(new.runtime.model_dir, CONFIG_FILENAME)} is not a config "
-                f"written by infogan_tf (missing {'.'.join(path)})"
-            ) from None
-        new_value = _pick(new_d, path)
-        if old_value != new_value:
-            diffs = _diff(old_value, new_value, ".".join(path))
-            raise ConfigError(
-                f"--model_dir {new.runtime.model_dir} holds a run with a different "
-                f"configuration ({'; '.join(diffs)}); use a new --model_dir or the "
-                "original flags"
-            )
-
-
-def _diff(old: Any, new: Any, prefix: str) -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for key in sorted(set(old) | set(new)):
-            out.extend(_diff(old.get(key), new.get(key), f"{prefix}.{key}"))
-        return out
-    return [] if old == new else [f"{prefix}: saved {old!r}, now {new!r}"]
-
-
-def read_saved_config(model_dir: str) -> dict[str, Any] | None:
-    """The config.json of a model_dir, None if there is none."""
-    path = os.path.join(model_dir, CONFIG_FILENAME)
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{path} is unreadable ({e}); it is not a valid infogan_tf config") from None
-
-
-def write_config(config: TrainConfig) -> str:
-    """Writes config.json atomically (temp file + rename); returns its path."""
-    path = os.path.join(config.runtime.model_dir, CONFIG_FILENAME)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(config.to_json() + "\n")
-    os.replace(tmp, path)
-    return path

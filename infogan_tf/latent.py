@@ -144,6 +144,15 @@ class LatentSpec:
         blocks.append(continuous)
         return tf.concat(blocks, axis=-1)
 
+    def flatten_numpy(self, categorical, continuous):
+        """:meth:`flatten` in numpy: float32 [B, code_dim] from int indices and continuous values."""
+        import numpy as np
+
+        categorical = np.asarray(categorical, np.int64).reshape(-1, self.n_categorical)
+        blocks = [np.eye(k, dtype=np.float32)[categorical[:, i]] for i, k in enumerate(self.categorical)]
+        blocks.append(np.asarray(continuous, np.float32).reshape(len(categorical), self.continuous))
+        return np.concatenate(blocks, axis=1)
+
     def split(self, c: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor]:
         """Inverse of the layout: the one-hot blocks and the continuous part."""
         onehots = [c[:, s] for s in self.categorical_slices()]

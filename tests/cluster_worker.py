@@ -1,6 +1,6 @@
 """Test helper: one worker of a local cluster, running the real ``infogan-train``.
 
-Runs ``infogan_tf.train`` -- its flags, strategy creation, messages and exit
+Runs ``infogan_tf.cli.train`` -- its flags, strategy creation, messages and exit
 codes -- with the dataset replaced by 64 fixed random 28x28x1 images (the same
 in every process; no TFDS, no download), so a test can start it once per
 TF_CONFIG task.
@@ -28,13 +28,14 @@ def _report(prefix: str, trainer) -> None:
     import numpy as np
 
     values = {}
-    for owner in (trainer.generator, trainer.discriminator, trainer.g_optimizer, trainer.d_optimizer):
+    state = trainer.state
+    for owner in (state.generator, state.discriminator, state.g_optimizer, state.d_optimizer):
         for v in owner.variables:
             values[f"{type(owner).__name__}/{v.path}"] = np.asarray(v.numpy())
     np.savez(prefix + ".npz", **values)
     with open(prefix + ".json", "w") as f:
         json.dump(
-            {"step": int(trainer.step.numpy()), "chief": trainer.chief, "write_dir": trainer.write_dir}, f
+            {"step": int(state.step.numpy()), "chief": trainer.chief, "write_dir": trainer.write_dir.path}, f
         )
 
 
@@ -42,12 +43,11 @@ def main() -> None:
     prefix, sys.argv = sys.argv[1], [sys.argv[0], *sys.argv[2:]]
     import numpy as np
 
-    from infogan_tf import data, train, trainer
+    from infogan_tf.cli import train
+    from infogan_tf.training import loop
 
     images = np.random.default_rng(0).integers(0, 256, size=(FAKE_IMAGES, 28, 28, 1), dtype=np.uint8)
-    data.load_train_images = lambda config: images
-
-    original = trainer.InfoGANTrainer.train
+    original = loop.Trainer.train
 
     def train_and_report(self, progress=None):
         try:
@@ -55,8 +55,8 @@ def main() -> None:
         finally:
             _report(prefix, self)
 
-    trainer.InfoGANTrainer.train = train_and_report
-    train.run()
+    loop.Trainer.train = train_and_report
+    sys.exit(train.main(sys.argv, images=images))
 
 
 if __name__ == "__main__":

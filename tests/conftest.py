@@ -45,6 +45,26 @@ def tiny_config(model_dir: str, **optim) -> config_lib.TrainConfig:
     ).validate()
 
 
+def make_trainer(config, images, strategy=None, **seams):
+    """A Trainer under ``strategy`` (default: the default strategy) on fake images."""
+    from infogan_tf.training import loop
+
+    return loop.Trainer(config, strategy or tf.distribute.get_strategy(), images=images, **seams)
+
+
+def nan_input_fn(images, config, nan_step: int):
+    """The run's input pipeline with the real images of step ``nan_step`` (1-based) made NaN (a fault seam)."""
+    from infogan_tf.data.pipeline import make_input_fn
+
+    def input_fn(ctx):
+        ds = make_input_fn(images, config.optim.batch_size, config.runtime.seed)(ctx)
+        return ds.enumerate().map(
+            lambda i, batch: batch + tf.where(i + 1 == nan_step, float("nan"), 0.0)
+        )
+
+    return input_fn
+
+
 @pytest.fixture
 def fake_images():
     """64 random 28x28x1 uint8 images (a fake data seam)."""
@@ -57,7 +77,7 @@ def mnist_data_dir(tmp_path_factory):
     if not os.path.isdir(MNIST_DIR):
         pytest.skip(f"the official MNIST files are not at {MNIST_DIR}")
     from infogan_tf.config import DataConfig
-    from infogan_tf.data import _prepare
+    from infogan_tf.data.datasets import _prepare
 
     data_dir = str(tmp_path_factory.mktemp("tfds"))
     _prepare(DataConfig(dataset="mnist", data_dir=data_dir, manual_dir=MNIST_DIR))
@@ -70,18 +90,18 @@ def trained_model_dir(tmp_path_factory):
 
     Shared by the export, sampling and serving-client tests.
     """
-    from infogan_tf import trainer
+    from infogan_tf.training import loop
 
     model_dir = str(tmp_path_factory.mktemp("trained") / "run")
     images = np.random.default_rng(0).integers(0, 256, size=(64, 28, 28, 1), dtype=np.uint8)
-    trainer.train(tiny_config(model_dir, train_steps=4), images=images)
+    loop.train(tiny_config(model_dir, train_steps=4), images=images, progress=lambda _: None)
     return model_dir
 
 
 @pytest.fixture(scope="session")
 def exported_model(trained_model_dir, tmp_path_factory):
-    """infogan_tf.export.ExportResult of ``trained_model_dir`` (version 4 under a fresh base path)."""
-    from infogan_tf import export
+    """infogan_tf.serving.export.ExportResult of ``trained_model_dir`` (version 4 under a fresh base path)."""
+    from infogan_tf.serving import export
 
     base = str(tmp_path_factory.mktemp("export") / "infogan_test")
     return export.export(export.ExportConfig(model_dir=trained_model_dir, export_dir=base))

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from typing import NamedTuple
 
 import numpy as np
+
+from infogan_tf.training.distribute import loopback_tf_configs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER_SCRIPT = os.path.join(HERE, "cluster_worker.py")
@@ -65,24 +66,6 @@ class Process(NamedTuple):
             return {k: z[k] for k in z.files}
 
 
-def free_ports(n: int) -> list[int]:
-    """n distinct free TCP ports on 127.0.0.1 (bound together, then released)."""
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def tf_configs(num_workers: int) -> list[str]:
-    """TF_CONFIG of each worker of a loopback cluster (worker 0 is the chief)."""
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(num_workers)]}
-    return [json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}) for i in range(num_workers)]
-
-
 def start(directory: str, name: str, flags, tf_config: str | None = None) -> Process:
     """Starts one ``infogan-train`` process (a cluster worker if ``tf_config`` is given)."""
     env = dict(ENV)
@@ -102,7 +85,7 @@ def start_cluster(directory: str, flags, num_workers: int = 2, per_worker_flags=
     extra = per_worker_flags or [[] for _ in range(num_workers)]
     return [
         start(directory, f"worker{i}", ["--strategy=multi_worker", *flags, *extra[i]], cfg)
-        for i, cfg in enumerate(tf_configs(num_workers))
+        for i, cfg in enumerate(loopback_tf_configs(num_workers))
     ]
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from infogan_tf.augment import AffineRange, random_affine
+from infogan_tf.data.augment import AffineRange, random_affine
 
 
 def _images():

@@ -9,18 +9,22 @@ import os
 import re
 import shutil
 import socket
-import subprocess
-import sys
-
-import pytest
-import tensorflow as tf
 
 import local_cluster
+import pytest
+import tensorflow as tf
 from conftest import tiny_config
-from infogan_tf import config as config_lib
-from infogan_tf import trainer as trainer_lib
-from infogan_tf.distribute import check_tf_config, get_strategy
 from local_cluster import TINY_FLAGS
+
+from infogan_tf import config as config_lib
+from infogan_tf import errors
+from infogan_tf.cli import evaluate as evaluate_cli
+from infogan_tf.cli import export as export_cli
+from infogan_tf.cli import train as train_cli
+from infogan_tf.evaluation.evaluate import EvalConfig, evaluate_model_dir
+from infogan_tf.serving.export import ExportConfig, export
+from infogan_tf.training import loop
+from infogan_tf.training.distribute import check_tf_config, get_strategy
 
 
 def _snapshot(directory):
@@ -74,40 +78,81 @@ def _garbage_config(run):
 
 
 DAMAGE = [
-    (_zero_data, trainer_lib.CheckpointError, r"^cannot restore checkpoint \S+/ckpt-4: \w+"),
-    (_truncate_index, trainer_lib.CheckpointError, r"^cannot restore checkpoint \S+/ckpt-4: \w+"),
-    (_garbage_state, trainer_lib.CheckpointError,
+    (_zero_data, errors.CheckpointError, r"^cannot restore checkpoint \S+/ckpt-4: \w+"),
+    (_truncate_index, errors.CheckpointError, r"^cannot restore checkpoint \S+/ckpt-4: \w+"),
+    (_garbage_state, errors.CheckpointError,
      r"checkpoints/checkpoint is not a readable checkpoint state; nothing was changed"),
-    (_empty_state, trainer_lib.CheckpointError,
+    (_empty_state, errors.CheckpointError,
      r"checkpoints/checkpoint is not a readable checkpoint state; nothing was changed"),
-    (_lost_index, trainer_lib.CheckpointError,
+    (_lost_index, errors.CheckpointError,
      r"checkpoints/checkpoint names \S+/ckpt-4, but \S+/ckpt-4\.index is missing; nothing was changed"),
-    (_garbage_config, config_lib.ConfigError, r"config\.json is unreadable \(.*\); it is not a valid infogan_tf config"),
+    (_garbage_config, errors.ConfigError, r"config\.json is unreadable \(.*\); it is not a valid infogan_tf config"),
 ]
+DAMAGE_IDS = [d[0].__name__.strip("_") for d in DAMAGE]
 
 
-@pytest.mark.parametrize("damage, error, message", DAMAGE, ids=[d[0].__name__.strip("_") for d in DAMAGE])
-def test_a_damaged_run_is_refused_and_left_as_it_was(run_dir, fake_images, damage, error, message):
+def _train(run_dir, images):
+    loop.train(tiny_config(run_dir, train_steps=6), images=images, progress=lambda _: None)
+
+
+def _export(run_dir, images):
+    export(ExportConfig(model_dir=run_dir, export_dir=os.path.join(run_dir, "export")))
+
+
+def _evaluate(run_dir, images):
+    evaluate_model_dir(EvalConfig(model_dir=run_dir, sample_quality=False, num_samples=10))
+
+
+READERS = {"train": _train, "export": _export, "evaluate": _evaluate}
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.parametrize("damage, error, message", DAMAGE, ids=DAMAGE_IDS)
+def test_a_damaged_run_is_refused_by_every_reader_and_left_as_it_was(
+    run_dir, fake_images, damage, error, message, reader
+):
+    """Training, export and evaluation refuse the same damage with the same error and message."""
     damage(run_dir)
     before = _snapshot(run_dir)
     with pytest.raises(error) as e:
-        trainer_lib.train(tiny_config(run_dir, train_steps=6), images=fake_images, progress=lambda _: None)
+        READERS[reader](run_dir, fake_images)
     assert e.type is error and "\n" not in str(e.value)
     assert re.search(message, str(e.value)), str(e.value)
     assert _snapshot(run_dir) == before
 
 
-def test_the_cli_exits_1_with_one_line_on_a_corrupt_checkpoint(tmp_path, run_dir):
-    _zero_data(run_dir)
+CLIS = {
+    "infogan-train": lambda run_dir, images: train_cli.main(
+        ["infogan-train", *TINY_FLAGS, f"--model_dir={run_dir}", "--train_steps=6"], images=images
+    ),
+    "infogan-export": lambda run_dir, images: export_cli.main(
+        ["infogan-export", f"--model_dir={run_dir}", f"--export_dir={run_dir}/export"]
+    ),
+    "infogan-evaluate": lambda run_dir, images: evaluate_cli.main(
+        ["infogan-evaluate", f"--model_dir={run_dir}", "--nosample_quality", "--num_samples=10"]
+    ),
+}
+
+
+@pytest.mark.parametrize("prog", sorted(CLIS))
+@pytest.mark.parametrize("damage", [_zero_data, _garbage_state, _lost_index], ids=["zero_data", "garbage_state", "lost_index"])
+def test_every_cli_exits_1_with_the_same_line_on_a_damaged_checkpoint(run_dir, fake_images, capsys, prog, damage):
+    damage(run_dir)
     before = _snapshot(run_dir)
-    run = local_cluster.start(str(tmp_path), "cli", [*TINY_FLAGS, f"--model_dir={run_dir}", "--train_steps=6"])
-    assert local_cluster.finish([run], timeout=240) == [1]
-    assert run.last_line().startswith(f"infogan-train: error: cannot restore checkpoint {run_dir}/checkpoints/ckpt-4: ")
-    assert "Traceback" not in run.err()
+    capsys.readouterr()
+    assert CLIS[prog](run_dir, fake_images) == 1
+    err = capsys.readouterr().err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"{prog}: error: "), err[-2000:]
+    message = line[len(f"{prog}: error: "):]
+    with pytest.raises(errors.CheckpointError) as e:
+        _train(run_dir, fake_images)
+    assert message == str(e.value)
+    assert "Traceback" not in err
     assert _snapshot(run_dir) == before
 
 
-def test_wrong_format_data_files_exit_1_and_change_nothing(tmp_path, run_dir):
+def test_wrong_format_data_files_exit_1_and_change_nothing(tmp_path, run_dir, capsys):
     """Files with the right names but foreign content fail TFDS's checksum; the run and data_dir stay as they were."""
     manual = tmp_path / "manual"
     manual.mkdir()
@@ -115,15 +160,15 @@ def test_wrong_format_data_files_exit_1_and_change_nothing(tmp_path, run_dir):
         (manual / name).write_bytes(b"this is not an IDX file\n" * 10)
     data_dir = tmp_path / "tfds"
     before = _snapshot(run_dir)
-    out = subprocess.run(
-        [sys.executable, "-m", "infogan_tf.train", *TINY_FLAGS, f"--model_dir={run_dir}", "--train_steps=6",
-         f"--manual_dir={manual}", f"--data_dir={data_dir}"],
-        capture_output=True, text=True, env=local_cluster.ENV, timeout=300,
+    code = train_cli.main(
+        ["infogan-train", *TINY_FLAGS, f"--model_dir={run_dir}", "--train_steps=6",
+         f"--manual_dir={manual}", f"--data_dir={data_dir}"]
     )
-    assert out.returncode == 1, out.stderr[-3000:]
-    line = out.stderr.strip().splitlines()[-1]
+    err = capsys.readouterr().err
+    assert code == 1, err[-3000:]
+    line = err.strip().splitlines()[-1]
     assert line.startswith(f"infogan-train: error: could not prepare mnist from the original files in --manual_dir '{manual}'")
-    assert "Traceback" not in out.stderr
+    assert "Traceback" not in err
     assert _snapshot(run_dir) == before
     assert not list(data_dir.glob("mnist/*/dataset_info.json"))
 
@@ -142,7 +187,7 @@ def test_wrong_format_data_files_exit_1_and_change_nothing(tmp_path, run_dir):
     ],
 )
 def test_a_bad_tf_config_is_named(tf_config, message):
-    with pytest.raises(config_lib.ConfigError) as e:
+    with pytest.raises(errors.ConfigError) as e:
         check_tf_config(tf_config)
     assert message in str(e.value) and "\n" not in str(e.value)
 
@@ -150,10 +195,12 @@ def test_a_bad_tf_config_is_named(tf_config, message):
 def test_multi_worker_after_tensorflow_started_is_a_clear_error(monkeypatch):
     tf.constant(1.0) + 1.0  # this process has run TF ops (as any library user's may have)
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}))
-    with pytest.raises(config_lib.ConfigError, match="--strategy=multi_worker must be created before TensorFlow runs any op"):
+    with pytest.raises(errors.ConfigError, match="--strategy=multi_worker must be created before TensorFlow runs any op"):
         get_strategy("multi_worker")
 
 
+@pytest.mark.slow
+@pytest.mark.multiworker
 def test_a_worker_whose_port_is_taken_exits_2_and_creates_nothing(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

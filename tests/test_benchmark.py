@@ -13,8 +13,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, TINY_MODEL, tiny_config
+
 from infogan_tf.latent import LatentSpec
 
 sys.path.insert(0, os.path.join(REPO, "benchmarks"))
@@ -74,7 +74,7 @@ def test_torch_baseline_skips_cleanly_without_torch(tmp_path):
 def test_generator_weight_bytes_match_the_built_generator(model):
     import numpy as np
 
-    from infogan_tf.networks import Generator
+    from infogan_tf.model.networks import Generator
 
     latent = LatentSpec(noise_dim=7, categorical=(10, 4), continuous=2)
     generator = Generator(latent, model).build_variables()

@@ -1,4 +1,4 @@
-"""Tests of the sample-quality classifier: training, the cache, loading, the command line.
+"""Tests of the sample-quality classifier: training, the cache, loading, the command line (``cli.classifier.main``).
 
 The >= 99 % MNIST test accuracy is measured by the classifier command on the
 real files (see README); here a tiny classifier learns an easy synthetic task.
@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import REPO
 
-from infogan_tf import classifier as classifier_lib
-from infogan_tf.classifier import ClassifierConfig, ClassifierError
-from infogan_tf.data import LabeledSplit
+from infogan_tf.cli import classifier as classifier_cli
+from infogan_tf.config import DataConfig
+from infogan_tf.data.datasets import LabeledSplit
+from infogan_tf.evaluation import classifier as classifier_lib
+from infogan_tf.evaluation.classifier import ClassifierConfig, ClassifierError
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -50,7 +53,8 @@ def test_trained_classifier_is_cached_and_reloads_consistently(trained):
     result, out = trained
     assert result.out_dir == out
     assert result.test_accuracy > 0.5  # chance is 0.1
-    info = json.load(open(os.path.join(out, classifier_lib.INFO_FILENAME)))
+    with open(os.path.join(out, classifier_lib.INFO_FILENAME)) as f:
+        info = json.load(f)
     assert info["test_accuracy"] == result.test_accuracy
     assert info["image_shape"] == [28, 28, 1] and info["num_classes"] == 10
     loaded = classifier_lib.load_classifier(out)
@@ -68,18 +72,21 @@ def test_trained_classifier_is_cached_and_reloads_consistently(trained):
 
 def test_classifier_below_min_accuracy_writes_nothing(trained):
     _, out = trained
-    before = open(os.path.join(out, classifier_lib.INFO_FILENAME)).read()
+    info_path = os.path.join(out, classifier_lib.INFO_FILENAME)
+    with open(info_path) as f:
+        before = f.read()
     rng = np.random.default_rng(3)
     noise = LabeledSplit(rng.integers(0, 255, size=(60, 28, 28, 1)).astype(np.uint8), rng.integers(0, 10, size=60))
     config = ClassifierConfig(out_dir=out, epochs=1, batch_size=30, min_test_accuracy=1.0)
     with pytest.raises(ClassifierError, match="below --min_test_accuracy"):
         classifier_lib.train_classifier(config, noise, noise)
-    assert open(os.path.join(out, classifier_lib.INFO_FILENAME)).read() == before
+    with open(info_path) as f:
+        assert f.read() == before
     assert sorted(os.listdir(os.path.dirname(out))) == ["mnist_classifier"]
 
 
 def test_missing_or_corrupt_cache_is_a_clear_error(tmp_path):
-    with pytest.raises(ClassifierError, match="python -m infogan_tf.classifier"):
+    with pytest.raises(ClassifierError, match="train one with: infogan-classifier --dataset=mnist"):
         classifier_lib.load_classifier(str(tmp_path / "none"))
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -89,9 +96,15 @@ def test_missing_or_corrupt_cache_is_a_clear_error(tmp_path):
         classifier_lib.load_classifier(str(broken))
 
 
-def test_default_cache_is_outside_the_repository():
-    path = classifier_lib.default_classifier_dir("mnist")
-    assert path == os.path.join(os.path.expanduser("~"), ".cache", "infogan_tf", "mnist_classifier")
+def test_default_cache_is_per_dataset_under_the_users_home_not_the_repository(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # read when asked, not at import
+    paths = {name: classifier_lib.default_classifier_dir(name) for name in ("mnist", "fashion_mnist")}
+    assert len(set(paths.values())) == 2
+    for name, path in paths.items():
+        assert path.startswith(str(tmp_path) + os.sep) and name in os.path.basename(path)
+        assert not os.path.abspath(path).startswith(REPO + os.sep)
+    config = ClassifierConfig(data=DataConfig(dataset="fashion_mnist"))
+    assert config.resolved_out_dir == paths["fashion_mnist"]
 
 
 @pytest.mark.parametrize(
@@ -101,15 +114,43 @@ def test_default_cache_is_outside_the_repository():
         ("--min_test_accuracy=1.5", "--min_test_accuracy must be in [0, 1]", 2),
         ("--dataset=cifar", "--dataset must be one of", 2),
         ("--manual_dir=/nonexistent/mnist", "--manual_dir '/nonexistent/mnist' is not a directory", 2),
+        ("--learning_rate=fast", "flag --learning_rate=fast: could not convert string to float", 2),
+        ("stray", "unexpected arguments: stray", 2),
     ],
 )
-def test_cli_rejects_bad_flags_and_writes_nothing(tmp_path, flag, message, code):
+def test_cli_rejects_bad_flags_and_writes_nothing(tmp_path, capsys, flag, message, code):
     out = tmp_path / "cache"
-    proc = subprocess.run(
-        [sys.executable, "-m", "infogan_tf.classifier", flag, f"--out={out}"],
-        capture_output=True, text=True, env=ENV, timeout=120,
-    )
-    assert proc.returncode == code, proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("infogan-classifier: error: ") and message in last
+    assert classifier_cli.main(["infogan-classifier", flag, f"--out={out}"]) == code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("infogan-classifier: error: ") and message in lines[0], lines
     assert not out.exists()
+
+
+def test_cli_trains_on_injected_splits_and_refuses_a_poor_classifier(tmp_path, capsys):
+    out = tmp_path / "cache"
+    splits = (patch_split(200, 0), patch_split(100, 1))
+    argv = ["infogan-classifier", f"--out={out}", "--epochs=1", "--batch_size=50"]
+    assert classifier_cli.main([*argv, "--min_test_accuracy=0"], splits=splits) == 0
+    stdout = capsys.readouterr().out  # Keras' epoch lines (verbose=2), then the result as JSON
+    result = json.loads(stdout[stdout.index("{"):])
+    assert result["out_dir"] == str(out) and 0.0 <= result["test_accuracy"] <= 1.0
+    assert json.loads((out / classifier_lib.INFO_FILENAME).read_text())["test_accuracy"] == result["test_accuracy"]
+    before = (out / classifier_lib.INFO_FILENAME).read_text()
+    assert classifier_cli.main([*argv, "--min_test_accuracy=1"], splits=splits) == 1
+    captured = capsys.readouterr()
+    assert "out_dir" not in captured.out
+    assert captured.err.strip().splitlines()[-1].startswith(
+        "infogan-classifier: error: classifier test accuracy"
+    ) and "below --min_test_accuracy=1.0" in captured.err
+    assert (out / classifier_lib.INFO_FILENAME).read_text() == before
+
+
+@pytest.mark.slow
+def test_console_script_smoke(tmp_path):
+    exe = shutil.which("infogan-classifier")
+    assert exe, "infogan-classifier is not on PATH (pip install -e .)"
+    proc = subprocess.run([exe, "--epochs=0", f"--out={tmp_path / 'cache'}"], capture_output=True, text=True,
+                          env=ENV, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["infogan-classifier: error: --epochs must be positive, got 0"]
+    assert not (tmp_path / "cache").exists()

@@ -6,8 +6,10 @@ import json
 import pytest
 
 from infogan_tf import config as config_lib
+from infogan_tf import presets
 from infogan_tf.config import ConfigError, TrainConfig
 from infogan_tf.latent import LatentSpec
+from infogan_tf.training import rundir
 
 
 def _with(part, **kw):
@@ -27,12 +29,15 @@ def _with(part, **kw):
         ("optim", {"lambda_cont": float("nan")}, "--lambda_cont must be a finite number >= 0"),
         ("optim", {"g_learning_rate": 0.0}, "--g_learning_rate must be a finite number > 0"),
         ("optim", {"beta1": 1.0}, "--beta1 must be in [0, 1)"),
-        ("data", {"dataset": "imagenet"}, "--dataset must be one of mnist, fashion_mnist, svhn_cropped, got 'imagenet'"),
+        ("data", {"dataset": "imagenet"},
+         "--dataset must be one of mnist, fashion_mnist, svhn_cropped, got 'imagenet'"),
         ("data", {"manual_dir": "/no/such/dir"}, "--manual_dir '/no/such/dir' is not a directory"),
-        ("runtime", {"strategy": "tpu"}, "--strategy must be one of default, one_device, mirrored, multi_worker, got 'tpu'"),
+        ("runtime", {"strategy": "tpu"},
+         "--strategy must be one of default, one_device, mirrored, multi_worker, got 'tpu'"),
         ("runtime", {"checkpoint_every": 0}, "--checkpoint_every must be positive"),
         ("runtime", {"model_dir": ""}, "--model_dir must be set"),
-        ("runtime", {"strategy": "mirrored", "num_devices": 3}, "--batch_size 64 must be divisible by the number of replicas (--num_devices=3)"),
+        ("runtime", {"strategy": "mirrored", "num_devices": 3},
+         "--batch_size 64 must be divisible by the number of replicas (--num_devices=3)"),
         ("model", {"continuous_std": "sometimes"}, "--continuous_std must be 'learned' or 'fixed'"),
         ("model", {"image_shape": (30, 30, 1)}, "divisible by 4"),
     ],
@@ -58,7 +63,7 @@ def test_check_replicas():
 
 
 def test_presets_size_the_model_from_the_dataset():
-    svhn = config_lib.PRESETS["svhn"](TrainConfig()).validate()
+    svhn = presets.PRESETS["svhn"](TrainConfig()).validate()
     assert svhn.data.image_shape == svhn.model.image_shape == (32, 32, 3)
 
 
@@ -66,7 +71,7 @@ def test_resume_accepts_runtime_and_optim_changes(tmp_path):
     cfg = _with("runtime", model_dir=str(tmp_path))
     saved = json.loads(cfg.to_json())
     longer = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, train_steps=9000))
-    config_lib.check_resume_compatible(saved, longer)
+    rundir.check_resume_compatible(saved, longer, str(tmp_path / "config.json"))
 
 
 @pytest.mark.parametrize(
@@ -82,24 +87,37 @@ def test_resume_refuses_a_different_architecture(tmp_path, change, mentioned):
     cfg = _with("runtime", model_dir=str(tmp_path))
     saved = json.loads(cfg.to_json())
     with pytest.raises(ConfigError) as e:
-        config_lib.check_resume_compatible(saved, dataclasses.replace(cfg, **change))
+        rundir.check_resume_compatible(saved, dataclasses.replace(cfg, **change), str(tmp_path / "config.json"))
     assert mentioned in str(e.value) and "different configuration" in str(e.value)
 
 
+def test_resume_refuses_a_foreign_config_naming_its_file(tmp_path):
+    path = str(tmp_path / "config.json")
+    with pytest.raises(ConfigError, match=f"{path} is not a config written by infogan_tf \\(missing data.dataset\\)"):
+        rundir.check_resume_compatible({"data": {}}, TrainConfig(), path)
+
+
 def test_config_file_round_trip_and_corruption(tmp_path):
+    from infogan_tf.training.rundir import RunDir
+
     cfg = _with("runtime", model_dir=str(tmp_path))
-    assert config_lib.read_saved_config(str(tmp_path)) is None
-    config_lib.write_config(cfg)
-    assert TrainConfig.from_dict(config_lib.read_saved_config(str(tmp_path))) == cfg
+    run = RunDir(str(tmp_path))
+    assert run.read_config_dict() is None
+    run.write_config(cfg)
+    assert TrainConfig.from_dict(run.read_config_dict()) == cfg and run.load_config() == cfg
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ConfigError, match="is unreadable"):
-        config_lib.read_saved_config(str(tmp_path))
+        run.read_config_dict()
 
 
-def test_config_module_does_not_import_tensorflow():
+@pytest.mark.slow
+def test_config_and_the_command_lines_do_not_import_tensorflow():
+    """A fresh interpreter (this one has TF loaded): bad flags are reported before TF's seconds of import."""
     import subprocess
     import sys
 
-    code = "import sys, infogan_tf.config, infogan_tf.train; print('tensorflow' in sys.modules)"
+    clis = ("train", "export", "sample", "evaluate", "classifier")
+    modules = ["infogan_tf.config", *(f"infogan_tf.cli.{name}" for name in clis)]
+    code = f"import sys, {', '.join(modules)}; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

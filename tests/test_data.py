@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
-
 from conftest import MNIST_DIR
-from infogan_tf import data as data_lib
+
 from infogan_tf.config import DataConfig
-from infogan_tf.distribute import mirrored_strategy
+from infogan_tf.data import datasets as data_lib
+from infogan_tf.data.pipeline import make_input_fn
+from infogan_tf.data.pixels import to_model_range
+from infogan_tf.training.distribute import mirrored_strategy
 
 
 def _images(n=16):
@@ -30,31 +32,31 @@ def _take(input_fn, steps, ctx=None):
 
 
 def test_batches_are_scaled_images_only():
-    batches = _take(data_lib.make_input_fn(_images(), 4, seed=0), 2)
+    batches = _take(make_input_fn(_images(), 4, seed=0), 2)
     assert batches[0].shape == (4, 28, 28, 1) and batches[0].dtype == np.float32
     assert batches[0].min() >= -1 and batches[0].max() <= 1
-    np.testing.assert_allclose(data_lib.to_model_range(tf.constant([0, 255], tf.uint8)).numpy(), [-1, 1])
+    np.testing.assert_allclose(to_model_range(tf.constant([0, 255], tf.uint8)).numpy(), [-1, 1])
 
 
 def test_each_epoch_is_a_fresh_permutation():
-    batches = _take(data_lib.make_input_fn(_images(16), 4, seed=1), 8)
+    batches = _take(make_input_fn(_images(16), 4, seed=1), 8)
     epoch1 = sum((_ids(b) for b in batches[:4]), [])
     epoch2 = sum((_ids(b) for b in batches[4:]), [])
     assert sorted(epoch1) == sorted(epoch2) == list(range(16))
     assert epoch1 != epoch2
-    other_seed = sum((_ids(b) for b in _take(data_lib.make_input_fn(_images(16), 4, seed=2), 4)), [])
+    other_seed = sum((_ids(b) for b in _take(make_input_fn(_images(16), 4, seed=2), 4)), [])
     assert other_seed != epoch1
 
 
 def test_resuming_continues_the_same_stream():
-    full = _take(data_lib.make_input_fn(_images(), 4, seed=3), 7)
-    resumed = _take(data_lib.make_input_fn(_images(), 4, seed=3, start_step=5), 2)
+    full = _take(make_input_fn(_images(), 4, seed=3), 7)
+    resumed = _take(make_input_fn(_images(), 4, seed=3, start_step=5), 2)
     np.testing.assert_array_equal(resumed[0], full[5])
     np.testing.assert_array_equal(resumed[1], full[6])
 
 
 def test_input_pipelines_of_several_workers_split_each_global_batch():
-    fn = data_lib.make_input_fn(_images(), 8, seed=4)
+    fn = make_input_fn(_images(), 8, seed=4)
     single = _take(fn, 3)
     workers = [
         _take(fn, 3, tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i, num_replicas_in_sync=2))
@@ -66,7 +68,7 @@ def test_input_pipelines_of_several_workers_split_each_global_batch():
 
 def test_mirrored_replicas_split_each_global_batch():
     strategy = mirrored_strategy(["/cpu:0", "/cpu:1"])
-    fn = data_lib.make_input_fn(_images(), 8, seed=5)
+    fn = make_input_fn(_images(), 8, seed=5)
     single = _take(fn, 2)
     it = iter(strategy.distribute_datasets_from_function(fn))
     for step in range(2):
@@ -76,7 +78,7 @@ def test_mirrored_replicas_split_each_global_batch():
 
 def test_a_batch_larger_than_the_dataset_is_refused():
     with pytest.raises(data_lib.DataError, match="has 16 images, fewer than the per-replica batch of 32"):
-        _take(data_lib.make_input_fn(_images(16), 32, seed=0), 1)
+        _take(make_input_fn(_images(16), 32, seed=0), 1)
 
 
 def test_tfds_loading_under_mock_data():

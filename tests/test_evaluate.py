@@ -1,4 +1,4 @@
-"""End-to-end tests of infogan-evaluate on a tiny trained model.
+"""End-to-end tests of infogan-evaluate (``evaluation.evaluate`` and ``cli.evaluate.main``) on a tiny trained model.
 
 A tiny InfoGAN is trained for 2 steps on random images, a tiny classifier
 for a few steps on an easy synthetic task; the evaluation data is injected
@@ -12,20 +12,20 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import make_trainer, tiny_config
 
-from infogan_tf import classifier as classifier_lib
-from infogan_tf import evaluate as evaluate_lib
-from infogan_tf.classifier import ClassifierConfig, ClassifierError
-from conftest import tiny_config
-from infogan_tf.data import LabeledSplit
-from infogan_tf.evaluate import EvalConfig, EvalData
-from infogan_tf.metrics.handle import HandleError, handle_from_model_dir
-from infogan_tf.trainer import InfoGANTrainer
+from infogan_tf.cli import evaluate as evaluate_cli
+from infogan_tf.data.datasets import LabeledSplit
+from infogan_tf.errors import RunDirError
+from infogan_tf.evaluation import classifier as classifier_lib
+from infogan_tf.evaluation import evaluate as evaluate_lib
+from infogan_tf.evaluation.classifier import ClassifierConfig, ClassifierError
+from infogan_tf.evaluation.evaluate import EvalConfig, EvalData
+from infogan_tf.evaluation.handle import handle_from_model_dir
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 STEP = 4  # conftest's trained_model_dir is trained 4 steps
@@ -74,8 +74,9 @@ def read_png(path: str) -> np.ndarray:
 def test_handle_restores_the_trained_weights(trained_run):
     model_dir = trained_run
     # The trainer's own restore (full checkpoint, optimisers included) is the reference.
-    trainer = InfoGANTrainer(tiny_config(model_dir, train_steps=STEP), images=random_images(64, 0))
+    trainer = make_trainer(tiny_config(model_dir, train_steps=STEP), random_images(64, 0))
     assert trainer.restore() == STEP
+    generator, discriminator = trainer.state.generator, trainer.state.discriminator
     handle = handle_from_model_dir(model_dir)
     assert handle.step == STEP
     assert handle.source.endswith(f"ckpt-{STEP}")
@@ -84,12 +85,12 @@ def test_handle_restores_the_trained_weights(trained_run):
     rng = np.random.default_rng(0)
     z = rng.uniform(-1, 1, size=(5, 62)).astype(np.float32)
     c = np.concatenate([np.eye(10)[rng.integers(0, 10, 5)], rng.uniform(-1, 1, (5, 2))], 1).astype(np.float32)
-    live = (trainer.generator(z, c, training=False).numpy() + 1.0) / 2.0
+    live = (generator(z, c, training=False).numpy() + 1.0) / 2.0
     np.testing.assert_allclose(handle.generate(z, c), live, atol=1e-5)
     assert not np.allclose(earlier.generate(z, c), live, atol=1e-5)  # another checkpoint, other weights
     images = handle.generate(z, c)
     assert images.min() >= 0.0 and images.max() <= 1.0
-    out = trainer.discriminator(images * 2.0 - 1.0, training=False)
+    out = discriminator(images * 2.0 - 1.0, training=False)
     q = handle.encode(images)
     np.testing.assert_allclose(q.categorical_probs[0], tf.nn.softmax(out.categorical_logits[0]).numpy(), atol=1e-5)
     np.testing.assert_allclose(q.continuous_std, np.exp(out.continuous_log_std.numpy()), rtol=1e-5)
@@ -99,7 +100,8 @@ def test_evaluate_model_dir_writes_report_and_figures(trained_run, tiny_classifi
     model_dir = trained_run
     result = evaluate_lib.evaluate_model_dir(small_eval_config(model_dir), injected_data(), tiny_classifier)
     assert result.out_dir == os.path.join(model_dir, "eval", str(STEP))
-    report = json.load(open(os.path.join(result.out_dir, "report.json")))
+    with open(os.path.join(result.out_dir, "report.json")) as f:
+        report = json.load(f)
     assert report == json.loads(json.dumps(result.report))
     summary = report["summary"]
     assert summary["step"] == STEP
@@ -126,7 +128,7 @@ def test_evaluate_model_dir_writes_report_and_figures(trained_run, tiny_classifi
     assignment = {int(k): v for k, v in accuracy["assignment"].items()}
     first_category = min(assignment, key=assignment.get)
     handle = handle_from_model_dir(model_dir)
-    from infogan_tf.metrics import figures
+    from infogan_tf.evaluation import figures
 
     expected = figures.traversal_figure(handle, 0, [first_category] + [k for k in range(10) if k != first_category])
     np.testing.assert_array_equal(grid[:29], expected[:29])
@@ -168,7 +170,7 @@ def test_sample_quality_can_be_skipped_and_classifier_shape_is_checked(trained_r
     with pytest.raises(ClassifierError, match="trained on 'fashion_mnist', the model on 'mnist'"):
         evaluate_lib.evaluate_model_dir(config, injected_data())
     missing = small_eval_config(model_dir, classifier_dir=str(tmp_path / "none"), out_dir=str(tmp_path / "c"))
-    with pytest.raises(ClassifierError, match="python -m infogan_tf.classifier"):
+    with pytest.raises(ClassifierError, match="train one with: infogan-classifier --dataset=mnist"):
         evaluate_lib.evaluate_model_dir(missing, injected_data())
     assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
 
@@ -177,7 +179,7 @@ def test_model_dir_without_checkpoint_is_refused(tmp_path):
     model_dir = tmp_path / "empty_run"
     model_dir.mkdir()
     (model_dir / "config.json").write_text(tiny_config(str(model_dir)).to_json() + "\n")
-    with pytest.raises(HandleError, match="no checkpoint"):
+    with pytest.raises(RunDirError, match="no checkpoint"):
         evaluate_lib.evaluate_model_dir(small_eval_config(str(model_dir), sample_quality=False), injected_data())
     assert sorted(os.listdir(model_dir)) == ["config.json"]
 
@@ -189,17 +191,51 @@ def test_model_dir_without_checkpoint_is_refused(tmp_path):
         ([], "--model_dir must be set"),
         (["--num_samples=5"], "--num_samples must be >= 10"),
         (["--sweep_lo=2", "--sweep_hi=-2"], "--sweep_lo must be < --sweep_hi"),
+        (["--num_samples=ten"], "flag --num_samples=ten: invalid literal for int()"),
+        (["stray"], "unexpected arguments: stray"),
     ],
 )
-def test_cli_rejects_bad_flags_and_writes_nothing(trained_run, flags, message):
+def test_cli_rejects_bad_flags_and_writes_nothing(trained_run, capsys, flags, message):
     model_dir = trained_run
     before = sorted(os.listdir(model_dir))
     if flags and not flags[0].startswith("--model_dir"):
         flags = [f"--model_dir={model_dir}", *flags]
-    proc = subprocess.run(
-        [sys.executable, "-m", "infogan_tf.evaluate", *flags], capture_output=True, text=True, env=ENV, timeout=120
-    )
-    assert proc.returncode == 2, proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("infogan-evaluate: error: ") and message in last
-    assert sorted(os.listdir(model_dir)) == before
+    assert evaluate_cli.main(["infogan-evaluate", *flags]) == 2
+    out = capsys.readouterr()
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("infogan-evaluate: error: ") and message in lines[0], out.err
+    assert out.out == "" and sorted(os.listdir(model_dir)) == before
+
+
+def test_cli_prints_the_report_with_injected_data_and_classifier(trained_run, tiny_classifier, tmp_path, capsys):
+    out_dir = tmp_path / "report"
+    argv = ["infogan-evaluate", f"--model_dir={trained_run}", f"--out_dir={out_dir}", "--num_samples=100",
+            "--num_reference=60", "--sweep_samples=3", "--sweep_values=5", "--batch_size=40"]
+    assert evaluate_cli.main(argv, data=injected_data(), classifier=tiny_classifier) == 0
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    assert report == json.loads((out_dir / "report.json").read_text())
+    assert report["summary"]["step"] == STEP and report["settings"]["num_samples"] == 100
+    assert report["sample_quality"]["classifier"]["path"] == tiny_classifier.path
+    assert out.err.strip().splitlines()[-1] == f"infogan-evaluate: report and figures in {out_dir}"
+    # A run without a checkpoint: one line, exit 1, nothing written.
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    (empty / "config.json").write_text(tiny_config(str(empty)).to_json() + "\n")
+    argv = ["infogan-evaluate", f"--model_dir={empty}", "--nosample_quality"]
+    assert evaluate_cli.main(argv, data=injected_data()) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("infogan-evaluate: error: ") and "no checkpoint" in lines[0]
+    assert sorted(os.listdir(empty)) == ["config.json"]
+
+
+@pytest.mark.slow
+def test_console_script_smoke():
+    exe = shutil.which("infogan-evaluate")
+    assert exe, "infogan-evaluate is not on PATH (pip install -e .)"
+    proc = subprocess.run([exe, "--model_dir=/nonexistent/run"], capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "infogan-evaluate: error: --model_dir '/nonexistent/run' has no config.json; "
+        "it is not an infogan_tf training run"
+    ]

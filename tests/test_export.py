@@ -1,4 +1,4 @@
-"""Tests of infogan_tf.export and infogan-export: the SavedModel, its loaders, checks and versioning.
+"""Tests of serving.export and infogan-export (``cli.export.main``): the SavedModel, its loaders, checks, versions.
 
 A tiny model trained 4 steps (conftest ``trained_model_dir``) is exported once
 per session (``exported_model``); every signature is compared with the
@@ -7,6 +7,7 @@ in-memory Keras networks restored independently from the same checkpoint.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,9 +17,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from infogan_tf import export, signatures
+from infogan_tf import errors
+from infogan_tf.cli import export as export_cli
 from infogan_tf.config import TrainConfig
-from infogan_tf.networks import build_networks
+from infogan_tf.model.networks import build_networks
+from infogan_tf.serving import export, signatures
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -61,7 +64,7 @@ def inputs(reference):
 @pytest.fixture(scope="module")
 def expected(reference, inputs):
     """Every signature's outputs computed with the Keras networks in inference mode."""
-    config, generator, discriminator = reference
+    _, generator, discriminator = reference
     images = ((generator(inputs["z"], inputs["c"], training=False).numpy() + 1.0) / 2.0).clip(0, 1)
     out = discriminator(inputs["images"] * 2.0 - 1.0, training=False)
     probs = np.concatenate([tf.nn.softmax(logits).numpy() for logits in out.categorical_logits], axis=1)
@@ -131,7 +134,8 @@ def test_metadata_asset_describes_codes_images_and_training(exported_model, refe
 def test_holds_each_weight_once(exported_model, reference):
     _, generator, discriminator = reference
     stored = [
-        (name, shape) for name, shape in tf.train.list_variables(os.path.join(exported_model.path, "variables", "variables"))
+        (name, shape)
+        for name, shape in tf.train.list_variables(os.path.join(exported_model.path, "variables", "variables"))
         if name.endswith("VARIABLE_VALUE")
     ]
     exported = list(generator.variables) + [
@@ -150,6 +154,7 @@ def test_holds_each_weight_once(exported_model, reference):
 # --------------------------------------------------------------- the loaders
 
 
+@pytest.mark.slow
 def test_fresh_process_without_infogan_tf_matches_keras(exported_model, inputs, expected, tmp_path):
     np.savez(tmp_path / "inputs.npz", **inputs)
     script = textwrap.dedent(
@@ -198,6 +203,7 @@ def test_fresh_process_without_infogan_tf_matches_keras(exported_model, inputs, 
             assert_outputs_match(actual, outputs)
 
 
+@pytest.mark.slow
 def test_saved_model_cli_show_lists_documented_signatures(exported_model):
     result = run(["saved_model_cli", "show", "--dir", exported_model.path, "--all"])
     assert result.returncode == 0, result.stderr[-2000:]
@@ -224,6 +230,7 @@ def test_saved_model_cli_show_lists_documented_signatures(exported_model):
             assert f"dtype: {dtype}" in section and f"shape: {shape}" in section, (name, tensor, section)
 
 
+@pytest.mark.slow
 def test_saved_model_cli_run_matches_keras(exported_model, inputs, expected, tmp_path):
     """saved_model_cli run: the TF1 session loader (TF Serving's path) restores every variable."""
     feeds = []
@@ -278,10 +285,12 @@ Z = np.zeros([2, 62], np.float32)
 CONT = np.zeros([2, 2], np.float32)
 BAD_INPUTS = [
     ("serving_default", {"z": np.zeros([2, 63], np.float32), "c": C_OK}, r"z must have 62 columns"),
-    ("serving_default", {"z": np.zeros([2, 62, 1], np.float32), "c": C_OK}, r"z must be a matrix \[batch, 62\]; got rank\] \[3\]"),
+    ("serving_default", {"z": np.zeros([2, 62, 1], np.float32), "c": C_OK},
+     r"z must be a matrix \[batch, 62\]; got rank\] \[3\]"),
     ("serving_default", {"z": Z, "c": np.zeros([2, 11], np.float32)}, r"c must have 12 columns"),
     ("serving_default", {"z": Z, "c": np.zeros([12], np.float32)}, r"c must be a matrix"),
-    ("serving_default", {"z": Z, "c": _c_not_one_hot()}, r"c columns 0\.\.9 \(categorical code 0, 10 categories\) must be one-hot"),
+    ("serving_default", {"z": Z, "c": _c_not_one_hot()},
+     r"c columns 0\.\.9 \(categorical code 0, 10 categories\) must be one-hot"),
     ("serving_default", {"z": Z, "c": _c_two_ones()}, r"must be one-hot"),
     ("serving_default", {"z": Z + np.nan, "c": C_OK}, r"z contains NaN or Inf"),
     ("serving_default", {"z": Z, "c": C_OK + np.array([0] * 11 + [np.inf], np.float32)}, r"c contains NaN or Inf"),
@@ -290,7 +299,8 @@ BAD_INPUTS = [
      r"categorical\[:, 0\] must be a category index in \[0, 9\]"),
     ("generate", {"z": Z, "categorical": np.array([[-1], [0]], np.int32), "continuous": CONT},
      r"must be a category index in \[0, 9\]"),
-    ("generate", {"z": Z, "categorical": np.zeros([2, 2], np.int32), "continuous": CONT}, r"categorical must have 1 columns"),
+    ("generate", {"z": Z, "categorical": np.zeros([2, 2], np.int32), "continuous": CONT},
+     r"categorical must have 1 columns"),
     ("generate", {"z": Z, "categorical": np.zeros([2, 1], np.int32), "continuous": CONT + np.nan},
      r"continuous contains NaN or Inf"),
     ("encode", {"images": np.full([2, 28, 28, 1], 255.0, np.float32)}, r"images must be in \[0, 1\]"),
@@ -307,7 +317,8 @@ def test_bad_inputs_raise_invalid_argument_naming_the_problem(loaded, name, feed
 
 @pytest.mark.parametrize("dtype", [tf.float64, tf.int32])
 def test_wrong_dtype_is_refused_by_the_signature(loaded, dtype):
-    with pytest.raises(tf.errors.InvalidArgumentError, match=f"expected to be a float tensor but is a {dtype.name.replace('float64', 'double')} tensor"):
+    got = dtype.name.replace("float64", "double")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"expected to be a float tensor but is a {got} tensor"):
         loaded.signatures["serving_default"](z=tf.zeros([2, 62], dtype), c=tf.constant(C_OK))
 
 
@@ -332,7 +343,7 @@ def test_session_loader_checks_raw_feeds(exported_model):
 
 def test_batches_on_both_sides_of_the_upsampling_switch_match_keras(loaded, reference):
     """The default export computes G's upconvolutions in sub-pixel form from SUBPIXEL_MIN_BATCH images on."""
-    from infogan_tf.networks import SUBPIXEL_MIN_BATCH
+    from infogan_tf.serving.upsampling import SUBPIXEL_MIN_BATCH
 
     config, generator, _ = reference
     rng = np.random.default_rng(2)
@@ -461,46 +472,74 @@ def test_checkpoint_flag_exports_that_checkpoint(trained_model_dir, reference, t
     assert not np.array_equal(weights["generator/fc1/kernel"].numpy(), reference[1].fc1.kernel.numpy())
 
 
-def test_missing_or_corrupt_checkpoints_give_clear_errors(trained_model_dir, tmp_path):
-    import shutil
+def test_a_model_dir_without_a_run_or_checkpoint_is_refused_and_nothing_is_written(trained_model_dir, tmp_path):
+    """(A damaged checkpoint is refused the same way by every reader: test_bad_inputs.py.)"""
+    def export_of(model_dir, checkpoint=None):
+        base = tmp_path / "models"
+        export.export(export.ExportConfig(model_dir=str(model_dir), export_dir=str(base), checkpoint=checkpoint))
 
-    with pytest.raises(export.ExportError, match=r"is not a directory"):
-        export.restore(str(tmp_path / "nowhere"))
+    with pytest.raises(errors.RunDirError, match=r"is not a directory"):
+        export_of(tmp_path / "nowhere")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(export.ExportError, match=r"has no config.json"):
-        export.restore(str(empty))
+    with pytest.raises(errors.RunDirError, match=r"has no config.json"):
+        export_of(empty)
     no_ckpt = tmp_path / "no_ckpt"
     no_ckpt.mkdir()
     shutil.copy(os.path.join(trained_model_dir, "config.json"), no_ckpt)
-    with pytest.raises(export.ExportError, match=r"no checkpoint in .*no_ckpt/checkpoints; train first"):
-        export.restore(str(no_ckpt))
-    with pytest.raises(export.ExportError, match=r"--checkpoint .*ckpt-99: no such checkpoint"):
-        export.restore(trained_model_dir, os.path.join(trained_model_dir, "checkpoints", "ckpt-99"))
-    corrupt = tmp_path / "corrupt"
-    shutil.copytree(trained_model_dir, corrupt)
-    data = corrupt / "checkpoints" / "ckpt-4.data-00000-of-00001"
-    data.write_bytes(data.read_bytes()[:500])
-    with pytest.raises(export.ExportError, match=r"cannot restore the generator and discriminator from checkpoint"):
-        export.restore(str(corrupt))
+    with pytest.raises(errors.RunDirError, match=r"no checkpoint in .*no_ckpt/checkpoints yet; train first"):
+        export_of(no_ckpt)
+    with pytest.raises(errors.RunDirError, match=r"--checkpoint .*ckpt-99: no such checkpoint"):
+        export_of(trained_model_dir, os.path.join(trained_model_dir, "checkpoints", "ckpt-99"))
+    assert not (tmp_path / "models").exists()
 
 
 # ----------------------------------------------------------------- the CLI
 
 
-def test_export_cli_writes_a_version_and_rejects_bad_flags(trained_model_dir, tmp_path):
+def test_export_cli_writes_a_version_and_rejects_bad_flags(trained_model_dir, tmp_path, capsys):
     base = tmp_path / "served" / "infogan_mnist"
-    cmd = [sys.executable, "-m", "infogan_tf.export_cli", f"--model_dir={trained_model_dir}", f"--export_dir={base}"]
-    result = run(cmd)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "wrote version 4" in result.stdout and os.listdir(base) == ["4"]
-    xla = run([*cmd, "--jit_compile", "--version=5"])
-    assert xla.returncode == 0, xla.stderr[-3000:]
+    argv = ["infogan-export", f"--model_dir={trained_model_dir}", f"--export_dir={base}"]
+    assert export_cli.main(argv) == 0, capsys.readouterr().err[-3000:]
+    assert "wrote version 4" in capsys.readouterr().out and os.listdir(base) == ["4"]
+    assert export_cli.main([*argv, "--jit_compile", "--version=5"]) == 0, capsys.readouterr().err[-3000:]
     assert sorted(os.listdir(base)) == ["4", "5"]
     for version, jit in (("4", False), ("5", True)):
         with open(base / version / "assets" / signatures.METADATA_ASSET) as f:
             assert json.load(f)["jit_compile"] is jit
         assert bool(_xla_compiled_functions(str(base / version))) is jit
-    missing = run([sys.executable, "-m", "infogan_tf.export_cli", f"--export_dir={base}"])
-    assert missing.returncode == 2 and "--model_dir is required" in missing.stderr
+    capsys.readouterr()
+    assert export_cli.main(["infogan-export", f"--export_dir={base}"]) == 2
+    assert "--model_dir is required" in capsys.readouterr().err
     assert sorted(os.listdir(base)) == ["4", "5"]
+
+
+@pytest.mark.parametrize(
+    "flags, message, code",
+    [
+        (["--version=-1"], "--version must be a non-negative integer, got -1", 2),
+        (["--version=four"], "flag --version=four: invalid literal for int()", 2),
+        (["--model_name= "], "--model_name must not be empty", 2),
+        (["stray"], "unexpected arguments: stray", 2),
+        (["--version=4"], "version 4 already exists", 1),
+    ],
+)
+def test_export_cli_refuses_with_one_line(trained_model_dir, tmp_path, capsys, flags, message, code):
+    base = tmp_path / "models"
+    (base / "4").mkdir(parents=True)
+    argv = ["infogan-export", f"--model_dir={trained_model_dir}", f"--export_dir={base}", *flags]
+    assert export_cli.main(argv) == code
+    out = capsys.readouterr()
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("infogan-export: error: ") and message in lines[0], out.err
+    assert out.out == "" and os.listdir(base) == ["4"] and os.listdir(base / "4") == []
+
+
+@pytest.mark.slow
+def test_console_script_smoke(tmp_path):
+    exe = shutil.which("infogan-export")
+    assert exe, "infogan-export is not on PATH (pip install -e .)"
+    result = run([exe, f"--export_dir={tmp_path / 'models'}"])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["infogan-export: error: --model_dir is required"]
+    assert not (tmp_path / "models").exists()

@@ -1,8 +1,9 @@
-"""Nothing is lost on SIGTERM, SIGKILL or a numerical blow-up (``infogan-train`` subprocesses).
+"""Nothing is lost on SIGTERM, SIGKILL or a numerical blow-up.
 
-Each test runs the real CLI (``tests/cluster_worker.py``: TFDS mock MNIST,
-tiny model) and interferes with it from outside, then checks what is on disk
-with TF's own checkpoint reader and resumes.
+The signal tests run the real CLI as a process (``tests/cluster_worker.py``:
+fixed fake images, tiny model) and interfere with it from outside, then check
+what is on disk with TF's own checkpoint reader and resume. The numerical
+blow-up is the CLI in-process, with NaN fed through its input seam.
 """
 
 import os
@@ -11,12 +12,16 @@ import re
 import signal
 import time
 
-import numpy as np
-import tensorflow as tf
-
 import local_cluster
-from infogan_tf import trainer as trainer_lib
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import nan_input_fn, tiny_config
 from local_cluster import TINY_FLAGS
+
+from infogan_tf.cli import train as train_cli
+from infogan_tf.errors import PREEMPTED_EXIT_CODE
+from infogan_tf.training.rundir import latest_checkpoint
 
 CKPT_STEP = "step/.ATTRIBUTES/VARIABLE_VALUE"
 
@@ -40,13 +45,14 @@ def _assert_complete(prefix):
     return int(reader.get_tensor(CKPT_STEP))
 
 
+@pytest.mark.slow
 def test_sigterm_saves_at_the_current_step_and_the_rerun_resumes_there(tmp_path):
     model_dir = str(tmp_path / "run")
     run = local_cluster.start(str(tmp_path), "first", _flags(model_dir, train_steps=100000, checkpoint_every=1000))
     try:
         local_cluster.wait_for([run], "step 2/", timeout=240)
         run.popen.send_signal(signal.SIGTERM)
-        assert local_cluster.finish([run], timeout=120) == [trainer_lib.PREEMPTED_EXIT_CODE]
+        assert local_cluster.finish([run], timeout=120) == [PREEMPTED_EXIT_CODE]
     finally:
         local_cluster.stop([run])
 
@@ -116,6 +122,7 @@ def _kill_when(run, checkpoints, moment, timeout):
     return _unfinished_write(checkpoints)
 
 
+@pytest.mark.slow
 def test_sigkill_at_any_moment_resumes_from_the_last_complete_checkpoint(tmp_path):
     """Killed mid-write (and elsewhere), a run restarts from a complete checkpoint with its step."""
     model_dir = str(tmp_path / "run")
@@ -136,7 +143,7 @@ def test_sigkill_at_any_moment_resumes_from_the_last_complete_checkpoint(tmp_pat
             assert f"at step {resumed_at}" in run.err()
 
         # The state file names a complete checkpoint whose step is its number.
-        latest = trainer_lib.latest_checkpoint(checkpoints)
+        latest = latest_checkpoint(checkpoints)
         step = int(latest.rsplit("-", 1)[1])
         assert step > resumed_at and _assert_complete(latest) == step
         # The earlier checkpoints it lists are complete too (none lost to the kill).
@@ -156,22 +163,26 @@ def test_sigkill_at_any_moment_resumes_from_the_last_complete_checkpoint(tmp_pat
     )
     assert local_cluster.finish([final], timeout=240) == [0], final.err()[-3000:]
     assert f"resumed from {checkpoints}/ckpt-{resumed_at} at step {resumed_at}" in final.err()
-    assert _assert_complete(trainer_lib.latest_checkpoint(checkpoints)) == resumed_at + 2
+    assert _assert_complete(latest_checkpoint(checkpoints)) == resumed_at + 2
     # The rerun removed the debris of the interrupted writes (or re-saved those steps).
     assert _unfinished_write(checkpoints) is None, _checkpoint_files(checkpoints)
 
 
-def test_injected_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_injected_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, fake_images, capsys):
     model_dir = str(tmp_path / "run")
     checkpoints = os.path.join(model_dir, "checkpoints")
-    run = local_cluster.start(
-        str(tmp_path), "nan", _flags(model_dir, train_steps=10, checkpoint_every=1, inject_nan_step=4)
+    config = tiny_config(model_dir)
+    code = train_cli.main(
+        ["infogan-train", *_flags(model_dir, train_steps=10, checkpoint_every=1)],
+        images=fake_images,
+        input_fn=nan_input_fn(fake_images, config, nan_step=4),
     )
-    assert local_cluster.finish([run], timeout=240) == [1], run.err()[-3000:]
+    err = capsys.readouterr().err
+    assert code == 1, err[-3000:]
     good = os.path.join(checkpoints, "ckpt-3")
-    line = run.last_line()
+    line = err.strip().splitlines()[-1]
     assert line.startswith("infogan-train: error: non-finite d_loss")
     assert line.endswith(f"at step 4; training stopped. The last good checkpoint is {good}")
-    assert "Traceback" not in run.err()
+    assert "Traceback" not in err
     assert tf.train.latest_checkpoint(checkpoints) == good and _assert_complete(good) == 3
     assert not os.path.exists(os.path.join(checkpoints, "ckpt-4.index"))

@@ -98,3 +98,13 @@ def test_parse_categorical_codes():
 def test_dict_round_trip():
     spec = LatentSpec(noise_dim=7, categorical=(3, 5), continuous=1, continuous_range=0.5)
     assert LatentSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_numpy_flatten_equals_the_tensorflow_layout():
+    spec = LatentSpec(noise_dim=3, categorical=(10, 4), continuous=2)
+    categorical = np.array([[0, 3], [9, 0], [4, 2]], np.int32)
+    continuous = np.array([[0.5, -1.0], [0.0, 0.25], [-0.75, 1.0]], np.float32)
+    expected = spec.flatten(categorical, continuous).numpy()
+    actual = spec.flatten_numpy(categorical, continuous)
+    assert actual.dtype == np.float32 and actual.shape == (3, 16)
+    np.testing.assert_array_equal(actual, expected)

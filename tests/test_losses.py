@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from infogan_tf import losses
 from infogan_tf.config import ModelConfig
 from infogan_tf.latent import LatentSpec
-from infogan_tf.networks import build_networks
+from infogan_tf.model import losses
+from infogan_tf.model.networks import build_networks
 
 
 def test_discriminator_and_generator_losses_by_hand():

@@ -8,27 +8,26 @@ import math
 import numpy as np
 import pytest
 
-from infogan_tf.latent import LatentSpec
-from infogan_tf.metrics import figures
-from infogan_tf.metrics.classifier_score import classifier_score, compute_classifier_score
-from infogan_tf.metrics.code_recovery import compute_code_recovery, r_squared
-from infogan_tf.metrics.continuous_effects import compute_continuous_effects, sweep_effects
-from infogan_tf.metrics.frechet_distance import compute_frechet_distance, frechet_distance
-from infogan_tf.metrics.handle import (
+from infogan_tf.evaluation import figures
+from infogan_tf.evaluation.handle import (
     CodeSamples,
     ModelHandle,
     QOutput,
     draw_samples,
     encode_in_batches,
-    flat_code,
 )
-from infogan_tf.metrics.image_statistics import image_statistics
-from infogan_tf.metrics.mutual_information import compute_mutual_information
-from infogan_tf.metrics.unsupervised_accuracy import (
+from infogan_tf.evaluation.metrics.classifier_score import classifier_score, compute_classifier_score
+from infogan_tf.evaluation.metrics.code_recovery import compute_code_recovery, r_squared
+from infogan_tf.evaluation.metrics.continuous_effects import compute_continuous_effects, sweep_effects
+from infogan_tf.evaluation.metrics.frechet_distance import compute_frechet_distance, frechet_distance
+from infogan_tf.evaluation.metrics.image_statistics import image_statistics
+from infogan_tf.evaluation.metrics.mutual_information import compute_mutual_information
+from infogan_tf.evaluation.metrics.unsupervised_accuracy import (
     categories_by_label,
     compute_unsupervised_accuracy,
     confusion_matrix,
 )
+from infogan_tf.latent import LatentSpec
 
 SPEC = LatentSpec(noise_dim=2, categorical=(10,), continuous=2)
 
@@ -275,7 +274,7 @@ def test_batched_encode_and_draw_samples_keep_order():
     np.testing.assert_array_equal(samples.categorical, again.categorical)
     q = encode_in_batches(handle, samples.images, batch_size=7)
     np.testing.assert_array_equal(q.categorical_probs[0].argmax(1), samples.categorical[:, 0])
-    c = flat_code(SPEC, samples.categorical, samples.continuous)
+    c = SPEC.flatten_numpy(samples.categorical, samples.continuous)
     assert c.shape == (103, 12)
     np.testing.assert_array_equal(c[:, :10].argmax(1), samples.categorical[:, 0])
 

@@ -12,12 +12,16 @@ import shutil
 import signal
 import tempfile
 
-import numpy as np
-import tensorflow as tf
-
 import local_cluster
-from infogan_tf import trainer as trainer_lib
+import numpy as np
+import pytest
+import tensorflow as tf
 from local_cluster import TINY_FLAGS
+
+from infogan_tf.errors import PREEMPTED_EXIT_CODE
+from infogan_tf.training.rundir import latest_checkpoint
+
+pytestmark = [pytest.mark.slow, pytest.mark.multiworker]
 
 TIMEOUT = 300  # generous: CI machines are shared
 
@@ -59,7 +63,7 @@ def test_two_workers_train_alike_only_the_chief_writes_sigterm_stops_both_and_th
         codes = local_cluster.finish(workers, timeout=TIMEOUT)
     finally:
         local_cluster.stop(workers)
-    assert codes == [trainer_lib.PREEMPTED_EXIT_CODE] * 2, [w.err()[-2000:] for w in workers]
+    assert codes == [PREEMPTED_EXIT_CODE] * 2, [w.err()[-2000:] for w in workers]
 
     chief, other = (w.report_json() for w in workers)
     step = chief["step"]
@@ -138,7 +142,7 @@ def test_a_killed_worker_stops_the_other_with_one_line_and_the_checkpoints_survi
         # A killed non-chief cannot remove its scratch directory (README says so); the test does.
         for scratch in glob.glob(os.path.join(tempfile.gettempdir(), f"infogan_worker_{workers[1].popen.pid}_*")):
             shutil.rmtree(scratch)
-    latest = trainer_lib.latest_checkpoint(checkpoints)
+    latest = latest_checkpoint(checkpoints)
     line = workers[0].last_line()
     assert re.fullmatch(
         r"infogan-train: error: the cluster lost /job:worker/replica:0/task:1 during step \d+ \(\w+Error\); "

@@ -1,19 +1,19 @@
 """Networks: output shapes for MNIST- and SVHN-sized images, Q outputs per code, the sub-pixel upconvolution."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from infogan_tf import config as config_lib
+from infogan_tf import presets
 from infogan_tf.config import ModelConfig
 from infogan_tf.latent import LatentSpec
-from infogan_tf.networks import SUBPIXEL_MIN_BATCH, build_networks, subpixel_conv_transpose
+from infogan_tf.model.networks import build_networks
 
 
 @pytest.mark.parametrize(
     "config",
-    [config_lib.TrainConfig(), config_lib.svhn_preset(config_lib.TrainConfig())],
+    [config_lib.TrainConfig(), presets.svhn_preset(config_lib.TrainConfig())],
     ids=["mnist_28x28x1", "svhn_32x32x3"],
 )
 def test_shapes_follow_the_image_shape(config):
@@ -78,39 +78,3 @@ def test_fixed_std_default_has_no_log_std_layer():
     assert not any("q_log_std" in v.path for v in d.weights)
     out = d(tf.zeros([2, 28, 28, 1]))
     np.testing.assert_array_equal(out.continuous_log_std.numpy(), np.zeros([2, 2]))
-
-
-@pytest.mark.parametrize("height, width, c_in, c_out", [(7, 7, 16, 8), (4, 6, 3, 1), (1, 1, 2, 5)])
-def test_subpixel_form_equals_the_transposed_convolution(height, width, c_in, c_out):
-    layer = keras.layers.Conv2DTranspose(c_out, 4, strides=2, padding="same", use_bias=False)
-    x = tf.random.stateless_normal([3, height, width, c_in], seed=[1, 2])
-    layer.build(x.shape)
-    # A kernel with distinct taps everywhere, so a tap in the wrong place cannot go unnoticed.
-    layer.kernel.assign(tf.random.stateless_normal(layer.kernel.shape, seed=[3, 4]))
-    expected = layer(x).numpy()
-    actual = subpixel_conv_transpose(x, layer.kernel).numpy()
-    assert actual.shape == (3, 2 * height, 2 * width, c_out)
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
-
-
-def test_generator_subpixel_upsampling_gives_the_same_images():
-    cfg = config_lib.TrainConfig()
-    generator, _ = build_networks(cfg.latent, cfg.model)
-    z = tf.random.stateless_uniform([4, cfg.latent.noise_dim], seed=[0, 1], minval=-1, maxval=1)
-    c = cfg.latent.flatten(np.array([[0], [3], [5], [9]], np.int32), np.zeros([4, 2], np.float32))
-    for layer in (generator.up1, generator.up2):
-        layer.kernel.assign(tf.random.stateless_normal(layer.kernel.shape, seed=[5, 6]) * 0.05)
-    generator.up2.bias.assign(tf.fill(generator.up2.bias.shape, 0.25))
-    default = generator(z, c, training=False).numpy()
-    np.testing.assert_allclose(generator(z, c, training=False, upsampling="subpixel").numpy(), default, atol=2e-5)
-    # "auto" picks the form by the batch size at run time: check both sides of the switch, batch unknown when traced.
-    auto = tf.function(
-        lambda z, c: generator(z, c, training=False, upsampling="auto"),
-        input_signature=[tf.TensorSpec([None, z.shape[1]]), tf.TensorSpec([None, c.shape[1]])],
-    )
-    assert 4 < SUBPIXEL_MIN_BATCH <= 16
-    for repeats in (1, 4):  # 4 and 16 images: below and above SUBPIXEL_MIN_BATCH
-        zz, cc = tf.tile(z, [repeats, 1]), tf.tile(c, [repeats, 1])
-        np.testing.assert_allclose(auto(zz, cc).numpy(), generator(zz, cc, training=False).numpy(), atol=2e-5)
-    with pytest.raises(ValueError, match="upsampling must be one of"):
-        generator(z, c, upsampling="nearest")

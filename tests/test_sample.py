@@ -1,17 +1,19 @@
-"""Tests of infogan-sample: traversal grids and code images from a SavedModel or a REST server."""
+"""Tests of infogan-sample (``serving.sample``, ``cli.sample.main``): grids and code images, local or served."""
 
 import json
 import os
+import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from infogan_tf import sample as sample_lib
-from infogan_tf import signatures, visualize
 from tf_serving_json import StandInServer
+
+from infogan_tf import visualize
+from infogan_tf.cli import sample as sample_cli
+from infogan_tf.serving import sample as sample_lib
+from infogan_tf.serving import signatures
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -27,7 +29,9 @@ def generate(exported_model):
 
     def call(inputs):
         return fn(
-            z=tf.constant(inputs.z), categorical=tf.constant(inputs.categorical), continuous=tf.constant(inputs.continuous)
+            z=tf.constant(inputs.z),
+            categorical=tf.constant(inputs.categorical),
+            continuous=tf.constant(inputs.continuous),
         )["images_uint8"].numpy()
 
     return call
@@ -63,7 +67,8 @@ def test_images_for_given_codes(exported_model, source, generate, tmp_path):
     # Without --category, each image gets a random (seeded) category.
     free = sample_lib.code_inputs(source.info.latent, None, (0.0, 0.0), 20, 3)
     assert len(set(free.categorical[:, 0])) > 1
-    np.testing.assert_array_equal(free.categorical, sample_lib.code_inputs(source.info.latent, None, None, 20, 3).categorical)
+    again = sample_lib.code_inputs(source.info.latent, None, None, 20, 3)
+    np.testing.assert_array_equal(free.categorical, again.categorical)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +132,7 @@ def test_server_source_gives_the_same_grid(exported_model, tmp_path):
 
 
 def test_server_metadata_with_several_categorical_codes_needs_spec_json():
-    from infogan_tf.serving_client import SignatureMetadata, TensorMetadata
+    from infogan_tf.serving.client import SignatureMetadata, TensorMetadata
 
     sigs = {
         "generate": SignatureMetadata(
@@ -141,22 +146,60 @@ def test_server_metadata_with_several_categorical_codes_needs_spec_json():
         sample_lib.info_from_server_metadata(sigs)
 
 
-def test_cli_writes_png_and_rejects_bad_flags(exported_model, tmp_path):
+def test_cli_writes_png_and_rejects_bad_flags(exported_model, tmp_path, capsys):
     out = tmp_path / "cli.png"
-    result = subprocess.run(
-        [sys.executable, "-m", "infogan_tf.sample", f"--saved_model={exported_model.path}", f"--out={out}",
-         "--category=3", "--continuous=0.5,0", "--num=3"],
-        capture_output=True, text=True, env=ENV, timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "wrote a 1x3 grid of images (88x30 px)" in result.stdout
+    argv = ["infogan-sample", f"--saved_model={exported_model.path}", f"--out={out}", "--category=3",
+            "--continuous=0.5,0", "--num=3"]
+    assert sample_cli.main(argv) == 0, capsys.readouterr().err[-3000:]
+    assert "wrote a 1x3 grid of images (88x30 px)" in capsys.readouterr().out
     assert read_png(out).shape == (30, 88, 1)
-    bad = subprocess.run(
-        [sys.executable, "-m", "infogan_tf.sample", f"--saved_model={exported_model.path}", "--out=grid.jpg"],
-        capture_output=True, text=True, env=ENV, timeout=300,
+    assert sample_cli.main(["infogan-sample", f"--saved_model={exported_model.path}", "--out=grid.jpg"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "infogan-sample: error: --out must be a .png path, got 'grid.jpg'"
+    ]
+
+
+@pytest.mark.parametrize(
+    "flags, message, code",
+    [
+        (["--category=10"], r"--category: code 0 has 10 categories (0..9), got 10", 2),
+        (["--category=seven"], "--category must be comma-separated ints, got 'seven'", 2),
+        (["--categorical_code=1"], "categorical code 1 out of range", 2),
+        (["--num=many"], "flag --num=many: invalid literal for int()", 2),
+        (["--request_form=rows"], "flag --request_form=rows: value should be one of <inputs|instances>", 2),
+        (["--saved_model=/nonexistent/3"], "--saved_model /nonexistent/3 has no saved_model.pb", 1),
+    ],
+)
+def test_cli_refuses_with_one_line_and_keeps_the_old_png(source, tmp_path, capsys, flags, message, code):
+    out = tmp_path / "keep.png"
+    out.write_bytes(b"the user's file")
+    argv = ["infogan-sample", f"--out={out}", *flags]
+    injected = None
+    if not any(f.startswith("--saved_model") for f in flags):
+        argv.append("--saved_model=unused")  # the injected source is used instead
+        injected = source
+    assert sample_cli.main(argv, source=injected) == code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("infogan-sample: error: ") and message in lines[0], lines
+    assert out.read_bytes() == b"the user's file"
+
+
+def test_cli_draws_from_an_injected_source(source, tmp_path, capsys):
+    out = tmp_path / "grid.png"
+    assert sample_cli.main(["infogan-sample", "--saved_model=unused", f"--out={out}", "--cols=4"], source=source) == 0
+    assert capsys.readouterr().out.strip() == f"infogan-sample: wrote a 10x4 traversal grid (117x291 px) to {out}"
+    assert read_png(out).shape == (291, 117, 1)
+
+
+@pytest.mark.slow
+def test_console_script_smoke(tmp_path):
+    exe = shutil.which("infogan-sample")
+    assert exe, "infogan-sample is not on PATH (pip install -e .)"
+    result = subprocess.run(
+        [exe, f"--saved_model={tmp_path}", "--out=grid.jpg"], capture_output=True, text=True, env=ENV, timeout=120
     )
-    assert bad.returncode == 2
-    assert bad.stderr.strip().splitlines() == ["infogan-sample: error: --out must be a .png path, got 'grid.jpg'"]
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["infogan-sample: error: --out must be a .png path, got 'grid.jpg'"]
 
 
 def test_metadata_file_errors_are_clear(tmp_path):

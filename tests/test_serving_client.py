@@ -1,4 +1,4 @@
-"""Tests of infogan_tf.serving_client: REST request bodies, response parsing, metadata, HTTP.
+"""Tests of infogan_tf.serving.client: REST request bodies, response parsing, metadata, HTTP.
 
 TF Serving itself cannot be installed here. Each request the client builds is
 decoded and run on the exported SavedModel in this process, and the answer is
@@ -12,10 +12,11 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from infogan_tf import serving_client, signatures
-from infogan_tf.sample import info_from_server_metadata
 from tf_serving_json import StandInServer, answer_predict, metadata_response
+
+from infogan_tf.serving import client as serving_client
+from infogan_tf.serving import signatures
+from infogan_tf.serving.sample import info_from_server_metadata
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +156,8 @@ def test_grpc_example_requests_run_on_the_saved_model(exported_model, loaded, ba
     import importlib.util
     import os
 
-    from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2
     from google.protobuf import json_format
+    from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2
 
     path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "export", "grpc_client.py")
     spec = importlib.util.spec_from_file_location("grpc_client_example", path)

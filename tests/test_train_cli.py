@@ -1,14 +1,25 @@
-"""The infogan-train command line, run as a user runs it (subprocesses)."""
+"""The infogan-train command line: flags, messages and exit codes, in process (``cli.train.main``).
 
+One smoke test runs the installed console script; the subprocess behaviour
+(SIGTERM, clusters) is tested in test_fault_tolerance.py and test_multi_worker.py.
+"""
+
+import dataclasses
 import json
 import os
 import shutil
 import subprocess
-import sys
 
+import numpy as np
 import pytest
-
+import tensorflow as tf
+from absl import flags as absl_flags
 from conftest import MNIST_DIR
+
+from infogan_tf import config as config_lib
+from infogan_tf import errors, presets
+from infogan_tf.cli import train as train_cli
+from infogan_tf.training import loop
 
 TINY_FLAGS = [
     "--train_steps=2", "--batch_size=8", "--log_every=1", "--summary_every=2", "--checkpoint_every=2",
@@ -17,10 +28,15 @@ TINY_FLAGS = [
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-def _run(*args, timeout=600):
-    return subprocess.run(
-        [sys.executable, "-m", "infogan_tf.train", *args], capture_output=True, text=True, env=ENV, timeout=timeout
-    )
+def _main(*args, **seams):
+    return train_cli.main(["infogan-train", *args], **seams)
+
+
+def _parsed(*args):
+    values = absl_flags.FlagValues()
+    train_cli.define_flags(values)
+    values(["infogan-train", *args])
+    return values
 
 
 @pytest.mark.parametrize(
@@ -28,7 +44,8 @@ def _run(*args, timeout=600):
     [
         (["--train_steps=0"], "--train_steps must be positive, got 0"),
         (["--batch_size=-1"], "--batch_size must be positive, got -1"),
-        (["--batch_size=9", "--strategy=mirrored", "--num_devices=2"], "--batch_size 9 must be divisible by the number of replicas"),
+        (["--batch_size=9", "--strategy=mirrored", "--num_devices=2"],
+         "--batch_size 9 must be divisible by the number of replicas"),
         (["--dataset=cifar100"], "--dataset must be one of"),
         (["--strategy=tpu"], "--strategy must be one of"),
         (["--categorical_codes=10,1"], "every cardinality must be >= 2, got 1"),
@@ -41,68 +58,176 @@ def _run(*args, timeout=600):
         (["--mixed_precision=float16"], "--mixed_precision=float16: value should be one of"),
         (["--batch_size=many"], "--batch_size=many"),
         (["--no_such_flag=1"], "Unknown command line flag 'no_such_flag'"),
+        (["--d_filters=8,x"], "--d_filters must be comma-separated integers, got '8,x'"),
+        (["--flagfile=/nonexistent/run.flags"], "/nonexistent/run.flags"),
     ],
 )
-def test_bad_flags_fail_fast_with_one_line_and_create_nothing(tmp_path, flags, message):
+def test_bad_flags_fail_fast_with_one_line_and_create_nothing(tmp_path, capsys, flags, message):
     model_dir = tmp_path / "run"
-    out = _run(f"--model_dir={model_dir}", *flags, timeout=120)
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("infogan-train: error: ") and message in lines[0], out.stderr
+    assert _main(f"--model_dir={model_dir}", *flags) == 2
+    out = capsys.readouterr()
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("infogan-train: error: ") and message in lines[0], out.err
+    assert out.out == ""
     assert not model_dir.exists()
 
 
-def test_manual_dir_without_the_dataset_files(tmp_path):
+def test_manual_dir_without_the_dataset_files(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    out = _run(f"--model_dir={tmp_path / 'run'}", f"--manual_dir={empty}", timeout=120)
-    assert out.returncode == 2
-    assert "lacks train-images-idx3-ubyte.gz" in out.stderr and "needs the original files" in out.stderr
+    assert _main(f"--model_dir={tmp_path / 'run'}", f"--manual_dir={empty}") == 2
+    err = capsys.readouterr().err
+    assert "lacks train-images-idx3-ubyte.gz" in err and "needs the original files" in err
     assert not (tmp_path / "run").exists()
 
 
-def test_help_documents_every_flag():
-    out = subprocess.run(
-        [sys.executable, "-m", "infogan_tf.train", "--helpfull"], capture_output=True, text=True, env=ENV
-    )
+@pytest.mark.parametrize("help_flag", ["--help", "--helpfull"])
+def test_help_documents_every_flag(capsys, help_flag):
+    assert _main(help_flag) == 0
+    out = capsys.readouterr().out
     for flag in (
         "dataset", "data_dir", "manual_dir", "model_dir", "train_steps", "batch_size", "strategy",
         "categorical_codes", "continuous_codes", "noise_dim", "lambda_cat", "lambda_cont", "d_learning_rate",
         "g_learning_rate", "seed", "checkpoint_every", "summary_every", "keep_checkpoints", "flagfile",
         "lambda_real_info", "real_info_view", "update",
     ):
-        assert f"--{flag}" in out.stdout, flag
-    assert "--[no]jit_compile" in out.stdout
+        assert f"--{flag}" in out, flag
+    assert "--[no]jit_compile" in out
+    assert "infogan-train --flagfile=my_run.flags" in out  # the module docstring's examples
 
 
-def test_console_script_is_installed():
+def test_every_config_field_is_a_flag_with_the_fields_help_and_default():
+    values = _parsed()
+    names = set()
+    for part in train_cli.PARTS.values():
+        for field in dataclasses.fields(part):
+            if field.metadata.get("flag", True) is False:
+                assert field.name not in values, field.name
+                continue
+            names.add(field.name)
+            flag = values[field.name]
+            assert field.metadata["help"] and field.metadata["help"] in flag.help, field.name
+            default = list(map(str, field.default)) if isinstance(field.default, tuple) else field.default
+            assert flag.default == default, field.name
+    assert "image_shape" not in values
+    # Besides the fields: the preset and the latent codes.
+    assert set(values) - names == {"preset", "categorical_codes", "continuous_codes", "continuous_range", "noise_dim"}
+    assert values["continuous_std"].parser.enum_values == ["learned", "fixed"]
+    assert values["jit_compile"].default is None
+
+
+def test_flags_build_the_config_and_only_explicit_flags_override_the_preset():
+    assert train_cli.config_from_flags(_parsed()) == config_lib.TrainConfig().validate()
+    svhn = presets.PRESETS["svhn"](config_lib.TrainConfig())
+    # A flag given with the default's value still overrides the preset (svhn: 256 filters, 124 noise dims).
+    cfg = train_cli.config_from_flags(
+        _parsed("--preset=svhn", "--g_base_filters=128", "--noise_dim=62", "--d_filters=8,16", "--nojit_compile")
+    )
+    assert cfg.model.g_base_filters == 128 and cfg.latent.noise_dim == 62 and cfg.model.d_filters == (8, 16)
+    assert cfg.latent.categorical == svhn.latent.categorical and cfg.model.image_shape == (32, 32, 3)
+    assert cfg.data.dataset == "svhn_cropped" and cfg.runtime.jit_compile is False
+    # Flags not given keep the preset's values.
+    assert train_cli.config_from_flags(_parsed("--preset=svhn")).model.g_base_filters == 256
+
+
+def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_path, capsys, monkeypatch):
+    calls = []
+    result = loop.TrainResult(
+        step=7, checkpoint=str(tmp_path / "checkpoints" / "ckpt-7"), summary_dir=str(tmp_path / "train"),
+        metrics={}, preempted=False,
+    )
+
+    def fake_train(config, strategy, images=None, input_fn=None, progress=None):
+        calls.append((config, strategy, images, input_fn))
+        progress("step 7/7 L_I=1.0")
+        return result
+
+    monkeypatch.setattr(loop, "train", fake_train)
+    strategy, images, input_fn = object(), np.zeros([8, 28, 28, 1], np.uint8), object()
+    assert _main(f"--model_dir={tmp_path}", images=images, strategy=strategy, input_fn=input_fn) == 0
+    (config, *seams), = calls
+    assert config.runtime.model_dir == str(tmp_path) and seams == [strategy, images, input_fn]
+    out = capsys.readouterr()
+    assert out.err == "infogan-train: step 7/7 L_I=1.0\n"
+    assert out.out == (
+        f"infogan-train: step 7; checkpoint {result.checkpoint}; summaries: tensorboard --logdir {tmp_path}\n"
+    )
+
+    calls.clear()
+    monkeypatch.setattr(loop, "train", lambda *a, **k: result._replace(preempted=True))
+    assert _main(f"--model_dir={tmp_path}", strategy=strategy) == errors.PREEMPTED_EXIT_CODE == 143
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.strip().splitlines() == [
+        f"infogan-train: preempted (SIGTERM) at step 7; checkpoint {result.checkpoint}; "
+        "rerun the same command to resume"
+    ]
+    monkeypatch.setattr(loop, "train", lambda *a, **k: result._replace(preempted=True, checkpoint=None))
+    assert _main(f"--model_dir={tmp_path}", strategy=strategy) == 143
+    assert "at step 7; the chief saved the checkpoint; rerun" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "error, code",
+    [
+        (errors.NonFiniteError("non-finite d_loss at step 3\n(details)"), 1),
+        (errors.DataError("no MNIST here"), 1),
+        (errors.ClusterError("the cluster lost worker 1"), 1),
+        (errors.ConfigError("--model_dir runs/x holds a run with a different configuration"), 2),
+    ],
+)
+def test_library_errors_become_one_line_and_their_exit_code(tmp_path, capsys, monkeypatch, error, code):
+    def failing_train(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(loop, "train", failing_train)
+    assert _main(f"--model_dir={tmp_path}", strategy=object()) == code
+    assert capsys.readouterr().err == f"infogan-train: error: {errors.first_line(error)}\n"
+
+
+@pytest.mark.slow
+def test_trains_on_injected_images_under_an_injected_strategy(tmp_path, capsys, fake_images):
+    model_dir = tmp_path / "run"
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    assert _main(*TINY_FLAGS, f"--model_dir={model_dir}", "--nojit_compile", images=fake_images, strategy=strategy) == 0
+    out = capsys.readouterr()
+    assert out.out.strip() == (
+        f"infogan-train: step 2; checkpoint {model_dir}/checkpoints/ckpt-2; summaries: tensorboard --logdir {model_dir}"
+    )
+    assert "infogan-train: step 2/2" in out.err and "steps/s" in out.err
+    assert json.loads((model_dir / "config.json").read_text())["optim"]["train_steps"] == 2
+
+
+@pytest.mark.slow
+def test_console_script_smoke():
     exe = shutil.which("infogan-train")
     assert exe, "infogan-train is not on PATH (pip install -e .)"
-    out = subprocess.run([exe, "--train_steps=-5"], capture_output=True, text=True, env=ENV)
-    assert out.returncode == 2 and "--train_steps must be positive" in out.stderr
+    out = subprocess.run([exe, "--train_steps=-5"], capture_output=True, text=True, env=ENV, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == ["infogan-train: error: --train_steps must be positive, got -5"]
 
 
-def test_train_resume_and_refuse_a_different_config(tmp_path, mnist_data_dir):
+@pytest.mark.slow
+def test_train_resume_and_refuse_a_different_config(tmp_path, capsys, mnist_data_dir):
     model_dir = tmp_path / "run"
     flagfile = tmp_path / "run.flags"
     flagfile.write_text("\n".join([*TINY_FLAGS, f"--data_dir={mnist_data_dir}", f"--model_dir={model_dir}"]) + "\n")
 
-    out = _run(f"--flagfile={flagfile}", f"--manual_dir={MNIST_DIR}")
-    assert out.returncode == 0, out.stderr
-    assert f"checkpoint {model_dir}/checkpoints/ckpt-2" in out.stdout
-    assert "step 2/2" in out.stderr and "L_I=" in out.stderr and "steps/s" in out.stderr and "ETA" in out.stderr
+    assert _main(f"--flagfile={flagfile}", f"--manual_dir={MNIST_DIR}") == 0
+    out = capsys.readouterr()
+    assert f"checkpoint {model_dir}/checkpoints/ckpt-2" in out.out
+    assert "step 2/2" in out.err and "L_I=" in out.err and "steps/s" in out.err and "ETA" in out.err
     saved = json.loads((model_dir / "config.json").read_text())
     assert saved["optim"]["batch_size"] == 8 and saved["model"]["d_filters"] == [8, 16]
 
     # Resuming continues to the new --train_steps from the saved step.
-    out = _run(f"--flagfile={flagfile}", "--train_steps=3")
-    assert out.returncode == 0, out.stderr
-    assert "at step 2" in out.stderr and f"checkpoint {model_dir}/checkpoints/ckpt-3" in out.stdout
+    assert _main(f"--flagfile={flagfile}", "--train_steps=3") == 0
+    out = capsys.readouterr()
+    assert "at step 2" in out.err and f"checkpoint {model_dir}/checkpoints/ckpt-3" in out.out
 
     # A different code layout is refused; nothing in model_dir changes.
     before = {p: p.stat().st_mtime_ns for p in model_dir.rglob("*")}
-    out = _run(f"--flagfile={flagfile}", "--train_steps=4", "--categorical_codes=12")
-    assert out.returncode == 2
-    assert "holds a run with a different configuration" in out.stderr
-    assert "latent.categorical: saved [10], now [12]" in out.stderr
+    assert _main(f"--flagfile={flagfile}", "--train_steps=4", "--categorical_codes=12") == 2
+    err = capsys.readouterr().err
+    assert "holds a run with a different configuration" in err
+    assert "latent.categorical: saved [10], now [12]" in err
     assert {p: p.stat().st_mtime_ns for p in model_dir.rglob("*")} == before

@@ -7,14 +7,15 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import make_trainer, nan_input_fn, tiny_config
 
-from conftest import tiny_config
-from infogan_tf import trainer as trainer_lib
-from infogan_tf.distribute import mirrored_strategy
+from infogan_tf import errors
+from infogan_tf.training import loop
+from infogan_tf.training.distribute import mirrored_strategy
 
 
 def _weights(trainer):
-    return [v.numpy() for m in (trainer.generator, trainer.discriminator) for v in m.weights]
+    return [v.numpy() for m in (trainer.state.generator, trainer.state.discriminator) for v in m.weights]
 
 
 @pytest.mark.parametrize("strategy_name", ["default", "mirrored"])
@@ -25,27 +26,25 @@ def test_a_few_steps_train(tmp_path, fake_images, strategy_name, update):
         if strategy_name == "default"
         else mirrored_strategy(["/cpu:0", "/cpu:1"])
     )
-    trainer = trainer_lib.InfoGANTrainer(
-        tiny_config(str(tmp_path), update=update), strategy=strategy, images=fake_images
-    )
-    assert trainer.num_replicas == (1 if strategy_name == "default" else 2)
+    trainer = make_trainer(tiny_config(str(tmp_path), update=update), fake_images, strategy=strategy)
+    assert trainer.strategy.num_replicas_in_sync == (1 if strategy_name == "default" else 2)
     before = _weights(trainer)
     result = trainer.train(progress=lambda _: None)
 
-    assert result.step == 3 and int(trainer.step.numpy()) == 3
+    assert result.step == 3 and int(trainer.state.step.numpy()) == 3
     for name in ("d_loss", "g_loss", "mi_loss", "info_lower_bound", "d_grad_norm", "g_grad_norm"):
         assert np.isfinite(result.metrics[name]), name
     assert 0 <= result.metrics["real_info"] <= np.log(10) + 1e-5
     assert 0 <= result.metrics["d_real"] <= 1 and 0 <= result.metrics["d_fake"] <= 1
     # Every trainable variable of G, D and Q moved.
     after = _weights(trainer)
-    trainable = {id(v) for m in (trainer.generator, trainer.discriminator) for v in m.trainable_variables}
-    all_vars = [v for m in (trainer.generator, trainer.discriminator) for v in m.weights]
+    trainable = {id(v) for m in (trainer.state.generator, trainer.state.discriminator) for v in m.trainable_variables}
+    all_vars = [v for m in (trainer.state.generator, trainer.state.discriminator) for v in m.weights]
     for v, b, a in zip(all_vars, before, after):
         if id(v) in trainable:
             assert not np.array_equal(a, b), f"{v.path} did not change"
     # The step function was traced once for all steps.
-    assert trainer.tracing_count == 1
+    assert trainer.step_fn.tracing_count == 1
 
 
 @pytest.mark.parametrize("mixed_precision, jit_compile", [("bfloat16", False), ("float32", True)])
@@ -54,16 +53,16 @@ def test_bfloat16_and_xla_steps_train(tmp_path, fake_images, mixed_precision, ji
     cfg = dataclasses.replace(
         cfg, runtime=dataclasses.replace(cfg.runtime, mixed_precision=mixed_precision, jit_compile=jit_compile)
     )
-    trainer = trainer_lib.InfoGANTrainer(cfg, images=fake_images)
+    trainer = make_trainer(cfg, fake_images)
     if mixed_precision == "bfloat16":
-        assert trainer.generator.fc1.compute_dtype == "bfloat16"
+        assert trainer.state.generator.fc1.compute_dtype == "bfloat16"
     # Variables stay float32 whatever the compute dtype.
-    assert {v.dtype for v in trainer.generator.weights + trainer.discriminator.weights} == {"float32"}
+    assert {v.dtype for v in trainer.state.generator.weights + trainer.state.discriminator.weights} == {"float32"}
     before = _weights(trainer)
     result = trainer.train(progress=lambda _: None)
     assert all(np.isfinite(result.metrics[k]) for k in ("d_loss", "g_loss", "mi_loss", "info_lower_bound"))
     assert any(not np.array_equal(a, b) for a, b in zip(before, _weights(trainer)))
-    assert trainer.generator(tf.zeros([1, 62]), tf.zeros([1, 12])).dtype == tf.float32
+    assert trainer.state.generator(tf.zeros([1, 62]), tf.zeros([1, 12])).dtype == tf.float32
 
 
 @pytest.mark.parametrize("strategy_name", ["default", "mirrored"])
@@ -71,8 +70,8 @@ def test_xla_by_default_for_one_replica_only(tmp_path, fake_images, strategy_nam
     cfg = tiny_config(str(tmp_path), update="alternating")
     cfg = dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, jit_compile=None))
     strategy = tf.distribute.get_strategy() if strategy_name == "default" else mirrored_strategy(["/cpu:0", "/cpu:1"])
-    trainer = trainer_lib.InfoGANTrainer(cfg, strategy=strategy, images=fake_images)
-    assert trainer.jit_compile == (strategy_name == "default")
+    trainer = make_trainer(cfg, fake_images, strategy=strategy)
+    assert trainer.step_fn.jit_compile == (strategy_name == "default")
     assert np.isfinite(trainer.train(progress=lambda _: None).metrics["g_loss"])
 
 
@@ -80,17 +79,17 @@ def test_xla_with_several_replicas_is_refused(tmp_path, fake_images):
     cfg = tiny_config(str(tmp_path))
     cfg = dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, jit_compile=True))
     strategy = mirrored_strategy(["/cpu:0", "/cpu:1"])
-    with pytest.raises(trainer_lib.ConfigError, match="--jit_compile works with a single replica only"):
-        trainer_lib.InfoGANTrainer(cfg, strategy=strategy, images=fake_images)
+    with pytest.raises(errors.ConfigError, match="--jit_compile works with a single replica only"):
+        make_trainer(cfg, fake_images, strategy=strategy)
     assert not (tmp_path / "config.json").exists()
 
 
 def test_mirrored_replicas_keep_one_set_of_batchnorm_statistics(tmp_path, fake_images):
     strategy = mirrored_strategy(["/cpu:0", "/cpu:1"])
-    trainer = trainer_lib.InfoGANTrainer(tiny_config(str(tmp_path)), strategy=strategy, images=fake_images)
+    trainer = make_trainer(tiny_config(str(tmp_path)), fake_images, strategy=strategy)
     trainer.train(progress=lambda _: None)
     moving = [
-        v for m in (trainer.generator, trainer.discriminator) for v in m.non_trainable_variables if "moving" in v.path
+        v for m in (trainer.state.generator, trainer.state.discriminator) for v in m.non_trainable_variables if "moving" in v.path
     ]
     assert moving
     for v in moving:
@@ -98,42 +97,42 @@ def test_mirrored_replicas_keep_one_set_of_batchnorm_statistics(tmp_path, fake_i
         assert len(copies) == 2
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=v.path)
         assert not np.allclose(copies[0], 0.0 if "mean" in v.path else 1.0), f"{v.path} never updated"
-    for v in trainer.generator.trainable_variables + trainer.discriminator.trainable_variables:
+    for v in trainer.state.generator.trainable_variables + trainer.state.discriminator.trainable_variables:
         copies = [c.numpy() for c in strategy.experimental_local_results(v.value)]
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=v.path)
 
 
 def test_resume_continues_exactly(tmp_path, fake_images):
-    straight = trainer_lib.InfoGANTrainer(
-        tiny_config(str(tmp_path / "straight"), train_steps=4), images=fake_images
+    straight = make_trainer(
+        tiny_config(str(tmp_path / "straight"), train_steps=4), fake_images
     )
     straight.train(progress=lambda _: None)
 
-    first = trainer_lib.InfoGANTrainer(tiny_config(str(tmp_path / "split"), train_steps=2), images=fake_images)
+    first = make_trainer(tiny_config(str(tmp_path / "split"), train_steps=2), fake_images)
     first.train(progress=lambda _: None)
     messages = []
-    second = trainer_lib.InfoGANTrainer(tiny_config(str(tmp_path / "split"), train_steps=4), images=fake_images)
+    second = make_trainer(tiny_config(str(tmp_path / "split"), train_steps=4), fake_images)
     result = second.train(progress=messages.append)
 
     assert any("resumed from" in m and "at step 2" in m for m in messages)
     assert result.step == 4 and result.checkpoint.endswith("ckpt-4")
     for a, b in zip(_weights(straight), _weights(second)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    for a, b in zip(straight.g_optimizer.variables, second.g_optimizer.variables):
+    for a, b in zip(straight.state.g_optimizer.variables, second.state.g_optimizer.variables):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_a_finished_run_is_not_trained_further(tmp_path, fake_images):
     cfg = tiny_config(str(tmp_path), train_steps=2)
-    trainer_lib.train(cfg, images=fake_images, progress=lambda _: None)
-    again = trainer_lib.InfoGANTrainer(cfg, images=fake_images)
+    loop.train(cfg, images=fake_images, progress=lambda _: None)
+    again = make_trainer(cfg, fake_images)
     result = again.train(progress=lambda _: None)
     assert result.step == 2 and result.checkpoint.endswith("ckpt-2")
 
 
 def test_summaries_metrics_log_and_checkpoints_are_written(tmp_path, fake_images):
     cfg = tiny_config(str(tmp_path), train_steps=4)
-    result = trainer_lib.train(cfg, images=fake_images, progress=lambda _: None)
+    result = loop.train(cfg, images=fake_images, progress=lambda _: None)
     assert sorted(os.listdir(tmp_path)) == ["checkpoints", "config.json", "metrics.jsonl", "train"]
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 4 and '"info_lower_bound"' in lines[-1]
@@ -150,7 +149,7 @@ def test_summaries_metrics_log_and_checkpoints_are_written(tmp_path, fake_images
 
 
 def test_traversal_grid_shape(tmp_path, fake_images):
-    trainer = trainer_lib.InfoGANTrainer(tiny_config(str(tmp_path)), images=fake_images)
+    trainer = make_trainer(tiny_config(str(tmp_path)), fake_images)
     grid = trainer.traversal_grid()
     # 10 categories x 10 sweep values of 28x28 tiles with 1-pixel borders.
     assert grid.shape == (1, 10 * 29 + 1, 10 * 29 + 1, 1) and grid.dtype == np.uint8
@@ -158,11 +157,9 @@ def test_traversal_grid_shape(tmp_path, fake_images):
 
 def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, fake_images):
     cfg = tiny_config(str(tmp_path), train_steps=6)
-    cfg = dataclasses.replace(
-        cfg, runtime=dataclasses.replace(cfg.runtime, inject_nan_step=3, checkpoint_every=1, log_every=2)
-    )
-    trainer = trainer_lib.InfoGANTrainer(cfg, images=fake_images)
-    with pytest.raises(trainer_lib.NonFiniteError) as e:
+    cfg = dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, checkpoint_every=1, log_every=2))
+    trainer = make_trainer(cfg, fake_images, input_fn=nan_input_fn(fake_images, cfg, nan_step=3))
+    with pytest.raises(errors.NonFiniteError) as e:
         trainer.train(progress=lambda _: None)
     message = str(e.value)
     assert "at step 3" in message and "d_loss" in message and "ckpt-2" in message
@@ -174,23 +171,14 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_p
             assert np.all(np.isfinite(value)), name
 
 
-def test_corrupt_checkpoint_is_reported(tmp_path, fake_images):
-    cfg = tiny_config(str(tmp_path), train_steps=2)
-    trainer_lib.train(cfg, images=fake_images, progress=lambda _: None)
-    data_file = tmp_path / "checkpoints" / "ckpt-2.data-00000-of-00001"
-    data_file.write_bytes(b"\0" * 100)
-    with pytest.raises(trainer_lib.CheckpointError, match="cannot restore checkpoint .*ckpt-2"):
-        trainer_lib.InfoGANTrainer(dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, train_steps=3)), images=fake_images).train()
-
-
 def test_two_mirrored_runs_of_different_programs_in_one_process(tmp_path, fake_images):
     # Without fresh collective keys per strategy the second run fails with
     # "Shape mismatch in the collective instance" (different BN all-reduces).
     for update in ("alternating", "joint"):
-        trainer = trainer_lib.InfoGANTrainer(
+        trainer = make_trainer(
             tiny_config(str(tmp_path / update), update=update),
+            fake_images,
             strategy=mirrored_strategy(["/cpu:0", "/cpu:1"]),
-            images=fake_images,
         )
         assert np.isfinite(trainer.train(progress=lambda _: None).metrics["d_loss"])
 
@@ -200,19 +188,19 @@ def test_real_information_term_changes_only_what_it_should(tmp_path, fake_images
     # Same seed, data and codes: the D/Q update differs only by the real-image term.
     runs = {}
     for weight in (0.0, 5.0):
-        trainer = trainer_lib.InfoGANTrainer(
+        trainer = make_trainer(
             tiny_config(
                 str(tmp_path / f"{weight}"), update=update, train_steps=1, lambda_real_info=weight,
                 real_info_view=view,
             ),
-            images=fake_images,
+            fake_images,
         )
         trainer.train(progress=lambda _: None)
         runs[weight] = trainer
-    q_weights = [v.numpy() for v in runs[0.0].discriminator.q_head_variables()]
-    q_weights_with_term = [v.numpy() for v in runs[5.0].discriminator.q_head_variables()]
+    q_weights = [v.numpy() for v in runs[0.0].state.discriminator.q_head_variables()]
+    q_weights_with_term = [v.numpy() for v in runs[5.0].state.discriminator.q_head_variables()]
     assert any(not np.allclose(a, b) for a, b in zip(q_weights, q_weights_with_term))
     if update == "joint":
         # The generator's update does not contain the term (it is in the D/Q objective only).
-        for a, b in zip(runs[0.0].generator.trainable_variables, runs[5.0].generator.trainable_variables):
+        for a, b in zip(runs[0.0].state.generator.trainable_variables, runs[5.0].state.generator.trainable_variables):
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)

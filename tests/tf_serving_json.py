@@ -2,7 +2,7 @@
 
 This is NOT TF Serving (the model server cannot be installed on these
 machines). It decodes a predict request body independently of
-``infogan_tf.serving_client``, runs the requested signature of a real
+``infogan_tf.serving.client``, runs the requested signature of a real
 SavedModel in this process, and encodes the result following the documented
 REST response format (https://www.tensorflow.org/tfx/serving/api_rest):
 ``predictions`` for row requests, ``outputs`` for columnar ones, the output

@@ -1,0 +1,100 @@
+"""What every infogan_tf command line shares: flag parsing, one-line errors, exit codes.
+
+Each CLI (``infogan-train``, ``-export``, ``-sample``, ``-evaluate``,
+``-classifier``) is a module with ``define_flags(values)``, ``main(argv,
+**seams) -> int`` and ``run()``, its console-script entry point.
+``main`` hands :func:`run_main` its flags and a command; :func:`run_main`
+parses ``argv`` into a fresh ``FlagValues`` (``--flagfile`` included),
+answers ``--help``/``--helpfull`` on stdout, and reports any failure as the
+single line ``<prog>: error: <message>`` on stderr with the exit status of
+its :class:`~infogan_tf.errors.InfoGANError` kind: 2 for bad usage (also
+absl's own flag errors: unknown flag, malformed number, value outside an
+enum; stray positional arguments), 1 when the work failed.
+
+Nothing here imports TensorFlow, so a bad flag is reported in milliseconds.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+from absl import flags, logging
+
+from infogan_tf import errors
+
+HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpfull", "-helpfull", "--helpshort", "-helpshort")
+
+
+def report(prog: str, error: errors.InfoGANError) -> int:
+    """Prints ``<prog>: error: <first line>`` on stderr; returns the error's exit status."""
+    print(f"{prog}: error: {errors.first_line(error) or type(error).__name__}", file=sys.stderr)
+    return error.exit_code
+
+
+def _wants_help(args: Sequence[str]) -> bool:
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg in HELP_FLAGS:
+            return True
+    return False
+
+
+def print_help(doc: str | None, values: flags.FlagValues) -> None:
+    """The command's docstring and every flag's help, on stdout."""
+    sys.stdout.write((doc or "").strip() + "\n\nflags:\n" + values.get_help() + "\n")
+
+
+def parse_flags(define_flags: Callable[[flags.FlagValues], None], argv: Sequence[str]) -> flags.FlagValues:
+    """A fresh FlagValues with the command's flags, parsed from ``argv`` (``argv[0]``: the program).
+
+    Raises:
+      errors.UsageError: an absl flag error, or positional arguments.
+    """
+    values = flags.FlagValues()
+    define_flags(values)
+    try:
+        rest = values(list(argv))
+    except flags.Error as e:
+        raise errors.UsageError(errors.first_line(e)) from None
+    if len(rest) > 1:
+        raise errors.UsageError(f"unexpected arguments: {' '.join(rest[1:])}")
+    return values
+
+
+def run_main(
+    prog: str,
+    doc: str | None,
+    define_flags: Callable[[flags.FlagValues], None],
+    argv: Sequence[str],
+    command: Callable[[flags.FlagValues], int],
+) -> int:
+    """Parses ``argv`` and runs ``command(values)``; returns the exit status (never exits).
+
+    ``--help`` (or ``--helpfull``) prints ``doc`` and the flags' help and
+    returns 0. Any :class:`~infogan_tf.errors.InfoGANError`, from parsing or
+    from the command, becomes one line on stderr and its ``exit_code``;
+    other exceptions are bugs and propagate.
+    """
+    try:
+        if _wants_help(argv[1:]):
+            values = flags.FlagValues()
+            define_flags(values)
+            print_help(doc, values)
+            return 0
+        return command(parse_flags(define_flags, argv))
+    except errors.InfoGANError as e:
+        return report(prog, e)
+
+
+def init_logging() -> None:
+    """For a console entry point: absl warnings on stderr in absl's format, as under ``app.run``.
+
+    The command's own flags live in a private FlagValues, so the global one
+    (holding absl's logging flags) is marked parsed with its defaults:
+    warnings and errors go to stderr, info lines do not.
+    """
+    logging.use_absl_handler()
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()

@@ -1,0 +1,101 @@
+"""``infogan-evaluate`` / ``python -m infogan_tf.cli.evaluate``: what a trained InfoGAN learned, and its figures.
+
+    infogan-evaluate --model_dir=runs/mnist --manual_dir=../shared/data/mnist
+
+prints a JSON report on stdout and writes it, with figures, to
+``<model_dir>/eval/<step>/`` (or --out_dir): report.json (unsupervised test
+accuracy of the categorical code, the lower bound L_I next to H(c), Q's code
+recovery, Fréchet distance and classifier score, what each continuous code
+controls), traversal_c<j>.png, categories.png and info_curve.png. See
+``infogan_tf.evaluation.evaluate`` for what each number means.
+
+Thin: flags become one ``EvalConfig`` handed to ``evaluate_model_dir``.
+Exit status: 2 for a bad flag, 1 when the run, its checkpoint, the
+classifier or the data cannot be used; nothing is written then. The sample
+quality needs the cached classifier (``infogan-classifier``) unless
+--nosample_quality.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+
+from absl import flags
+
+from infogan_tf import errors
+from infogan_tf.cli import common as cli
+from infogan_tf.evaluation import evaluate as evaluate_lib
+
+PROG = "infogan-evaluate"
+
+
+def define_flags(values: flags.FlagValues) -> None:
+    """Defines the evaluation flags on ``values``; each is the EvalConfig field of the same name."""
+    d = evaluate_lib.EvalConfig(model_dir="")
+    v = {"flag_values": values}
+    flags.DEFINE_string("model_dir", None, "The training run to evaluate (holds config.json and checkpoints/).", **v)
+    flags.DEFINE_string("checkpoint", None, "A checkpoint path prefix (default: the latest in --model_dir).", **v)
+    flags.DEFINE_string("manual_dir", None, "The dataset's original files (default: the run's --manual_dir).", **v)
+    flags.DEFINE_string("data_dir", None, "TFDS data directory (default: the run's --data_dir).", **v)
+    flags.DEFINE_string(
+        "classifier_dir", None,
+        "Cached classifier for sample quality (default ~/.cache/infogan_tf/<dataset>_classifier; "
+        "make it with infogan-classifier).",
+        **v,
+    )
+    flags.DEFINE_bool("sample_quality", d.sample_quality, "Compute Fréchet distance and classifier score.", **v)
+    flags.DEFINE_integer(
+        "num_samples", d.num_samples, "Fresh (z, c) samples for L_I, code recovery and sample quality.", **v
+    )
+    flags.DEFINE_integer("num_reference", d.num_reference, "Training images in the Fréchet reference set.", **v)
+    flags.DEFINE_integer("sweep_samples", d.sweep_samples, "Base inputs per continuous-code sweep.", **v)
+    flags.DEFINE_integer("sweep_values", d.sweep_values, "Values per continuous-code sweep.", **v)
+    flags.DEFINE_float("sweep_lo", d.sweep_lo, "Lowest value of the continuous-code sweep.", **v)
+    flags.DEFINE_float("sweep_hi", d.sweep_hi, "Highest value of the continuous-code sweep.", **v)
+    flags.DEFINE_integer("batch_size", d.batch_size, "Images per forward pass.", **v)
+    flags.DEFINE_integer("seed", d.seed, "Seed of samples, sweeps and figures.", **v)
+    flags.DEFINE_string("out_dir", None, "Where report.json and figures go (default <model_dir>/eval/<step>).", **v)
+
+
+def config_from_flags(values: flags.FlagValues) -> evaluate_lib.EvalConfig:
+    """The validated EvalConfig of the parsed flags."""
+    config = evaluate_lib.EvalConfig(
+        **{field.name: values[field.name].value for field in dataclasses.fields(evaluate_lib.EvalConfig)}
+    )
+    problems = config.problems()
+    if problems:
+        raise errors.UsageError(problems[0])
+    return config
+
+
+def _evaluate(config: evaluate_lib.EvalConfig, data, classifier) -> int:
+    result = evaluate_lib.evaluate_model_dir(config, data, classifier)
+    print(json.dumps(result.report, indent=2))
+    print(f"{PROG}: report and figures in {result.out_dir}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str], data: evaluate_lib.EvalData | None = None, classifier=None) -> int:
+    """Runs ``infogan-evaluate`` on ``argv`` (``argv[0]``: the program name); returns the exit status.
+
+    Args:
+      argv: the command line.
+      data: real images (``EvalData``) replacing the TFDS test and reference sets.
+      classifier: a loaded ``evaluation.classifier.Classifier`` replacing the cached one.
+    """
+    return cli.run_main(
+        PROG, __doc__, define_flags, argv, lambda values: _evaluate(config_from_flags(values), data, classifier)
+    )
+
+
+def run() -> None:
+    """Console-script entry point."""
+    cli.init_logging()
+    sys.exit(main(sys.argv))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,209 @@
+"""``infogan-train`` / ``python -m infogan_tf.cli.train``: the training command line.
+
+Intentionally thin: flags are turned into one validated TrainConfig here, at
+the edge, and handed to ``training.loop.train``. Every flag but the preset and
+the latent codes is generated from the config field of the same name (its
+help is the field's ``metadata["help"]`` in ``infogan_tf/config.py``); only
+flags given explicitly override --preset. A bad value is reported as one line
+naming the flag, with exit status 2, before TensorFlow is imported and before
+anything is written. Runtime failures (data, checkpoints, non-finite values,
+a lost worker) exit 1 with one line. SIGTERM (preemption) saves a checkpoint
+at the current step and exits 143; rerunning the same command resumes there.
+Exit 0 means the run reached --train_steps.
+
+Examples:
+  infogan-train --model_dir=runs/mnist --train_steps=5000
+  infogan-train --manual_dir=../shared/data/mnist --model_dir=runs/mnist
+  infogan-train --flagfile=my_run.flags
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from absl import flags
+
+from infogan_tf import config as config_lib
+from infogan_tf import errors, presets
+from infogan_tf.cli import common as cli
+from infogan_tf.latent import LatentSpec, parse_categorical_codes
+
+PROG = "infogan-train"
+
+# The config parts whose fields are flags of the same name.
+PARTS = {
+    "data": config_lib.DataConfig,
+    "model": config_lib.ModelConfig,
+    "optim": config_lib.OptimConfig,
+    "runtime": config_lib.RuntimeConfig,
+}
+
+
+def _without_none(kind: Any) -> Any:
+    """``X`` for ``X | None``; any other type unchanged."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(kind) if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return kind
+
+
+def _is_int_tuple(kind: Any) -> bool:
+    return typing.get_origin(kind) is tuple and all(a in (int, Ellipsis) for a in typing.get_args(kind))
+
+
+def flag_fields(part: type) -> list[tuple[dataclasses.Field, Any]]:
+    """The fields of a config part that are flags, each with its type (``X | None`` as ``X``)."""
+    hints = typing.get_type_hints(part)
+    return [
+        (field, _without_none(hints[field.name]))
+        for field in dataclasses.fields(part)
+        if field.metadata.get("flag", True)
+    ]
+
+
+def _define_field_flag(values: flags.FlagValues, part: type, field: dataclasses.Field, kind: Any) -> None:
+    name, default, help_ = field.name, field.default, field.metadata["help"]
+    if "choices" in field.metadata:
+        flags.DEFINE_enum(name, default, list(field.metadata["choices"]), help_, flag_values=values)
+    elif kind is bool:
+        flags.DEFINE_boolean(name, default, help_, flag_values=values)
+    elif kind is int:
+        flags.DEFINE_integer(name, default, help_, flag_values=values)
+    elif kind is float:
+        flags.DEFINE_float(name, default, help_, flag_values=values)
+    elif kind is str:
+        flags.DEFINE_string(name, default, help_, flag_values=values)
+    elif _is_int_tuple(kind):
+        flags.DEFINE_list(name, [str(x) for x in default], help_ + " Comma-separated integers.", flag_values=values)
+    else:
+        raise TypeError(f"{part.__name__}.{name}: no flag type for {kind!r}; mark it metadata={{'flag': False}}")
+
+
+def define_flags(values: flags.FlagValues) -> None:
+    """Defines the training flags on ``values``: --preset, the latent codes, and one per config field."""
+    flags.DEFINE_enum(
+        "preset", "mnist", sorted(presets.PRESETS), "Base configuration; other flags given override it.",
+        flag_values=values,
+    )
+    lat = LatentSpec()
+    flags.DEFINE_string(
+        "categorical_codes", ",".join(map(str, lat.categorical)),
+        "Comma-separated cardinalities of the categorical codes ('10', '10,4'; '' for none).",
+        flag_values=values,
+    )
+    flags.DEFINE_integer(
+        "continuous_codes", lat.continuous, "Number of Uniform(-r, r) continuous codes.", flag_values=values
+    )
+    flags.DEFINE_float(
+        "continuous_range", lat.continuous_range, "Half width r of the continuous codes' prior.", flag_values=values
+    )
+    flags.DEFINE_integer("noise_dim", lat.noise_dim, "Dimension of the incompressible noise z.", flag_values=values)
+    for part in PARTS.values():
+        for field, kind in flag_fields(part):
+            _define_field_flag(values, part, field, kind)
+
+
+def _flag_value(values: flags.FlagValues, name: str, kind: Any) -> Any:
+    value = values[name].value
+    if _is_int_tuple(kind):
+        try:
+            return tuple(int(x) for x in value)
+        except ValueError:
+            raise errors.ConfigError(f"--{name} must be comma-separated integers, got {','.join(value)!r}") from None
+    return value
+
+
+def config_from_flags(values: flags.FlagValues) -> config_lib.TrainConfig:
+    """Builds and validates the TrainConfig: the preset, then every flag given explicitly."""
+    base = presets.PRESETS[values.preset](config_lib.TrainConfig())
+    parts = {}
+    for part_name, part in PARTS.items():
+        overrides = {
+            field.name: _flag_value(values, field.name, kind)
+            for field, kind in flag_fields(part)
+            if values[field.name].present
+        }
+        parts[part_name] = dataclasses.replace(getattr(base, part_name), **overrides)
+    # The image shape follows the dataset.
+    dataset = parts["data"].dataset
+    if dataset not in config_lib.DATASETS:
+        raise errors.ConfigError(f"--dataset must be one of {', '.join(config_lib.DATASETS)}, got {dataset!r}")
+    parts["model"] = dataclasses.replace(parts["model"], image_shape=config_lib.DATASETS[dataset].image_shape)
+    lat = base.latent
+    try:
+        latent = LatentSpec(
+            noise_dim=values.noise_dim if values["noise_dim"].present else lat.noise_dim,
+            categorical=(
+                parse_categorical_codes(values.categorical_codes)
+                if values["categorical_codes"].present
+                else lat.categorical
+            ),
+            continuous=values.continuous_codes if values["continuous_codes"].present else lat.continuous,
+            continuous_range=(
+                values.continuous_range if values["continuous_range"].present else lat.continuous_range
+            ),
+        )
+    except ValueError as e:
+        raise errors.ConfigError(str(e)) from None
+    return config_lib.TrainConfig(latent=latent, **parts).validate()
+
+
+def _progress(line: str) -> None:
+    print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+
+def _train(config: config_lib.TrainConfig, images, strategy, input_fn) -> int:
+    # Only now pay for TensorFlow.
+    from infogan_tf.training import loop
+    from infogan_tf.training.distribute import get_strategy
+
+    if strategy is None:
+        rt = config.runtime
+        strategy = get_strategy(rt.strategy, rt.num_devices, rt.device)
+    result = loop.train(config, strategy, images=images, input_fn=input_fn, progress=_progress)
+    if result.preempted:
+        saved = f"checkpoint {result.checkpoint}" if result.checkpoint else "the chief saved the checkpoint"
+        print(
+            f"{PROG}: preempted (SIGTERM) at step {result.step}; {saved}; rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return errors.PREEMPTED_EXIT_CODE
+    if result.checkpoint:
+        print(
+            f"{PROG}: step {result.step}; checkpoint {result.checkpoint}; "
+            f"summaries: tensorboard --logdir {os.path.dirname(result.summary_dir)}"
+        )
+    return 0
+
+
+def main(argv: Sequence[str], images=None, strategy=None, input_fn=None) -> int:
+    """Runs ``infogan-train`` on ``argv`` (``argv[0]``: the program name); returns the exit status.
+
+    Args:
+      argv: the command line.
+      images: uint8 [N, H, W, C] training images replacing the TFDS dataset.
+      strategy: a ``tf.distribute.Strategy`` replacing the one --strategy names.
+      input_fn: a ``tf.distribute`` input function replacing the input pipeline
+        (passed to ``training.loop.train``).
+    """
+    return cli.run_main(
+        PROG, __doc__, define_flags, argv,
+        lambda values: _train(config_from_flags(values), images, strategy, input_fn),
+    )
+
+
+def run() -> None:
+    """Console-script entry point."""
+    cli.init_logging()
+    sys.exit(main(sys.argv))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""Serving: the signature contract, the exported module, export, and the clients of an export."""

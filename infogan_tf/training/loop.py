@@ -1,0 +1,286 @@
+"""The training loop: restore, step, log, summarise, checkpoint, stop cleanly.
+
+:class:`Trainer` runs :class:`~infogan_tf.training.step.InfoGANStep` from the
+latest checkpoint of the run directory to ``--train_steps``. Around the
+algorithm it owns the safety rails every long run needs: a config check on
+resume, checkpoints that are only written while every quantity is finite and
+only restored after every tensor read back intact (``training.rundir``), and
+a clean save-and-exit on SIGTERM (every worker of a cluster stops after the
+same step). The strategy is built by the caller (``get_strategy``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import signal
+import time
+from typing import Callable, NamedTuple
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from infogan_tf import visualize
+from infogan_tf.config import TrainConfig
+from infogan_tf.data import datasets
+from infogan_tf.data.pixels import to_unit_range
+from infogan_tf.errors import CheckpointError, NonFiniteError
+from infogan_tf.training import cluster
+from infogan_tf.training.distribute import get_strategy
+from infogan_tf.training.rundir import RunDir, check_resume_compatible, latest_checkpoint, restore_checkpoint
+from infogan_tf.training.step import GUARDED_QUANTITIES, InfoGANStep, InputFn, build_state, input_stream
+
+
+class TrainResult(NamedTuple):
+    """What a finished (or preempted) run leaves behind.
+
+    Attributes:
+      step: the global step reached.
+      checkpoint: path prefix of the last checkpoint written (None on non-chief workers).
+      summary_dir: TensorBoard log directory.
+      metrics: last reduced metrics (name -> float).
+      preempted: True when the run stopped early on SIGTERM.
+    """
+
+    step: int
+    checkpoint: str | None
+    summary_dir: str
+    metrics: dict
+    preempted: bool
+
+
+class Trainer:
+    """One run: its state, its compiled step, its run directory; ``train()`` runs it.
+
+    Args:
+      config: the validated run configuration.
+      strategy: the tf.distribute.Strategy to train under (built by the caller).
+      images: uint8 [N, H, W, C] training images (tests inject fakes); default
+        loaded with TFDS from ``config.data``.
+      input_fn: replaces the input pipeline over ``images`` (a test seam; see
+        ``step.input_stream``).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        strategy: tf.distribute.Strategy,
+        images: np.ndarray | None = None,
+        input_fn: InputFn | None = None,
+    ):
+        self.config = config.validate()
+        self.strategy = strategy
+        config.check_replicas(strategy.num_replicas_in_sync)
+        self.run_dir = RunDir(config.runtime.model_dir)
+        self.chief = cluster.is_chief(strategy)
+        self._check_run_dir()
+        self.images: np.ndarray = images if images is not None else (
+            np.zeros([0, *config.model.image_shape], np.uint8) if input_fn is not None else datasets.load_train_images(config.data)
+        )
+        self._input_fn = input_fn
+        # Non-chief workers take part in saving (it may involve collectives)
+        # but write to a scratch directory that train() removes at the end.
+        self.write_dir = RunDir(config.runtime.model_dir if self.chief else cluster.scratch_dir())
+        self.state = build_state(config, strategy)
+        self.step_fn = InfoGANStep(config, strategy, self.state)
+        s = self.state
+        self.checkpoint = tf.train.Checkpoint(
+            generator=s.generator, discriminator=s.discriminator,
+            g_optimizer=s.g_optimizer, d_optimizer=s.d_optimizer, step=s.step,
+        )
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self.write_dir.checkpoints,
+            max_to_keep=config.runtime.keep_checkpoints, step_counter=s.step,
+        )
+        self.restored_from: str | None = None  # set by restore()
+        self._stop_requested = False  # this process got SIGTERM
+        self._preempted = False  # some worker got SIGTERM: every worker stops
+
+    def _check_run_dir(self) -> None:
+        """Refuses a model_dir with another configuration or a damaged checkpoint state.
+
+        Only reads: config.json is (re)written by train() once the checkpoint
+        has been restored, so a refused or failed start leaves model_dir as it was.
+        """
+        saved = self.run_dir.read_config_dict()
+        if saved is not None:
+            check_resume_compatible(saved, self.config, self.run_dir.config_path)
+        self.run_dir.latest_checkpoint()
+
+    # ------------------------------------------------------------ public API
+    def input_iterator(self, start_step: int = 0):
+        """The distributed batches of this run from ``start_step`` on."""
+        return input_stream(self.config, self.strategy, self.images, start_step, self._input_fn)
+
+    def restore(self) -> int:
+        """Restores the latest checkpoint if any; returns the step reached."""
+        latest = self.run_dir.latest_checkpoint()
+        self.restored_from = latest
+        if latest is None:
+            return 0
+        restore_checkpoint(self.checkpoint, latest)
+        return int(self.state.step.numpy())
+
+    def check_finite(self) -> None:
+        """Raises NonFiniteError if any step so far produced a NaN/Inf."""
+        bad_step = int(self.state.nonfinite_step.numpy())
+        if bad_step < 0:
+            return
+        mask = int(self.state.nonfinite_mask.numpy())
+        names = [n for i, n in enumerate(GUARDED_QUANTITIES) if mask & (1 << i)]
+        last = self.manager.latest_checkpoint if self.chief else self._last_checkpoint()
+        raise NonFiniteError(
+            f"non-finite {', '.join(names)} at step {bad_step}; training stopped. "
+            f"The last good checkpoint is {last or 'none (nothing was saved)'}"
+        )
+
+    def save(self) -> str | None:
+        """Saves a checkpoint, but only if every step so far was finite."""
+        self.check_finite()
+        return self.manager.save(checkpoint_number=int(self.state.step.numpy()))
+
+    def traversal_grid(self) -> np.ndarray:
+        """[1, H', W', C] uint8 traversal grid from the current generator."""
+        spec = self.config.latent
+        inputs = visualize.traversal_inputs(spec, seed=self.config.runtime.seed)
+        c = spec.flatten(inputs.categorical, inputs.continuous)
+        images = to_unit_range(self.state.generator(inputs.z, c, training=False)).numpy()
+        return visualize.tile_grid(visualize.to_uint8(images), inputs.rows, inputs.cols)[None]
+
+    # ------------------------------------------------------------------ loop
+    def _last_checkpoint(self) -> str | None:
+        """The chief's latest checkpoint, for messages (never raises)."""
+        try:
+            return latest_checkpoint(self.run_dir.checkpoints)
+        except CheckpointError:
+            return None
+
+    def _on_sigterm(self, signum, frame) -> None:  # noqa: ARG002
+        logging.warning("SIGTERM received: every worker saves a checkpoint after the next step and exits.")
+        self._stop_requested = True
+
+    def _start(self, say: Callable[[str], None]) -> int:
+        """Restores, checks the workers agree, and (chief) records the config."""
+        start = self.restore()
+        if cluster.is_multi_worker(self.strategy):
+            report = cluster.WorkerReport(cluster.config_fingerprint(self.config), start)
+            try:
+                reports = cluster.gather_reports(self.strategy, report)
+            except tf.errors.OpError as e:
+                raise cluster.cluster_error(e, "at start-up", self._last_checkpoint()) from e
+            cluster.check_agreement(reports)
+        if start:
+            say(f"resumed from {self.restored_from} at step {start}")
+        if self.chief:
+            self.run_dir.write_config(self.config)
+            self.run_dir.remove_unfinished_writes()
+        return start
+
+    def _log(self, step: int, out: dict, rate: float, elapsed: float, at_summary: bool, writer, say) -> dict:
+        """One progress line, one metrics.jsonl line (chief), the TensorBoard scalars (and grid)."""
+        cfg = self.config
+        metrics = {k: float(v) for k, v in out.items()}
+        self.check_finite()
+        metrics["steps_per_sec"] = rate
+        metrics["elapsed_s"] = elapsed  # seconds since this process started (or resumed) training
+        entropy = cfg.latent.categorical_entropy()
+        eta = (cfg.optim.train_steps - step) / rate if rate > 0 else float("inf")
+        say(
+            f"step {step}/{cfg.optim.train_steps} d_loss={metrics['d_loss']:.4f} "
+            f"g_loss={metrics['g_loss']:.4f} mi_loss={metrics['mi_loss']:.4f} "
+            f"L_I={metrics['info_lower_bound']:.4f}/{entropy:.4f} "
+            f"I_real={metrics['real_info']:.3f} "
+            f"D(x)={metrics['d_real']:.3f} D(G(z))={metrics['d_fake']:.3f} "
+            f"{rate:.2f} steps/s ETA {format_eta(eta)}"
+        )
+        if self.chief:
+            with open(self.write_dir.metrics_log, "a") as f:
+                f.write(json.dumps({"step": step, **metrics}) + "\n")
+        with writer.as_default(step=step):
+            for name, value in metrics.items():
+                tf.summary.scalar(name, value)
+            tf.summary.scalar("categorical_entropy", entropy)
+            if at_summary:
+                tf.summary.image("traversal", self.traversal_grid())
+        return metrics
+
+    def train(self, progress: Callable[[str], None] | None = None) -> TrainResult:
+        """Trains from the latest checkpoint (if any) to ``optim.train_steps``."""
+        cfg, rt = self.config, self.config.runtime
+        say = progress or logging.info
+        start = self._start(say)
+        iterator = self.input_iterator(start)
+        writer = tf.summary.create_file_writer(self.write_dir.summaries)
+        previous_handler = None
+        try:
+            previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
+        except ValueError:  # not in the main thread: no preemption handling
+            pass
+
+        step = start
+        # What is on disk; every worker decides the same way when to save
+        # (saving may involve collectives), so they track the step, not paths.
+        last_checkpoint, saved_step = self.restored_from, (start if self.restored_from else None)
+        metrics: dict = {}
+        window_start, window_step = time.time(), step
+        loop_start = window_start
+        try:
+            while step < cfg.optim.train_steps and not self._preempted:
+                try:
+                    out = self.step_fn(iterator, self._stop_requested)
+                except tf.errors.OpError as e:
+                    if cluster.is_multi_worker(self.strategy):
+                        raise cluster.cluster_error(e, f"during step {step + 1}", self._last_checkpoint()) from e
+                    raise
+                self._preempted = bool(out.pop("stop_requested") > 0)
+                step += 1
+                at_summary = step % rt.summary_every == 0
+                if at_summary or step % rt.log_every == 0 or step == cfg.optim.train_steps:
+                    now = time.time()
+                    rate = (step - window_step) / max(now - window_start, 1e-9)
+                    window_start, window_step = now, step
+                    metrics = self._log(step, out, rate, now - loop_start, at_summary, writer, say)
+                if step % rt.checkpoint_every == 0:
+                    last_checkpoint, saved_step = self.save(), step
+            if step != saved_step:
+                last_checkpoint = self.save()
+        finally:
+            writer.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
+            if not self.chief:
+                shutil.rmtree(self.write_dir.path, ignore_errors=True)
+        if self._preempted:
+            saved = last_checkpoint if self.chief else f"the chief's checkpoint of step {step}"
+            say(f"preempted: saved {saved}; rerun the same command to resume")
+        return TrainResult(
+            step=step,
+            checkpoint=last_checkpoint if self.chief else None,
+            summary_dir=self.run_dir.summaries,
+            metrics=metrics,
+            preempted=self._preempted,
+        )
+
+
+def format_eta(seconds: float) -> str:
+    """H:MM:SS, or ? when unknown."""
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def train(
+    config: TrainConfig,
+    strategy: tf.distribute.Strategy | None = None,
+    images: np.ndarray | None = None,
+    input_fn: InputFn | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Library entry point: trains ``config`` under ``strategy`` (default: the one ``config.runtime`` names)."""
+    if strategy is None:
+        rt = config.runtime
+        strategy = get_strategy(rt.strategy, rt.num_devices, rt.device)
+    return Trainer(config, strategy, images=images, input_fn=input_fn).train(progress=progress)
