@@ -1,12 +1,14 @@
 """infogan_tf: InfoGAN (Chen et al. 2016) on TensorFlow 2 / Keras 3."""
 
+import pathlib
+
 from setuptools import find_packages, setup
 
 setup(
     name="infogan_tf",
     version="0.1.0",
     description="InfoGAN on TensorFlow 2 / Keras 3: distributed training, checkpoints, SavedModel export",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=pathlib.Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["infogan_tf", "infogan_tf.*"]),
     python_requires=">=3.10",
@@ -28,7 +30,7 @@ setup(
     ],
     extras_require={
         # The suite and the checks .ci/run makes before it (ruff, mypy; pre-commit for contributors).
-        "test": ["pytest>=8,<10", "ruff>=0.17,<0.18", "mypy>=2.4,<2.5", "pre-commit>=4.7,<5"],
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.6,<4", "ruff>=0.17,<0.18", "mypy>=2.4,<2.5", "pre-commit>=4.7,<5"],
     },
     entry_points={
         "console_scripts": [

@@ -93,7 +93,9 @@ def define_flags() -> None:
     flags.DEFINE_string("data_dir", None, "TFDS data directory (for --images=mnist).")
     flags.DEFINE_integer("batch_size", 64, "Global batch size of the train step.")
     flags.DEFINE_enum(
-        "strategy", "default", ["default", "one_device", "mirrored"],
+        "strategy",
+        "default",
+        ["default", "one_device", "mirrored"],
         "Strategy of the train parts (as infogan-train's flag; the issue's figures use default).",
     )
     flags.DEFINE_integer("num_devices", 0, "As infogan-train's --num_devices, for --strategy=mirrored.")
@@ -101,7 +103,8 @@ def define_flags() -> None:
     flags.DEFINE_integer("steps", 60, f"Timed train steps per variant (>= {MIN_TIMED_STEPS} for a valid figure).")
     flags.DEFINE_integer("warmup_steps", 10, "Untimed train steps first (tracing, XLA compilation, caches).")
     flags.DEFINE_list(
-        "variants", [f"{p}:{'xla' if j else 'noxla'}" for p, j in TRAIN_VARIANTS],
+        "variants",
+        [f"{p}:{'xla' if j else 'noxla'}" for p, j in TRAIN_VARIANTS],
         "Train variants to run, as precision:xla|noxla.",
     )
     flags.DEFINE_integer("pipeline_batches", 3000, "Batches read in the input-pipeline measurement.")
@@ -154,7 +157,11 @@ def train_config(spec: dict, model_dir: str) -> config_lib.TrainConfig:
         base,
         model=dataclasses.replace(base.model, continuous_std="learned"),  # as torch_baseline.py
         optim=dataclasses.replace(
-            base.optim, batch_size=spec["batch_size"], train_steps=10**9, update="joint", lambda_real_info=0.0,
+            base.optim,
+            batch_size=spec["batch_size"],
+            train_steps=10**9,
+            update="joint",
+            lambda_real_info=0.0,
             real_info_view="same",
         ),
         runtime=dataclasses.replace(
@@ -171,7 +178,7 @@ def train_config(spec: dict, model_dir: str) -> config_lib.TrainConfig:
 
 def _distribution(times: list[float]) -> dict:
     ordered = sorted(times)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]
     return {
         "median_ms": 1000 * statistics.median(ordered),
         "mean_ms": 1000 * statistics.fmean(ordered),
@@ -215,7 +222,7 @@ def job_gemm(spec: dict) -> dict:
         wall, cpu = [], []
         for _ in range(spec["repeats"]):
             cpu_start = time.process_time()
-            wall.append(_timed(lambda: matmul(a, b).numpy()))
+            wall.append(_timed(lambda a=a, b=b: matmul(a, b).numpy()))
             cpu.append(time.process_time() - cpu_start)
         per_size[str(n)] = 2 * n**3 / min(wall) / 1e9
         per_cpu_second[str(n)] = 2 * n**3 / min(cpu) / 1e9
@@ -243,7 +250,7 @@ def job_memory_bandwidth(spec: dict) -> dict:
     for label, nbytes in (("generator_weights", spec["generator_weight_bytes"]), ("dram_64mb", 64 << 20)):
         x = tf.random.uniform([nbytes // 4], dtype=tf.float32)
         total(x).numpy()
-        best = min(_timed(lambda: total(x).numpy()) for _ in range(spec["repeats"]))
+        best = min(_timed(lambda x=x: total(x).numpy()) for _ in range(spec["repeats"]))
         out[label] = {"bytes": nbytes, "gb_per_sec": nbytes / best / 1e9, "ms": 1000 * best}
     out["batch1_floor_ms"] = out["generator_weights"]["ms"]
     return out
@@ -344,7 +351,8 @@ def job_export(spec: dict) -> dict:
     jit = bool(spec.get("jit_compile", False))
     result = export_lib.export(
         export_lib.ExportConfig(
-            model_dir=model_dir, export_dir=os.path.join(spec["work_dir"], "export_xla" if jit else "export"),
+            model_dir=model_dir,
+            export_dir=os.path.join(spec["work_dir"], "export_xla" if jit else "export"),
             jit_compile=jit,
         )
     )
@@ -368,7 +376,7 @@ def job_serving(spec: dict) -> dict:
         continuous = rng.uniform(-1, 1, [batch, latent.continuous]).astype(np.float32)
         c = latent.flatten(categorical, continuous)
 
-        def call():
+        def call(z=z, c=c):
             return fn(z=z, c=c)["images"].numpy()
 
         first_call_s = _timed(call)
@@ -497,14 +505,16 @@ def run_part(job: str, spec: dict, log) -> dict:
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, os.path.abspath(__file__), f"--child_job={job}", f"--child_spec={json.dumps(spec)}"],
-        capture_output=True, text=True, env=env,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     wall = time.perf_counter() - start
-    lines = [l for l in proc.stdout.splitlines() if l.startswith(RESULT_MARKER)]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARKER)]
     if proc.returncode != 0 or not lines:
-        tail = [l for l in proc.stderr.strip().splitlines() if l.strip()][-1:] or ["(no output)"]
+        tail = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
         raise PartError(f"benchmark part {job} failed (exit {proc.returncode}): {tail[0]}")
-    result = json.loads(lines[-1][len(RESULT_MARKER):])
+    result = json.loads(lines[-1][len(RESULT_MARKER) :])
     result["wall_s"] = wall
     result["load_average"] = {"before": list(load_before), "after": list(os.getloadavg())}
     return result
@@ -515,13 +525,19 @@ def run_torch_baseline(spec: dict, log) -> dict:
     log("running torch_baseline")
     load_before = os.getloadavg()
     proc = subprocess.run(
-        [sys.executable, script, f"--steps={spec['steps']}", f"--warmup_steps={spec['warmup_steps']}",
-         f"--batch_size={spec['batch_size']}"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            script,
+            f"--steps={spec['steps']}",
+            f"--warmup_steps={spec['warmup_steps']}",
+            f"--batch_size={spec['batch_size']}",
+        ],
+        capture_output=True,
+        text=True,
     )
-    lines = [l for l in proc.stdout.splitlines() if l.strip().startswith("{")]
+    lines = [line for line in proc.stdout.splitlines() if line.strip().startswith("{")]
     if proc.returncode != 0 or not lines:
-        tail = [l for l in proc.stderr.strip().splitlines() if l.strip()][-1:] or ["(no output)"]
+        tail = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
         return {"error": f"torch_baseline.py failed (exit {proc.returncode}): {tail[0]}"}
     result = json.loads(lines[-1])
     result["load_average"] = {"before": list(load_before), "after": list(os.getloadavg())}
@@ -547,7 +563,7 @@ def _environment() -> dict:
     cpu = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     return {
@@ -566,10 +582,18 @@ def run_benchmark(log) -> dict:
     serving_batches = [int(b) for b in FLAGS.serving_batches]
     if FLAGS.images == "mnist" and not (FLAGS.manual_dir or FLAGS.data_dir):
         log("--images=mnist without --manual_dir/--data_dir: TFDS's default data directory is used")
-    report: dict = {"environment": _environment(), "settings": {
-        "images": FLAGS.images, "batch_size": batch, "steps": FLAGS.steps, "warmup_steps": FLAGS.warmup_steps,
-        "strategy": FLAGS.strategy, "num_devices": FLAGS.num_devices, "valid_step_count": FLAGS.steps >= MIN_TIMED_STEPS,
-    }}
+    report: dict = {
+        "environment": _environment(),
+        "settings": {
+            "images": FLAGS.images,
+            "batch_size": batch,
+            "steps": FLAGS.steps,
+            "warmup_steps": FLAGS.warmup_steps,
+            "strategy": FLAGS.strategy,
+            "num_devices": FLAGS.num_devices,
+            "valid_step_count": FLAGS.steps >= MIN_TIMED_STEPS,
+        },
+    }
     if FLAGS.steps < MIN_TIMED_STEPS:
         log(f"--steps={FLAGS.steps} < {MIN_TIMED_STEPS}: figures are for validating the script only")
     cfg = train_config({"batch_size": batch}, model_dir="unused")
@@ -580,10 +604,16 @@ def run_benchmark(log) -> dict:
     os.makedirs(work_dir, exist_ok=True)
     try:
         images_npy = os.path.join(work_dir, "images.npy")
-        report["images"] = run_part("images", {
-            "images": FLAGS.images, "manual_dir": FLAGS.manual_dir, "data_dir": FLAGS.data_dir,
-            "images_npy": images_npy,
-        }, log)
+        report["images"] = run_part(
+            "images",
+            {
+                "images": FLAGS.images,
+                "manual_dir": FLAGS.manual_dir,
+                "data_dir": FLAGS.data_dir,
+                "images_npy": images_npy,
+            },
+            log,
+        )
         gemm_spec = {"sizes": [int(s) for s in FLAGS.gemm_sizes], "repeats": FLAGS.gemm_repeats}
         gemm_before = run_part("gemm", gemm_spec, log)
         report["memory_bandwidth"] = run_part(
@@ -594,11 +624,21 @@ def run_benchmark(log) -> dict:
         for precision, jit in variants:
             name = f"{precision}{'_xla' if jit else ''}"
             try:
-                result = run_part("train", {
-                    "images_npy": images_npy, "batch_size": batch, "mixed_precision": precision,
-                    "jit_compile": jit, "steps": FLAGS.steps, "warmup_steps": FLAGS.warmup_steps,
-                    "strategy": FLAGS.strategy, "num_devices": FLAGS.num_devices, "device": FLAGS.device,
-                }, log)
+                result = run_part(
+                    "train",
+                    {
+                        "images_npy": images_npy,
+                        "batch_size": batch,
+                        "mixed_precision": precision,
+                        "jit_compile": jit,
+                        "steps": FLAGS.steps,
+                        "warmup_steps": FLAGS.warmup_steps,
+                        "strategy": FLAGS.strategy,
+                        "num_devices": FLAGS.num_devices,
+                        "device": FLAGS.device,
+                    },
+                    log,
+                )
             except PartError as e:  # e.g. XLA with several replicas is refused: report, go on
                 log(str(e))
                 train[name] = {"error": str(e)}
@@ -645,7 +685,8 @@ def run_benchmark(log) -> dict:
 
         gemm_after = run_part("gemm", gemm_spec, log)
         report["gemm_peak"] = {
-            "before": gemm_before, "after": gemm_after,
+            "before": gemm_before,
+            "after": gemm_after,
             "gflops": max(gemm_before["gflops"], gemm_after["gflops"]),
             "gflops_per_cpu_second": max(gemm_before["gflops_per_cpu_second"], gemm_after["gflops_per_cpu_second"]),
         }
@@ -687,7 +728,8 @@ def summarize(report: dict) -> dict:
         # Each variant against plain float32 without XLA, measured in the same run.
         "train_speedup_vs_float32": (
             {k: v["images_per_sec"] / train["float32"]["images_per_sec"] for k, v in train.items()}
-            if "float32" in train else {}
+            if "float32" in train
+            else {}
         ),
         "train_failed": failed,
         "fastest_train_variant": fastest_name,
@@ -726,13 +768,19 @@ def summarize(report: dict) -> dict:
                 k: v["images_per_cpu_second"] / torch["images_per_cpu_second"] for k, v in train.items()
             }
     else:
-        targets["train_vs_eager_torch"] = {"skipped": (torch or {}).get("skipped") or (torch or {}).get("error")
-                                           or "torch baseline not run"}
+        targets["train_vs_eager_torch"] = {
+            "skipped": (torch or {}).get("skipped") or (torch or {}).get("error") or "torch baseline not run"
+        }
     # Serving targets: the better of the two exports, named.
     for b, name, figure, op, threshold in (
         ("1", "serving_batch1_latency_ms", lambda e: e["latency"]["median_ms"], "<=", TARGET_SERVING_BATCH1_MS),
-        ("1024", "serving_batch1024_fraction_of_gemm_peak", lambda e: e["fraction_of_gemm_peak"], ">=",
-         TARGET_SERVING_1024_PEAK_FRACTION),
+        (
+            "1024",
+            "serving_batch1024_fraction_of_gemm_peak",
+            lambda e: e["fraction_of_gemm_peak"],
+            ">=",
+            TARGET_SERVING_1024_PEAK_FRACTION,
+        ),
     ):
         candidates = {key: figure(part["batches"][b]) for key, part in servings.items() if b in part["batches"]}
         if candidates:
@@ -756,7 +804,7 @@ def main(argv) -> None:
     if FLAGS.child_job:
         run_child(FLAGS.child_job, json.loads(FLAGS.child_spec))
         return
-    log = lambda msg: print(f"[benchmark] {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    log = lambda msg: print(f"[benchmark] {msg}", file=sys.stderr, flush=True)
     try:
         for v in FLAGS.variants:
             _parse_variant(v)

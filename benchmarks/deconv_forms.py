@@ -101,7 +101,7 @@ def main(argv) -> None:
         )
         for jit in (False, True):
             key = f"batch_{batch}_{'xla' if jit else 'plain'}"
-            gen = tf.function(lambda _: generator(z, c, training=False), jit_compile=jit)
+            gen = tf.function(lambda _, z=z, c=c: generator(z, c, training=False), jit_compile=jit)
             report["ms"][key] = {
                 "generator": _median_ms(gen, None, FLAGS.repeats),
                 "conv2d_transpose": _median_ms(tf.function(transposed, jit_compile=jit), x, FLAGS.repeats),

@@ -82,7 +82,7 @@ class StepWork(NamedTuple):
 
     def to_dict(self) -> dict:
         return {
-            "layers_forward_macs_per_example": {f"{l.network}/{l.name}": l.macs for l in self.layers},
+            "layers_forward_macs_per_example": {f"{layer.network}/{layer.name}": layer.macs for layer in self.layers},
             "generator_forward_macs_per_example": self.generator_macs,
             "discriminator_forward_macs_per_example": self.discriminator_macs,
             "batch_size": self.batch_size,
@@ -146,9 +146,9 @@ def generator_weight_bytes(latent: LatentSpec, model: ModelConfig) -> int:
 def step_work(latent: LatentSpec, model: ModelConfig, batch_size: int) -> StepWork:
     """The train-step and serving FLOPs of this architecture at global batch ``batch_size``."""
     layers = layer_work(latent, model)
-    by_name = {(l.network, l.name): l.macs for l in layers}
-    g = sum(l.macs for l in layers if l.network == "generator")
-    d = sum(l.macs for l in layers if l.network == "discriminator")
+    by_name = {(layer.network, layer.name): layer.macs for layer in layers}
+    g = sum(layer.macs for layer in layers if layer.network == "generator")
+    d = sum(layer.macs for layer in layers if layer.network == "discriminator")
     b = batch_size
     macs = 3 * b * g - b * by_name["generator", "fc1"] + 8 * b * d - 2 * b * by_name["discriminator", "conv1"]
     return StepWork(

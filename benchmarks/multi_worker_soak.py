@@ -18,6 +18,7 @@ the workers do not oversubscribe the CPU they share.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -46,7 +47,7 @@ def _steady_rate(metrics_path: str) -> dict:
     """Steps/s over every log window but the first (which holds start-up and tracing)."""
     with open(metrics_path) as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    windows = list(zip(rows, rows[1:]))
+    windows = list(itertools.pairwise(rows))
     if windows:
         steps = rows[-1]["step"] - rows[0]["step"]
         seconds = sum((b["step"] - a["step"]) / b["steps_per_sec"] for a, b in windows)
@@ -73,18 +74,32 @@ def _run(name: str, common: list[str], workers: int) -> dict:
     else:
         threads = str(max(1, cores // workers))
         for tf_config in loopback_tf_configs(workers):
-            procs.append((
-                [*common, f"--model_dir={model_dir}", "--strategy=multi_worker"],
-                {**env, "TF_CONFIG": tf_config, "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads},
-            ))
+            procs.append(
+                (
+                    [*common, f"--model_dir={model_dir}", "--strategy=multi_worker"],
+                    {
+                        **env,
+                        "TF_CONFIG": tf_config,
+                        "TF_NUM_INTRAOP_THREADS": threads,
+                        "TF_NUM_INTEROP_THREADS": threads,
+                    },
+                )
+            )
     os.makedirs(FLAGS.runs_dir, exist_ok=True)
     start = time.time()
     started = []
     try:
         for i, (args, proc_env) in enumerate(procs):
-            log = open(os.path.join(FLAGS.runs_dir, f"{name}_{i}.log"), "w")
-            started.append(subprocess.Popen([sys.executable, "-m", "infogan_tf.cli.train", *args], env=proc_env,
-                                            stdout=log, stderr=subprocess.STDOUT))
+            # The child keeps its own copy of the log's descriptor.
+            with open(os.path.join(FLAGS.runs_dir, f"{name}_{i}.log"), "w") as log:
+                started.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "infogan_tf.cli.train", *args],
+                        env=proc_env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         codes = [p.wait(timeout=FLAGS.timeout) for p in started]
     finally:
         for p in started:
@@ -105,16 +120,28 @@ def main(argv) -> None:
     data_dir = FLAGS.data_dir or os.path.join(FLAGS.runs_dir, "tfds")
     # Prepare MNIST once, so neither run pays for it and workers do not race on it.
     subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from infogan_tf.config import DataConfig; from infogan_tf.data.datasets import load_train_images; "
-         "load_train_images(DataConfig(dataset='mnist', data_dir=sys.argv[1], manual_dir=sys.argv[2]))",
-         data_dir, FLAGS.manual_dir],
-        check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from infogan_tf.config import DataConfig; "
+            "from infogan_tf.data.datasets import load_train_images; "
+            "load_train_images(DataConfig(dataset='mnist', data_dir=sys.argv[1], manual_dir=sys.argv[2]))",
+            data_dir,
+            FLAGS.manual_dir,
+        ],
+        check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
     )
     common = [
-        f"--train_steps={FLAGS.steps}", f"--batch_size={FLAGS.batch_size}", f"--log_every={FLAGS.log_every}",
-        f"--checkpoint_every={FLAGS.steps}", f"--summary_every={10 * FLAGS.steps}",
-        f"--data_dir={data_dir}", f"--manual_dir={FLAGS.manual_dir}", *shlex.split(FLAGS.train_flags),
+        f"--train_steps={FLAGS.steps}",
+        f"--batch_size={FLAGS.batch_size}",
+        f"--log_every={FLAGS.log_every}",
+        f"--checkpoint_every={FLAGS.steps}",
+        f"--summary_every={10 * FLAGS.steps}",
+        f"--data_dir={data_dir}",
+        f"--manual_dir={FLAGS.manual_dir}",
+        *shlex.split(FLAGS.train_flags),
     ]
     load_before = os.getloadavg()
     single = _run("single", common, 1)

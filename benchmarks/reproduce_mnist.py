@@ -68,7 +68,8 @@ def define_flags() -> None:
     flags.DEFINE_float("target_accuracy", 0.95, "A seed 'reaches the target' at this test accuracy (paper: 0.95).")
     flags.DEFINE_bool("retrain", False, "Retrain seeds that already have a result.")
     flags.DEFINE_bool(
-        "curve", False,
+        "curve",
+        False,
         "Also score the test accuracy of every checkpoint the run kept (set --checkpoint_every and "
         "--keep_checkpoints) against its training wall time; gives the time to --target_accuracy.",
     )
@@ -118,7 +119,7 @@ def _last_logged_info(model_dir: str):
     path = RunDir(model_dir).metrics_log
     if not os.path.isfile(path):
         return None
-    steps, info = read_info_curve(path)
+    _steps, info = read_info_curve(path)
     return float(info[-1]) if len(info) else None
 
 
@@ -239,8 +240,12 @@ def main(argv) -> None:
 
     os.makedirs(f.runs_dir, exist_ok=True)
     eval_config = evaluate_lib.EvalConfig(
-        model_dir="", manual_dir=base.data.manual_dir, data_dir=base.data.data_dir,
-        classifier_dir=f.classifier_dir, sample_quality=f.sample_quality, num_samples=f.eval_num_samples,
+        model_dir="",
+        manual_dir=base.data.manual_dir,
+        data_dir=base.data.data_dir,
+        classifier_dir=f.classifier_dir,
+        sample_quality=f.sample_quality,
+        num_samples=f.eval_num_samples,
     )
     classifier = None
     if f.sample_quality:
@@ -275,7 +280,9 @@ def main(argv) -> None:
         rows.append(row)
         summary = summarise(rows, f.target_accuracy)
         with open(results_json + ".tmp", "w") as fh:
-            json.dump({"command": sys.argv, "config": json.loads(base.to_json()), "rows": rows, **summary}, fh, indent=2)
+            json.dump(
+                {"command": sys.argv, "config": json.loads(base.to_json()), "rows": rows, **summary}, fh, indent=2
+            )
         os.replace(results_json + ".tmp", results_json)
         with open(os.path.join(f.runs_dir, "results.md"), "w") as fh:
             fh.write(markdown_table(rows, summary))

@@ -21,11 +21,12 @@ import tempfile
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import benchmark  # noqa: E402
+import benchmark
 
-from infogan_tf import config as config_lib  # noqa: E402
+from infogan_tf import config as config_lib
 
 flags.DEFINE_integer("batch_size", 64, "Global batch size of the traced step.")
+
 
 def _default_config(model_dir: str) -> config_lib.TrainConfig:
     base = config_lib.TrainConfig()

@@ -57,21 +57,33 @@ def build(torch, cfg: TrainConfig):
         return nn.BatchNorm2d(n, momentum=0.1, eps=1e-5)
 
     generator = nn.Sequential(
-        nn.Linear(lat.noise_dim + lat.code_dim, m.g_fc_units, bias=False), bn1d(m.g_fc_units), nn.ReLU(),
-        nn.Linear(m.g_fc_units, gh * gw * base, bias=False), bn1d(gh * gw * base), nn.ReLU(),
+        nn.Linear(lat.noise_dim + lat.code_dim, m.g_fc_units, bias=False),
+        bn1d(m.g_fc_units),
+        nn.ReLU(),
+        nn.Linear(m.g_fc_units, gh * gw * base, bias=False),
+        bn1d(gh * gw * base),
+        nn.ReLU(),
         nn.Unflatten(1, (base, gh, gw)),
-        nn.ConvTranspose2d(base, base // 2, 4, stride=2, padding=1, bias=False), bn2d(base // 2), nn.ReLU(),
-        nn.ConvTranspose2d(base // 2, ch, 4, stride=2, padding=1), nn.Tanh(),
+        nn.ConvTranspose2d(base, base // 2, 4, stride=2, padding=1, bias=False),
+        bn2d(base // 2),
+        nn.ReLU(),
+        nn.ConvTranspose2d(base // 2, ch, 4, stride=2, padding=1),
+        nn.Tanh(),
     )
 
     class Discriminator(nn.Module):
         def __init__(self):
             super().__init__()
             self.trunk = nn.Sequential(
-                nn.Conv2d(ch, f1, 4, stride=2, padding=1), nn.LeakyReLU(slope),
-                nn.Conv2d(f1, f2, 4, stride=2, padding=1, bias=False), bn2d(f2), nn.LeakyReLU(slope),
+                nn.Conv2d(ch, f1, 4, stride=2, padding=1),
+                nn.LeakyReLU(slope),
+                nn.Conv2d(f1, f2, 4, stride=2, padding=1, bias=False),
+                bn2d(f2),
+                nn.LeakyReLU(slope),
                 nn.Flatten(),
-                nn.Linear(gh * gw * f2, m.d_fc_units, bias=False), bn1d(m.d_fc_units), nn.LeakyReLU(slope),
+                nn.Linear(gh * gw * f2, m.d_fc_units, bias=False),
+                bn1d(m.d_fc_units),
+                nn.LeakyReLU(slope),
             )
             self.d_head = nn.Linear(m.d_fc_units, 1)
             self.q = nn.Sequential(

@@ -13,7 +13,7 @@ code ``c`` (one-hot blocks first, then continuous values).
 from __future__ import annotations
 
 import argparse
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -73,8 +73,10 @@ def main() -> None:
     print("model:", widths)
 
     if widths["n_categorical"] != 1:
-        raise SystemExit("this example expects one categorical code (the MNIST default); for other layouts "
-                         "read the cardinalities from the export's assets/infogan_tf_export.json")
+        raise SystemExit(
+            "this example expects one categorical code (the MNIST default); for other layouts "
+            "read the cardinalities from the export's assets/infogan_tf_export.json"
+        )
     # generate: one image per category, noise fixed.
     k = widths["code_dim"] - widths["n_continuous"]
     rng = np.random.default_rng(0)
@@ -82,24 +84,26 @@ def main() -> None:
     categorical = np.zeros([k, widths["n_categorical"]], np.int32)
     categorical[:, 0] = np.arange(k)
     continuous = np.zeros([k, widths["n_continuous"]], np.float32)
-    generated = response_arrays(stub.Predict(
-        build_request(args.model_name, "generate", {"z": z, "categorical": categorical, "continuous": continuous}),
-        args.timeout,
-    ))
+    generated = response_arrays(
+        stub.Predict(
+            build_request(args.model_name, "generate", {"z": z, "categorical": categorical, "continuous": continuous}),
+            args.timeout,
+        )
+    )
     print("generate: images", generated["images"].shape, "images_uint8", generated["images_uint8"].dtype)
 
     # encode: Q's view of the generated images.
-    encoded = response_arrays(stub.Predict(
-        build_request(args.model_name, "encode", {"images": generated["images"]}), args.timeout
-    ))
+    encoded = response_arrays(
+        stub.Predict(build_request(args.model_name, "encode", {"images": generated["images"]}), args.timeout)
+    )
     print("encode: predicted category of each row:", encoded["categorical_probs"][:, :k].argmax(axis=1).tolist())
 
     # serving_default: the same codes as a flat c (one-hot first, then continuous).
     c = np.zeros([k, widths["code_dim"]], np.float32)
     c[np.arange(k), categorical[:, 0]] = 1.0
-    images = response_arrays(stub.Predict(
-        build_request(args.model_name, "serving_default", {"z": z, "c": c}), args.timeout
-    ))["images"]
+    images = response_arrays(
+        stub.Predict(build_request(args.model_name, "serving_default", {"z": z, "c": c}), args.timeout)
+    )["images"]
     print("serving_default: max |difference| to generate:", float(np.abs(images - generated["images"]).max()))
 
 

@@ -71,13 +71,16 @@ def main(argv) -> None:
     }
     try:
         # 1. infogan_tf.serving.export.
-        result = export.export(export.ExportConfig(flags.FLAGS.model_dir, os.path.join(work, "ours"),
-                                                   checkpoint=restored.checkpoint))
+        result = export.export(
+            export.ExportConfig(flags.FLAGS.model_dir, os.path.join(work, "ours"), checkpoint=restored.checkpoint)
+        )
         report["infogan_tf.serving.export"] = {
             "variables_bytes": result.variables_bytes,
             "saved_model_bytes": result.saved_model_bytes,
             "exported_parameter_bytes": result.exported_parameter_bytes,
-            "variables_bytes / exported_parameter_bytes": round(result.variables_bytes / result.exported_parameter_bytes, 4),
+            "variables_bytes / exported_parameter_bytes": round(
+                result.variables_bytes / result.exported_parameter_bytes, 4
+            ),
             "session_loader": _session_loader_runs(result.path, "serving_default", {"z": z, "c": c}),
         }
         # 2. keras.export.ExportArchive of the generator alone, same endpoint.
@@ -86,8 +89,10 @@ def main(argv) -> None:
         archive.add_endpoint(
             "serving_default",
             lambda z, c: {"images": g(z, c, training=False)},
-            input_signature=[tf.TensorSpec([None, lat.noise_dim], tf.float32, name="z"),
-                             tf.TensorSpec([None, lat.code_dim], tf.float32, name="c")],
+            input_signature=[
+                tf.TensorSpec([None, lat.noise_dim], tf.float32, name="z"),
+                tf.TensorSpec([None, lat.code_dim], tf.float32, name="c"),
+            ],
         )
         path = os.path.join(work, "archive")
         with contextlib.redirect_stdout(sys.stderr):  # write_out prints a summary
@@ -105,8 +110,12 @@ def main(argv) -> None:
                 super().__init__()
                 self.generator, self.discriminator = g, d
 
-            @tf.function(input_signature=[tf.TensorSpec([None, lat.noise_dim], tf.float32),
-                                          tf.TensorSpec([None, lat.code_dim], tf.float32)])
+            @tf.function(
+                input_signature=[
+                    tf.TensorSpec([None, lat.noise_dim], tf.float32),
+                    tf.TensorSpec([None, lat.code_dim], tf.float32),
+                ]
+            )
             def serve(self, z, c):
                 return {"images": self.generator(z, c, training=False)}
 
@@ -121,7 +130,9 @@ def main(argv) -> None:
         except Exception as e:
             lines = [line for line in str(e).strip().splitlines() if line.strip()]
             last = lines[-1].strip()[:160]
-            report["plain tf.saved_model.save"] = {"error": last if last.startswith(type(e).__name__) else f"{type(e).__name__}: {last}"}
+            report["plain tf.saved_model.save"] = {
+                "error": last if last.startswith(type(e).__name__) else f"{type(e).__name__}: {last}"
+            }
     finally:
         shutil.rmtree(work, ignore_errors=True)
     json.dump(report, sys.stdout, indent=2)

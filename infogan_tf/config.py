@@ -63,9 +63,7 @@ DATASETS: dict[str, DatasetInfo] = {
 class DataConfig:
     """Where the training images come from (each field's ``help`` says what it means)."""
 
-    dataset: str = dataclasses.field(
-        default="mnist", metadata={"help": f"TFDS dataset: {', '.join(DATASETS)}."}
-    )
+    dataset: str = dataclasses.field(default="mnist", metadata={"help": f"TFDS dataset: {', '.join(DATASETS)}."})
     data_dir: str | None = dataclasses.field(
         default=None,
         metadata={"help": "TFDS data directory of prepared datasets (default: TFDS's own, ~/tensorflow_datasets)."},
@@ -88,7 +86,9 @@ class DataConfig:
 
 
 def manual_dir_problems(data: DataConfig) -> list[str]:
-    """What is wrong with --manual_dir for this dataset (empty list: nothing)."""
+    """What is wrong with --manual_dir for this dataset (empty list: nothing, or no --manual_dir)."""
+    if data.manual_dir is None:
+        return []
     if not os.path.isdir(data.manual_dir):
         return [f"--manual_dir {data.manual_dir!r} is not a directory"]
     expected = data.info.manual_files
@@ -159,9 +159,7 @@ class OptimConfig:
     train_steps: int = dataclasses.field(
         default=3000, metadata={"help": "Total training steps (a resumed run continues to it)."}
     )
-    batch_size: int = dataclasses.field(
-        default=64, metadata={"help": "Global batch size, split across replicas."}
-    )
+    batch_size: int = dataclasses.field(default=64, metadata={"help": "Global batch size, split across replicas."})
     d_learning_rate: float = dataclasses.field(
         default=2e-4, metadata={"help": "Adam learning rate of D and Q (paper: 2e-4)."}
     )
@@ -226,9 +224,7 @@ class RuntimeConfig:
     device: str = dataclasses.field(
         default="/cpu:0", metadata={"help": "Device for --strategy=one_device, e.g. /cpu:0 or /gpu:0."}
     )
-    seed: int = dataclasses.field(
-        default=0, metadata={"help": "Seed of data order, noise, codes and initial weights."}
-    )
+    seed: int = dataclasses.field(default=0, metadata={"help": "Seed of data order, noise, codes and initial weights."})
     checkpoint_every: int = dataclasses.field(
         default=500, metadata={"help": "Steps between checkpoints (one is also saved at the end)."}
     )
@@ -236,9 +232,7 @@ class RuntimeConfig:
         default=500, metadata={"help": "Steps between TensorBoard summaries and traversal images."}
     )
     log_every: int = dataclasses.field(default=100, metadata={"help": "Steps between progress lines."})
-    keep_checkpoints: int = dataclasses.field(
-        default=3, metadata={"help": "How many recent checkpoints to keep."}
-    )
+    keep_checkpoints: int = dataclasses.field(default=3, metadata={"help": "How many recent checkpoints to keep."})
     mixed_precision: str = dataclasses.field(
         default="float32",
         metadata={
@@ -315,7 +309,9 @@ class TrainConfig:
             out.append(f"--num_devices must be >= 0, got {r.num_devices}")
         if r.mixed_precision not in ("float32", "bfloat16"):
             out.append(f"--mixed_precision must be 'float32' or 'bfloat16', got {r.mixed_precision!r}")
-        if r.jit_compile is True and (r.strategy == "multi_worker" or (r.strategy == "mirrored" and r.num_devices != 1)):
+        if r.jit_compile is True and (
+            r.strategy == "multi_worker" or (r.strategy == "mirrored" and r.num_devices != 1)
+        ):
             out.append(
                 f"--jit_compile works with a single replica only (XLA fails on a multi-replica step on "
                 f"TF 2.21); drop it (the default compiles single-replica runs only) or use "
@@ -331,7 +327,7 @@ class TrainConfig:
             )
         return out
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raises ConfigError with the first problem; returns self otherwise."""
         problems = self.problems()
         if problems:
@@ -341,13 +337,10 @@ class TrainConfig:
     def check_replicas(self, num_replicas: int) -> None:
         """The global batch must split evenly over the strategy's replicas (and XLA needs one)."""
         if self.runtime.jit_compile is True and num_replicas > 1:
-            raise ConfigError(
-                f"--jit_compile works with a single replica only, the strategy has {num_replicas}"
-            )
+            raise ConfigError(f"--jit_compile works with a single replica only, the strategy has {num_replicas}")
         if self.optim.batch_size % num_replicas:
             raise ConfigError(
-                f"--batch_size {self.optim.batch_size} must be divisible by the number "
-                f"of replicas ({num_replicas})"
+                f"--batch_size {self.optim.batch_size} must be divisible by the number of replicas ({num_replicas})"
             )
 
     # ----------------------------------------------------------- (de)serial
@@ -361,7 +354,7 @@ class TrainConfig:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         return cls(
             data=DataConfig(**d["data"]),
             latent=LatentSpec.from_dict(d["latent"]),

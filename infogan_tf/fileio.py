@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 
 def _sibling(path: str, tag: str) -> str:

@@ -81,15 +81,11 @@ class LatentSpec:
             out.append(f"--noise_dim must be >= 0, got {self.noise_dim}")
         for k in self.categorical:
             if k < 2:
-                out.append(
-                    f"--categorical_codes: every cardinality must be >= 2, got {k}"
-                )
+                out.append(f"--categorical_codes: every cardinality must be >= 2, got {k}")
         if self.continuous < 0:
             out.append(f"--continuous_codes must be >= 0, got {self.continuous}")
         if not self.continuous_range > 0 or not math.isfinite(self.continuous_range):
-            out.append(
-                f"--continuous_range must be a finite number > 0, got {self.continuous_range}"
-            )
+            out.append(f"--continuous_range must be a finite number > 0, got {self.continuous_range}")
         if self.noise_dim + self.code_dim == 0:
             out.append("the generator needs at least one input: noise or a code")
         return out
@@ -137,10 +133,7 @@ class LatentSpec:
 
         categorical = tf.convert_to_tensor(categorical, tf.int32)
         continuous = tf.convert_to_tensor(continuous, tf.float32)
-        blocks = [
-            tf.one_hot(categorical[:, i], k, dtype=tf.float32)
-            for i, k in enumerate(self.categorical)
-        ]
+        blocks = [tf.one_hot(categorical[:, i], k, dtype=tf.float32) for i, k in enumerate(self.categorical)]
         blocks.append(continuous)
         return tf.concat(blocks, axis=-1)
 
@@ -170,9 +163,7 @@ class LatentSpec:
         import tensorflow as tf
 
         seeds = tf.random.experimental.stateless_split(seed, num=3)
-        z = tf.random.stateless_uniform(
-            [batch_size, self.noise_dim], seeds[0], minval=-1.0, maxval=1.0
-        )
+        z = tf.random.stateless_uniform([batch_size, self.noise_dim], seeds[0], minval=-1.0, maxval=1.0)
         if self.categorical:
             maxvals = tf.constant(self.categorical, tf.int32)
             # Uniform integer in [0, k_i) per column, drawn as floor(u * k_i).
@@ -184,9 +175,7 @@ class LatentSpec:
         else:
             categorical = tf.zeros([batch_size, 0], tf.int32)
         r = self.continuous_range
-        continuous = tf.random.stateless_uniform(
-            [batch_size, self.continuous], seeds[2], minval=-r, maxval=r
-        )
+        continuous = tf.random.stateless_uniform([batch_size, self.continuous], seeds[2], minval=-r, maxval=r)
         return LatentBatch(
             z=z,
             categorical=categorical,
@@ -206,7 +195,7 @@ class LatentSpec:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LatentSpec":
+    def from_dict(cls, d: dict) -> LatentSpec:
         return cls(
             noise_dim=int(d["noise_dim"]),
             categorical=tuple(d["categorical"]),
@@ -218,9 +207,7 @@ class LatentSpec:
         """Human- and machine-readable column map of ``c``."""
         out = []
         for i, (k, s) in enumerate(zip(self.categorical, self.categorical_slices())):
-            out.append(
-                {"name": f"categorical_{i}", "kind": "one_hot", "columns": [s.start, s.stop], "cardinality": k}
-            )
+            out.append({"name": f"categorical_{i}", "kind": "one_hot", "columns": [s.start, s.stop], "cardinality": k})
         for j in range(self.continuous):
             col = self.categorical_dim + j
             out.append(

@@ -49,13 +49,9 @@ def traversal_inputs(
     columns show ``cols`` different noise draws instead of a sweep.
     """
     if spec.categorical and not 0 <= categorical_code < spec.n_categorical:
-        raise ValueError(
-            f"categorical code {categorical_code} out of range: the model has {spec.n_categorical}"
-        )
+        raise ValueError(f"categorical code {categorical_code} out of range: the model has {spec.n_categorical}")
     if spec.continuous and not 0 <= continuous_code < spec.continuous:
-        raise ValueError(
-            f"continuous code {continuous_code} out of range: the model has {spec.continuous}"
-        )
+        raise ValueError(f"continuous code {continuous_code} out of range: the model has {spec.continuous}")
     rows = spec.categorical[categorical_code] if spec.categorical else 1
     rng = np.random.default_rng(seed)
     n = rows * cols

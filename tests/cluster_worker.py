@@ -34,9 +34,7 @@ def _report(prefix: str, trainer) -> None:
             values[f"{type(owner).__name__}/{v.path}"] = np.asarray(v.numpy())
     np.savez(prefix + ".npz", **values)
     with open(prefix + ".json", "w") as f:
-        json.dump(
-            {"step": int(state.step.numpy()), "chief": trainer.chief, "write_dir": trainer.write_dir.path}, f
-        )
+        json.dump({"step": int(state.step.numpy()), "chief": trainer.chief, "write_dir": trainer.write_dir.path}, f)
 
 
 def main() -> None:

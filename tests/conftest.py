@@ -10,11 +10,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import pytest
+import tensorflow as tf
 
-from infogan_tf import config as config_lib  # noqa: E402
+from infogan_tf import config as config_lib
 
 tf.config.set_logical_device_configuration(
     tf.config.list_physical_devices("CPU")[0],
@@ -25,9 +25,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST_DIR = os.path.join(os.path.dirname(REPO), "shared", "data", "mnist")
 
 # A model small enough for a CPU test to train in well under a second a step.
-TINY_MODEL = config_lib.ModelConfig(
-    g_fc_units=32, g_base_filters=16, d_filters=(8, 16), d_fc_units=32, q_fc_units=16
-)
+TINY_MODEL = config_lib.ModelConfig(g_fc_units=32, g_base_filters=16, d_filters=(8, 16), d_fc_units=32, q_fc_units=16)
 
 
 def tiny_config(model_dir: str, **optim) -> config_lib.TrainConfig:
@@ -58,9 +56,7 @@ def nan_input_fn(images, config, nan_step: int):
 
     def input_fn(ctx):
         ds = make_input_fn(images, config.optim.batch_size, config.runtime.seed)(ctx)
-        return ds.enumerate().map(
-            lambda i, batch: batch + tf.where(i + 1 == nan_step, float("nan"), 0.0)
-        )
+        return ds.enumerate().map(lambda i, batch: batch + tf.where(i + 1 == nan_step, float("nan"), 0.0))
 
     return input_fn
 

@@ -28,8 +28,14 @@ WORKER_SCRIPT = os.path.join(HERE, "cluster_worker.py")
 # add an XLA compilation to every process's start-up (XLA's own path is tested
 # in test_trainer.py and test_train_cli.py).
 TINY_FLAGS = (
-    "--batch_size=8", "--g_fc_units=32", "--g_base_filters=16", "--d_filters=8,16", "--d_fc_units=32",
-    "--q_fc_units=16", "--summary_every=1000", "--nojit_compile",
+    "--batch_size=8",
+    "--g_fc_units=32",
+    "--g_base_filters=16",
+    "--d_filters=8,16",
+    "--d_fc_units=32",
+    "--q_fc_units=16",
+    "--summary_every=1000",
+    "--nojit_compile",
 )
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 # Workers of one cluster share the cores: one op thread each keeps them from thrashing.
@@ -95,7 +101,9 @@ def wait_for(processes, text: str, timeout: float) -> None:
     for p in processes:
         while text not in p.err():
             if p.popen.poll() is not None:
-                raise AssertionError(f"{p.report} exited ({p.popen.returncode}) before logging {text!r}:\n{p.err()[-3000:]}")
+                raise AssertionError(
+                    f"{p.report} exited ({p.popen.returncode}) before logging {text!r}:\n{p.err()[-3000:]}"
+                )
             if time.time() > deadline:
                 raise AssertionError(f"{p.report} did not log {text!r} within {timeout}s:\n{p.err()[-3000:]}")
             time.sleep(0.05)

@@ -80,12 +80,21 @@ def _garbage_config(run):
 DAMAGE = [
     (_zero_data, errors.CheckpointError, r"^cannot restore checkpoint \S+/ckpt-4: \w+"),
     (_truncate_index, errors.CheckpointError, r"^cannot restore checkpoint \S+/ckpt-4: \w+"),
-    (_garbage_state, errors.CheckpointError,
-     r"checkpoints/checkpoint is not a readable checkpoint state; nothing was changed"),
-    (_empty_state, errors.CheckpointError,
-     r"checkpoints/checkpoint is not a readable checkpoint state; nothing was changed"),
-    (_lost_index, errors.CheckpointError,
-     r"checkpoints/checkpoint names \S+/ckpt-4, but \S+/ckpt-4\.index is missing; nothing was changed"),
+    (
+        _garbage_state,
+        errors.CheckpointError,
+        r"checkpoints/checkpoint is not a readable checkpoint state; nothing was changed",
+    ),
+    (
+        _empty_state,
+        errors.CheckpointError,
+        r"checkpoints/checkpoint is not a readable checkpoint state; nothing was changed",
+    ),
+    (
+        _lost_index,
+        errors.CheckpointError,
+        r"checkpoints/checkpoint names \S+/ckpt-4, but \S+/ckpt-4\.index is missing; nothing was changed",
+    ),
     (_garbage_config, errors.ConfigError, r"config\.json is unreadable \(.*\); it is not a valid infogan_tf config"),
 ]
 DAMAGE_IDS = [d[0].__name__.strip("_") for d in DAMAGE]
@@ -135,7 +144,9 @@ CLIS = {
 
 
 @pytest.mark.parametrize("prog", sorted(CLIS))
-@pytest.mark.parametrize("damage", [_zero_data, _garbage_state, _lost_index], ids=["zero_data", "garbage_state", "lost_index"])
+@pytest.mark.parametrize(
+    "damage", [_zero_data, _garbage_state, _lost_index], ids=["zero_data", "garbage_state", "lost_index"]
+)
 def test_every_cli_exits_1_with_the_same_line_on_a_damaged_checkpoint(run_dir, fake_images, capsys, prog, damage):
     damage(run_dir)
     before = _snapshot(run_dir)
@@ -144,7 +155,7 @@ def test_every_cli_exits_1_with_the_same_line_on_a_damaged_checkpoint(run_dir, f
     err = capsys.readouterr().err
     line = err.strip().splitlines()[-1]
     assert line.startswith(f"{prog}: error: "), err[-2000:]
-    message = line[len(f"{prog}: error: "):]
+    message = line[len(f"{prog}: error: ") :]
     with pytest.raises(errors.CheckpointError) as e:
         _train(run_dir, fake_images)
     assert message == str(e.value)
@@ -161,13 +172,21 @@ def test_wrong_format_data_files_exit_1_and_change_nothing(tmp_path, run_dir, ca
     data_dir = tmp_path / "tfds"
     before = _snapshot(run_dir)
     code = train_cli.main(
-        ["infogan-train", *TINY_FLAGS, f"--model_dir={run_dir}", "--train_steps=6",
-         f"--manual_dir={manual}", f"--data_dir={data_dir}"]
+        [
+            "infogan-train",
+            *TINY_FLAGS,
+            f"--model_dir={run_dir}",
+            "--train_steps=6",
+            f"--manual_dir={manual}",
+            f"--data_dir={data_dir}",
+        ]
     )
     err = capsys.readouterr().err
     assert code == 1, err[-3000:]
     line = err.strip().splitlines()[-1]
-    assert line.startswith(f"infogan-train: error: could not prepare mnist from the original files in --manual_dir '{manual}'")
+    assert line.startswith(
+        f"infogan-train: error: could not prepare mnist from the original files in --manual_dir '{manual}'"
+    )
     assert "Traceback" not in err
     assert _snapshot(run_dir) == before
     assert not list(data_dir.glob("mnist/*/dataset_info.json"))
@@ -179,11 +198,18 @@ def test_wrong_format_data_files_exit_1_and_change_nothing(tmp_path, run_dir, ca
         (None, "--strategy=multi_worker needs the TF_CONFIG environment variable"),
         ("{cluster", "TF_CONFIG is not valid JSON"),
         ('{"cluster": {}}', "TF_CONFIG needs a 'cluster' with a 'worker' list of host:port"),
-        ('{"cluster": {"worker": ["a:1"], "ps": ["b:2"]}, "task": {"type": "worker", "index": 0}}',
-         "TF_CONFIG's cluster may hold 'chief' and 'worker' jobs only, not ps"),
-        ('{"cluster": {"worker": ["a:1", "b:2"]}}', "TF_CONFIG's 'task' must name a job of its cluster (worker), got None"),
-        ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 2}}',
-         "TF_CONFIG's task index 2 is outside job 'worker', which has 2 task(s)"),
+        (
+            '{"cluster": {"worker": ["a:1"], "ps": ["b:2"]}, "task": {"type": "worker", "index": 0}}',
+            "TF_CONFIG's cluster may hold 'chief' and 'worker' jobs only, not ps",
+        ),
+        (
+            '{"cluster": {"worker": ["a:1", "b:2"]}}',
+            "TF_CONFIG's 'task' must name a job of its cluster (worker), got None",
+        ),
+        (
+            '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 2}}',
+            "TF_CONFIG's task index 2 is outside job 'worker', which has 2 task(s)",
+        ),
     ],
 )
 def test_a_bad_tf_config_is_named(tf_config, message):
@@ -194,8 +220,12 @@ def test_a_bad_tf_config_is_named(tf_config, message):
 
 def test_multi_worker_after_tensorflow_started_is_a_clear_error(monkeypatch):
     tf.constant(1.0) + 1.0  # this process has run TF ops (as any library user's may have)
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}))
-    with pytest.raises(errors.ConfigError, match="--strategy=multi_worker must be created before TensorFlow runs any op"):
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}})
+    )
+    with pytest.raises(
+        errors.ConfigError, match="--strategy=multi_worker must be created before TensorFlow runs any op"
+    ):
         get_strategy("multi_worker")
 
 

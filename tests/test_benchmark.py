@@ -18,8 +18,8 @@ from conftest import REPO, TINY_MODEL, tiny_config
 from infogan_tf.latent import LatentSpec
 
 sys.path.insert(0, os.path.join(REPO, "benchmarks"))
-import benchmark  # noqa: E402
-import flops  # noqa: E402
+import benchmark
+import flops
 
 
 @pytest.mark.parametrize(
@@ -32,9 +32,7 @@ import flops  # noqa: E402
 def test_analytic_flops_equal_the_traced_train_step(tmp_path, latent, continuous_std):
     # The step the benchmark times and flops.py counts: the joint update of the paper's objective.
     cfg = tiny_config(str(tmp_path), update="joint", lambda_real_info=0.0, real_info_view="same")
-    cfg = dataclasses.replace(
-        cfg, latent=latent, model=dataclasses.replace(TINY_MODEL, continuous_std=continuous_std)
-    )
+    cfg = dataclasses.replace(cfg, latent=latent, model=dataclasses.replace(TINY_MODEL, continuous_std=continuous_std))
     traced = benchmark.traced_train_step_macs(cfg)
     work = flops.step_work(cfg.latent, cfg.model, cfg.optim.batch_size)
     assert 2 * sum(traced.values()) == work.train_step_flops
@@ -47,7 +45,7 @@ def test_flop_formula_counts_the_paper_mnist_layers():
     from infogan_tf.config import TrainConfig
 
     cfg = TrainConfig()
-    layers = {f"{l.network}/{l.name}": l.macs for l in flops.layer_work(cfg.latent, cfg.model)}
+    layers = {f"{layer.network}/{layer.name}": layer.macs for layer in flops.layer_work(cfg.latent, cfg.model)}
     # FC 1024 -> 7x7x128; upconv 7x7x128 -> 14x14x64 with 4x4 kernels; conv 14x14x64 -> 7x7x128.
     assert layers["generator/fc2"] == 1024 * 7 * 7 * 128
     assert layers["generator/upconv1"] == 7 * 7 * 16 * 128 * 64
@@ -63,7 +61,10 @@ def test_torch_baseline_skips_cleanly_without_torch(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run(
         [sys.executable, os.path.join(REPO, "benchmarks", "torch_baseline.py"), "--steps=1"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert "torch is not installed" in json.loads(proc.stdout.strip().splitlines()[-1])["skipped"]
@@ -86,9 +87,17 @@ def test_checkpoint_times_are_interpolated_between_logged_steps(tmp_path):
     import reproduce_mnist
 
     log = tmp_path / "metrics.jsonl"
-    log.write_text("\n".join(json.dumps(r) for r in (
-        {"step": 100, "elapsed_s": 50.0}, {"step": 200, "elapsed_s": 90.0}, {"step": 300}, {"step": 400, "elapsed_s": 170.0},
-    )))
+    log.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in (
+                {"step": 100, "elapsed_s": 50.0},
+                {"step": 200, "elapsed_s": 90.0},
+                {"step": 300},
+                {"step": 400, "elapsed_s": 170.0},
+            )
+        )
+    )
     logged = reproduce_mnist.logged_elapsed(str(log))
     assert logged == {100: 50.0, 200: 90.0, 400: 170.0}
     assert reproduce_mnist.elapsed_at(200, logged) == 90.0
@@ -104,8 +113,14 @@ def _serving_part(batch1_ms: float, batch1024_gflops: float) -> dict:
 
 
 def test_summary_names_the_export_that_meets_each_serving_target():
-    train = {"images_per_sec": 150.0, "gflops": 40.0, "gflops_per_cpu_second": 50.0, "images_per_cpu_second": 80.0,
-             "peak_rss_mb": 1500, "load_average": {"before": [0.5, 0.5, 0.5]}}
+    train = {
+        "images_per_sec": 150.0,
+        "gflops": 40.0,
+        "gflops_per_cpu_second": 50.0,
+        "images_per_cpu_second": 80.0,
+        "peak_rss_mb": 1500,
+        "load_average": {"before": [0.5, 0.5, 0.5]},
+    }
     report = {
         "gemm_peak": {"gflops": 100.0, "gflops_per_cpu_second": 60.0, "before": {"peak_rss_mb": 900}},
         "train": {"float32": train, "bfloat16": {"error": "refused"}},
@@ -117,7 +132,12 @@ def test_summary_names_the_export_that_meets_each_serving_target():
     }
     summary = benchmark.summarize(report)
     targets = summary["targets"]
-    assert targets["serving_batch1_latency_ms"] == {"value": 2.5, "target": "<= 3.0", "met": True, "export": "serving_xla"}
+    assert targets["serving_batch1_latency_ms"] == {
+        "value": 2.5,
+        "target": "<= 3.0",
+        "met": True,
+        "export": "serving_xla",
+    }
     assert targets["serving_batch1024_fraction_of_gemm_peak"]["export"] == "serving"
     assert targets["serving_batch1024_fraction_of_gemm_peak"]["value"] == pytest.approx(0.45)
     assert summary["serving_median_ms"] == {"1": 4.5, "1024": 900.0}

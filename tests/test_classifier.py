@@ -132,16 +132,17 @@ def test_cli_trains_on_injected_splits_and_refuses_a_poor_classifier(tmp_path, c
     argv = ["infogan-classifier", f"--out={out}", "--epochs=1", "--batch_size=50"]
     assert classifier_cli.main([*argv, "--min_test_accuracy=0"], splits=splits) == 0
     stdout = capsys.readouterr().out  # Keras' epoch lines (verbose=2), then the result as JSON
-    result = json.loads(stdout[stdout.index("{"):])
+    result = json.loads(stdout[stdout.index("{") :])
     assert result["out_dir"] == str(out) and 0.0 <= result["test_accuracy"] <= 1.0
     assert json.loads((out / classifier_lib.INFO_FILENAME).read_text())["test_accuracy"] == result["test_accuracy"]
     before = (out / classifier_lib.INFO_FILENAME).read_text()
     assert classifier_cli.main([*argv, "--min_test_accuracy=1"], splits=splits) == 1
     captured = capsys.readouterr()
     assert "out_dir" not in captured.out
-    assert captured.err.strip().splitlines()[-1].startswith(
-        "infogan-classifier: error: classifier test accuracy"
-    ) and "below --min_test_accuracy=1.0" in captured.err
+    assert (
+        captured.err.strip().splitlines()[-1].startswith("infogan-classifier: error: classifier test accuracy")
+        and "below --min_test_accuracy=1.0" in captured.err
+    )
     assert (out / classifier_lib.INFO_FILENAME).read_text() == before
 
 
@@ -149,8 +150,9 @@ def test_cli_trains_on_injected_splits_and_refuses_a_poor_classifier(tmp_path, c
 def test_console_script_smoke(tmp_path):
     exe = shutil.which("infogan-classifier")
     assert exe, "infogan-classifier is not on PATH (pip install -e .)"
-    proc = subprocess.run([exe, "--epochs=0", f"--out={tmp_path / 'cache'}"], capture_output=True, text=True,
-                          env=ENV, timeout=120)
+    proc = subprocess.run(
+        [exe, "--epochs=0", f"--out={tmp_path / 'cache'}"], capture_output=True, text=True, env=ENV, timeout=120
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["infogan-classifier: error: --epochs must be positive, got 0"]
     assert not (tmp_path / "cache").exists()

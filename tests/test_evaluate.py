@@ -56,8 +56,9 @@ def tiny_classifier(tmp_path_factory):
 
 
 def small_eval_config(model_dir: str, **overrides) -> EvalConfig:
-    settings = dict(model_dir=model_dir, num_samples=100, num_reference=60, sweep_samples=3, sweep_values=5,
-                    batch_size=40)
+    settings = dict(
+        model_dir=model_dir, num_samples=100, num_reference=60, sweep_samples=3, sweep_values=5, batch_size=40
+    )
     settings.update(overrides)
     return EvalConfig(**settings)
 
@@ -209,8 +210,16 @@ def test_cli_rejects_bad_flags_and_writes_nothing(trained_run, capsys, flags, me
 
 def test_cli_prints_the_report_with_injected_data_and_classifier(trained_run, tiny_classifier, tmp_path, capsys):
     out_dir = tmp_path / "report"
-    argv = ["infogan-evaluate", f"--model_dir={trained_run}", f"--out_dir={out_dir}", "--num_samples=100",
-            "--num_reference=60", "--sweep_samples=3", "--sweep_values=5", "--batch_size=40"]
+    argv = [
+        "infogan-evaluate",
+        f"--model_dir={trained_run}",
+        f"--out_dir={out_dir}",
+        "--num_samples=100",
+        "--num_reference=60",
+        "--sweep_samples=3",
+        "--sweep_values=5",
+        "--batch_size=40",
+    ]
     assert evaluate_cli.main(argv, data=injected_data(), classifier=tiny_classifier) == 0
     out = capsys.readouterr()
     report = json.loads(out.out)

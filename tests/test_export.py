@@ -109,8 +109,12 @@ def test_export_layout_and_version_is_the_training_step(exported_model):
     assert exported_model.version == 4 and exported_model.step == 4
     assert os.path.basename(exported_model.path) == "4"
     assert exported_model.checkpoint.endswith("ckpt-4")
-    for part in ("saved_model.pb", "variables", "assets/" + signatures.METADATA_ASSET,
-                 "assets.extra/" + signatures.WARMUP_FILE):
+    for part in (
+        "saved_model.pb",
+        "variables",
+        "assets/" + signatures.METADATA_ASSET,
+        "assets.extra/" + signatures.WARMUP_FILE,
+    ):
         assert os.path.exists(os.path.join(exported_model.path, part)), part
     # Nothing but the version directory is left in the base path.
     assert os.listdir(os.path.dirname(exported_model.path)) == ["4"]
@@ -122,7 +126,10 @@ def test_metadata_asset_describes_codes_images_and_training(exported_model, refe
         meta = json.load(f)
     assert meta["latent"] == config.latent.to_dict()
     assert meta["latent"]["layout"][0] == {
-        "name": "categorical_0", "kind": "one_hot", "columns": [0, 10], "cardinality": 10,
+        "name": "categorical_0",
+        "kind": "one_hot",
+        "columns": [0, 10],
+        "cardinality": 10,
     }
     assert meta["image"]["shape"] == [28, 28, 1] and meta["image"]["range"] == [0.0, 1.0]
     assert meta["training_config"] == json.loads(config.to_json())
@@ -189,8 +196,10 @@ def test_fresh_process_without_infogan_tf_matches_keras(exported_model, inputs, 
         }))
         """
     )
-    result = run([sys.executable, "-c", script, exported_model.path, str(tmp_path / "inputs.npz"),
-                  str(tmp_path / "out.npz")], cwd=tmp_path)
+    result = run(
+        [sys.executable, "-c", script, exported_model.path, str(tmp_path / "inputs.npz"), str(tmp_path / "out.npz")],
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["infogan_tf_imported"] is False
@@ -214,13 +223,24 @@ def test_saved_model_cli_show_lists_documented_signatures(exported_model):
         blocks[name] = chunk
     assert {"serving_default", "generate", "encode"} <= set(blocks)
     want = {
-        "serving_default": [("z", "DT_FLOAT", "(-1, 62)"), ("c", "DT_FLOAT", "(-1, 12)"),
-                            ("images", "DT_FLOAT", "(-1, 28, 28, 1)")],
-        "generate": [("z", "DT_FLOAT", "(-1, 62)"), ("categorical", "DT_INT32", "(-1, 1)"),
-                     ("continuous", "DT_FLOAT", "(-1, 2)"), ("images", "DT_FLOAT", "(-1, 28, 28, 1)"),
-                     ("images_uint8", "DT_UINT8", "(-1, 28, 28, 1)")],
-        "encode": [("images", "DT_FLOAT", "(-1, 28, 28, 1)"), ("categorical_probs", "DT_FLOAT", "(-1, 10)"),
-                   ("continuous_mean", "DT_FLOAT", "(-1, 2)"), ("continuous_std", "DT_FLOAT", "(-1, 2)")],
+        "serving_default": [
+            ("z", "DT_FLOAT", "(-1, 62)"),
+            ("c", "DT_FLOAT", "(-1, 12)"),
+            ("images", "DT_FLOAT", "(-1, 28, 28, 1)"),
+        ],
+        "generate": [
+            ("z", "DT_FLOAT", "(-1, 62)"),
+            ("categorical", "DT_INT32", "(-1, 1)"),
+            ("continuous", "DT_FLOAT", "(-1, 2)"),
+            ("images", "DT_FLOAT", "(-1, 28, 28, 1)"),
+            ("images_uint8", "DT_UINT8", "(-1, 28, 28, 1)"),
+        ],
+        "encode": [
+            ("images", "DT_FLOAT", "(-1, 28, 28, 1)"),
+            ("categorical_probs", "DT_FLOAT", "(-1, 10)"),
+            ("continuous_mean", "DT_FLOAT", "(-1, 2)"),
+            ("continuous_std", "DT_FLOAT", "(-1, 2)"),
+        ],
     }
     for name, tensors in want.items():
         block = blocks[name]
@@ -237,8 +257,22 @@ def test_saved_model_cli_run_matches_keras(exported_model, inputs, expected, tmp
     for key, value in signature_inputs("serving_default", inputs).items():
         np.save(tmp_path / f"{key}.npy", value)
         feeds.append(f"{key}={tmp_path / key}.npy")
-    result = run(["saved_model_cli", "run", "--dir", exported_model.path, "--tag_set", "serve",
-                  "--signature_def", "serving_default", "--inputs", ";".join(feeds), "--outdir", str(tmp_path / "out")])
+    result = run(
+        [
+            "saved_model_cli",
+            "run",
+            "--dir",
+            exported_model.path,
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--inputs",
+            ";".join(feeds),
+            "--outdir",
+            str(tmp_path / "out"),
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert_outputs_match({"images": np.load(tmp_path / "out" / "images.npy")}, expected["serving_default"])
 
@@ -285,24 +319,42 @@ Z = np.zeros([2, 62], np.float32)
 CONT = np.zeros([2, 2], np.float32)
 BAD_INPUTS = [
     ("serving_default", {"z": np.zeros([2, 63], np.float32), "c": C_OK}, r"z must have 62 columns"),
-    ("serving_default", {"z": np.zeros([2, 62, 1], np.float32), "c": C_OK},
-     r"z must be a matrix \[batch, 62\]; got rank\] \[3\]"),
+    (
+        "serving_default",
+        {"z": np.zeros([2, 62, 1], np.float32), "c": C_OK},
+        r"z must be a matrix \[batch, 62\]; got rank\] \[3\]",
+    ),
     ("serving_default", {"z": Z, "c": np.zeros([2, 11], np.float32)}, r"c must have 12 columns"),
     ("serving_default", {"z": Z, "c": np.zeros([12], np.float32)}, r"c must be a matrix"),
-    ("serving_default", {"z": Z, "c": _c_not_one_hot()},
-     r"c columns 0\.\.9 \(categorical code 0, 10 categories\) must be one-hot"),
+    (
+        "serving_default",
+        {"z": Z, "c": _c_not_one_hot()},
+        r"c columns 0\.\.9 \(categorical code 0, 10 categories\) must be one-hot",
+    ),
     ("serving_default", {"z": Z, "c": _c_two_ones()}, r"must be one-hot"),
     ("serving_default", {"z": Z + np.nan, "c": C_OK}, r"z contains NaN or Inf"),
     ("serving_default", {"z": Z, "c": C_OK + np.array([0] * 11 + [np.inf], np.float32)}, r"c contains NaN or Inf"),
     ("serving_default", {"z": np.zeros([3, 62], np.float32), "c": C_OK}, r"z and c must have the same number of rows"),
-    ("generate", {"z": Z, "categorical": np.array([[1], [10]], np.int32), "continuous": CONT},
-     r"categorical\[:, 0\] must be a category index in \[0, 9\]"),
-    ("generate", {"z": Z, "categorical": np.array([[-1], [0]], np.int32), "continuous": CONT},
-     r"must be a category index in \[0, 9\]"),
-    ("generate", {"z": Z, "categorical": np.zeros([2, 2], np.int32), "continuous": CONT},
-     r"categorical must have 1 columns"),
-    ("generate", {"z": Z, "categorical": np.zeros([2, 1], np.int32), "continuous": CONT + np.nan},
-     r"continuous contains NaN or Inf"),
+    (
+        "generate",
+        {"z": Z, "categorical": np.array([[1], [10]], np.int32), "continuous": CONT},
+        r"categorical\[:, 0\] must be a category index in \[0, 9\]",
+    ),
+    (
+        "generate",
+        {"z": Z, "categorical": np.array([[-1], [0]], np.int32), "continuous": CONT},
+        r"must be a category index in \[0, 9\]",
+    ),
+    (
+        "generate",
+        {"z": Z, "categorical": np.zeros([2, 2], np.int32), "continuous": CONT},
+        r"categorical must have 1 columns",
+    ),
+    (
+        "generate",
+        {"z": Z, "categorical": np.zeros([2, 1], np.int32), "continuous": CONT + np.nan},
+        r"continuous contains NaN or Inf",
+    ),
     ("encode", {"images": np.full([2, 28, 28, 1], 255.0, np.float32)}, r"images must be in \[0, 1\]"),
     ("encode", {"images": np.zeros([2, 32, 32, 1], np.float32)}, r"images must be \[batch, 28, 28, 1\]"),
     ("encode", {"images": np.full([2, 28, 28, 1], np.nan, np.float32)}, r"images contains NaN or Inf"),
@@ -330,8 +382,11 @@ def test_session_loader_checks_raw_feeds(exported_model):
         meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], exported_model.path)
         sig = meta.signature_def["serving_default"]
         # _make_callable_from_options feeds like the C++ API (no Python-side shape check).
-        call = sess._make_callable_from_options(config_pb2.CallableOptions(
-            feed=[sig.inputs["z"].name, sig.inputs["c"].name], fetch=[sig.outputs["images"].name]))
+        call = sess._make_callable_from_options(
+            config_pb2.CallableOptions(
+                feed=[sig.inputs["z"].name, sig.inputs["c"].name], fetch=[sig.outputs["images"].name]
+            )
+        )
         assert call(Z, C_OK)[0].shape == (2, 28, 28, 1)
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"z must be a matrix \[batch, 62\]; got rank\] \[3\]"):
             call(np.zeros([2, 62, 1], np.float32), C_OK)
@@ -474,6 +529,7 @@ def test_checkpoint_flag_exports_that_checkpoint(trained_model_dir, reference, t
 
 def test_a_model_dir_without_a_run_or_checkpoint_is_refused_and_nothing_is_written(trained_model_dir, tmp_path):
     """(A damaged checkpoint is refused the same way by every reader: test_bad_inputs.py.)"""
+
     def export_of(model_dir, checkpoint=None):
         base = tmp_path / "models"
         export.export(export.ExportConfig(model_dir=str(model_dir), export_dir=str(base), checkpoint=checkpoint))

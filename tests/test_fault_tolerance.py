@@ -67,9 +67,7 @@ def test_sigterm_saves_at_the_current_step_and_the_rerun_resumes_there(tmp_path)
     assert f"step {step}/100000" in run.err() and f"step {step + 1}/" not in run.err()
 
     # The same command again (with a nearer end) continues from that step.
-    rerun = local_cluster.start(
-        str(tmp_path), "rerun", _flags(model_dir, train_steps=step + 2, checkpoint_every=1000)
-    )
+    rerun = local_cluster.start(str(tmp_path), "rerun", _flags(model_dir, train_steps=step + 2, checkpoint_every=1000))
     assert local_cluster.finish([rerun], timeout=240) == [0], rerun.err()[-3000:]
     assert f"resumed from {saved} at step {step}" in rerun.err()
     assert f"step {step + 1}/{step + 2}" in rerun.err()

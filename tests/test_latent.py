@@ -21,9 +21,7 @@ def test_layout_puts_one_hots_first_then_continuous():
     c = spec.flatten(tf.constant([[2, 1], [0, 3]]), tf.constant([[0.5, -0.25], [0.1, 0.2]]))
     np.testing.assert_array_equal(
         c.numpy(),
-        np.array(
-            [[0, 0, 1, 0, 1, 0, 0, 0.5, -0.25], [1, 0, 0, 0, 0, 0, 1, 0.1, 0.2]], np.float32
-        ),
+        np.array([[0, 0, 1, 0, 1, 0, 0, 0.5, -0.25], [1, 0, 0, 0, 0, 0, 1, 0.1, 0.2]], np.float32),
     )
     onehots, cont = spec.split(c)
     assert [o.shape[1] for o in onehots] == [3, 4]

@@ -16,10 +16,18 @@ PACKAGE = pathlib.Path(REPO) / "infogan_tf"
 
 # Lower layers never import higher ones: cli -> serving / evaluation -> training -> data / model -> base.
 LAYERS = {
-    "config": 0, "latent": 0, "errors": 0, "fileio": 0, "presets": 0, "serving.signatures": 0,
-    "data": 1, "model": 1, "visualize": 1,
+    "config": 0,
+    "latent": 0,
+    "errors": 0,
+    "fileio": 0,
+    "presets": 0,
+    "serving.signatures": 0,
+    "data": 1,
+    "model": 1,
+    "visualize": 1,
     "training": 2,
-    "serving": 3, "evaluation": 3,
+    "serving": 3,
+    "evaluation": 3,
     "cli": 4,
 }
 # Modules that a CLI imports before TensorFlow, to reject a bad flag in milliseconds.
@@ -50,7 +58,7 @@ def _imports(tree: ast.AST, module: str) -> list[tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             base = node.module
             out += [(node.lineno, f"{base}.{a.name}") for a in node.names]
-    return [(line, name[len("infogan_tf."):]) for line, name in out if name.startswith("infogan_tf.")]
+    return [(line, name[len("infogan_tf.") :]) for line, name in out if name.startswith("infogan_tf.")]
 
 
 def _own_module(name: str) -> str:
@@ -95,7 +103,7 @@ def test_the_base_modules_import_no_tensorflow(module):
         for name in names:
             assert name.split(".")[0] not in ("tensorflow", "keras", "tensorflow_datasets"), f"{module} imports {name}"
             if name.startswith("infogan_tf."):
-                assert _layer(_own_module(name[len("infogan_tf."):])) == 0, f"{module} imports {name}"
+                assert _layer(_own_module(name[len("infogan_tf.") :])) == 0, f"{module} imports {name}"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))

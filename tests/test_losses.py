@@ -18,9 +18,7 @@ def test_discriminator_and_generator_losses_by_hand():
     expected_d = [2 * math.log(2), math.log(1 + math.exp(-2)) + math.log(1 + math.exp(-1))]
     np.testing.assert_allclose(losses.discriminator_loss(real, fake).numpy(), expected_d, rtol=1e-6)
     # Non-saturating: -log sigmoid(f) = log(1 + e^-f)
-    np.testing.assert_allclose(
-        losses.generator_loss(fake).numpy(), [math.log(2), math.log(1 + math.e)], rtol=1e-6
-    )
+    np.testing.assert_allclose(losses.generator_loss(fake).numpy(), [math.log(2), math.log(1 + math.e)], rtol=1e-6)
 
 
 def test_losses_are_stable_for_extreme_logits():
@@ -55,8 +53,13 @@ def test_gaussian_nll_by_hand():
 
 def test_mutual_information_loss_weights_the_parts():
     terms = losses.mutual_information_loss(
-        tf.constant([[0]]), tf.constant([[0.5]]), [tf.zeros([1, 4])], tf.constant([[0.5]]), tf.zeros([1, 1]),
-        lambda_cat=2.0, lambda_cont=0.5,
+        tf.constant([[0]]),
+        tf.constant([[0.5]]),
+        [tf.zeros([1, 4])],
+        tf.constant([[0.5]]),
+        tf.zeros([1, 1]),
+        lambda_cat=2.0,
+        lambda_cont=0.5,
     )
     ce, nll = math.log(4), 0.5 * math.log(2 * math.pi)
     np.testing.assert_allclose(terms.categorical_ce.numpy(), [ce], rtol=1e-6)
@@ -72,8 +75,13 @@ def test_mi_gradient_reaches_generator_q_head_and_trunk():
     with tf.GradientTape() as tape:
         out = d(g(codes.z, codes.c, training=True), training=True)
         mi = losses.mutual_information_loss(
-            codes.categorical, codes.continuous, out.categorical_logits, out.continuous_mean,
-            out.continuous_log_std, 1.0, 1.0,
+            codes.categorical,
+            codes.continuous,
+            out.categorical_logits,
+            out.continuous_mean,
+            out.continuous_log_std,
+            1.0,
+            1.0,
         ).loss
         loss = tf.reduce_mean(mi)
     parts = {
@@ -105,7 +113,7 @@ def test_categorical_information_bounds():
     assert losses.categorical_information(one_category).numpy() == pytest.approx(0.0, abs=1e-4)
     # Several codes add up; no codes give 0.
     two_way = np.where(np.arange(k)[:, None] < 2, [50.0, 0.0], [0.0, 50.0])  # 2 of 10 images in category 0
-    both = losses.categorical_information(confident_balanced + [tf.constant(two_way, tf.float32)])
+    both = losses.categorical_information([*confident_balanced, tf.constant(two_way, tf.float32)])
     assert both.numpy() == pytest.approx(math.log(k) + (-0.2 * math.log(0.2) - 0.8 * math.log(0.8)), abs=1e-4)
     assert losses.categorical_information([]).numpy() == 0.0
 

@@ -125,7 +125,12 @@ def test_code_recovery_perfect_and_uninformative():
     assert perfect["continuous_r2"] == [pytest.approx(1.0), pytest.approx(1.0)]
 
     rng = np.random.default_rng(1)
-    blind = _samples(5000, lambda y: rng.random((len(y), 10)), lambda c: np.broadcast_to(c.mean(axis=0), c.shape).copy(), np.ones_like)
+    blind = _samples(
+        5000,
+        lambda y: rng.random((len(y), 10)),
+        lambda c: np.broadcast_to(c.mean(axis=0), c.shape).copy(),
+        np.ones_like,
+    )
     out = compute_code_recovery(blind)
     assert 0.08 < out["categorical_accuracy"][0] < 0.12
     assert out["continuous_r2"][0] == pytest.approx(0.0, abs=1e-6)

@@ -52,13 +52,15 @@ def test_paper_architecture_sizes():
         "q_log_std/kernel": (128, 2),
     }
     # Every BatchNormalization keeps one set of statistics across replicas.
-    bns = [l for m in (g, d) for l in m._flatten_layers() if "batch_normalization" in type(l).__module__]
-    assert bns and all(l.synchronized for l in bns)
+    bns = [layer for m in (g, d) for layer in m._flatten_layers() if "batch_normalization" in type(layer).__module__]
+    assert bns and all(layer.synchronized for layer in bns)
 
 
 def test_several_categorical_codes_get_their_own_logits():
     spec = LatentSpec(noise_dim=4, categorical=(3, 5, 2), continuous=1)
-    g, d = build_networks(spec, ModelConfig(g_fc_units=8, g_base_filters=8, d_filters=(4, 4), d_fc_units=8, q_fc_units=8))
+    g, d = build_networks(
+        spec, ModelConfig(g_fc_units=8, g_base_filters=8, d_filters=(4, 4), d_fc_units=8, q_fc_units=8)
+    )
     codes = spec.sample(2, tf.constant([1, 1], tf.int64))
     out = d(g(codes.z, codes.c))
     assert [t.shape[1] for t in out.categorical_logits] == [3, 5, 2]
@@ -66,7 +68,12 @@ def test_several_categorical_codes_get_their_own_logits():
 
 def test_fixed_std_has_no_log_std_head():
     spec = LatentSpec(noise_dim=4, categorical=(3,), continuous=2)
-    g, d = build_networks(spec, ModelConfig(g_fc_units=8, g_base_filters=8, d_filters=(4, 4), d_fc_units=8, q_fc_units=8, continuous_std="fixed"))
+    _g, d = build_networks(
+        spec,
+        ModelConfig(
+            g_fc_units=8, g_base_filters=8, d_filters=(4, 4), d_fc_units=8, q_fc_units=8, continuous_std="fixed"
+        ),
+    )
     out = d(tf.zeros([2, 28, 28, 1]))
     np.testing.assert_array_equal(out.continuous_log_std.numpy(), np.zeros([2, 2]))
     assert not any("q_log_std" in v.path for v in d.weights)

@@ -55,8 +55,9 @@ def test_traversal_grid_png(exported_model, source, generate, tmp_path):
 
 def test_images_for_given_codes(exported_model, source, generate, tmp_path):
     out = tmp_path / "sevens.png"
-    config = sample_lib.SampleConfig(out=str(out), saved_model=exported_model.path, category=(7,),
-                                     continuous=(1.5, -0.5), num=4, seed=3)
+    config = sample_lib.SampleConfig(
+        out=str(out), saved_model=exported_model.path, category=(7,), continuous=(1.5, -0.5), num=4, seed=3
+    )
     result = sample_lib.sample(config, source)
     png = read_png(out)
     assert png.shape == (29 + 1, 4 * 29 + 1, 1) and (result.rows, result.cols) == (1, 4)
@@ -119,15 +120,19 @@ def test_server_source_gives_the_same_grid(exported_model, tmp_path):
     with StandInServer(exported_model.path, "infogan_test", exported_model.version) as server:
         for form in ("inputs", "instances"):
             remote = tmp_path / f"remote_{form}.png"
-            config = sample_lib.SampleConfig(out=str(remote), server=server.url, model_name="infogan_test",
-                                             request_form=form, cols=4)
+            config = sample_lib.SampleConfig(
+                out=str(remote), server=server.url, model_name="infogan_test", request_form=form, cols=4
+            )
             sample_lib.sample(config)
             np.testing.assert_array_equal(read_png(remote), read_png(local))
         # The layout can also come from the export's JSON asset.
         spec_json = os.path.join(exported_model.path, "assets", signatures.METADATA_ASSET)
         with_spec = tmp_path / "spec.png"
-        sample_lib.sample(sample_lib.SampleConfig(out=str(with_spec), server=server.url, model_name="infogan_test",
-                                                  spec_json=spec_json, cols=4))
+        sample_lib.sample(
+            sample_lib.SampleConfig(
+                out=str(with_spec), server=server.url, model_name="infogan_test", spec_json=spec_json, cols=4
+            )
+        )
         np.testing.assert_array_equal(read_png(with_spec), read_png(local))
 
 
@@ -136,8 +141,11 @@ def test_server_metadata_with_several_categorical_codes_needs_spec_json():
 
     sigs = {
         "generate": SignatureMetadata(
-            {"z": TensorMetadata("float32", (-1, 8)), "categorical": TensorMetadata("int32", (-1, 2)),
-             "continuous": TensorMetadata("float32", (-1, 1))},
+            {
+                "z": TensorMetadata("float32", (-1, 8)),
+                "categorical": TensorMetadata("int32", (-1, 2)),
+                "continuous": TensorMetadata("float32", (-1, 1)),
+            },
             {"images": TensorMetadata("float32", (-1, 28, 28, 1))},
         ),
         "serving_default": SignatureMetadata({"c": TensorMetadata("float32", (-1, 15))}, {}),
@@ -148,8 +156,14 @@ def test_server_metadata_with_several_categorical_codes_needs_spec_json():
 
 def test_cli_writes_png_and_rejects_bad_flags(exported_model, tmp_path, capsys):
     out = tmp_path / "cli.png"
-    argv = ["infogan-sample", f"--saved_model={exported_model.path}", f"--out={out}", "--category=3",
-            "--continuous=0.5,0", "--num=3"]
+    argv = [
+        "infogan-sample",
+        f"--saved_model={exported_model.path}",
+        f"--out={out}",
+        "--category=3",
+        "--continuous=0.5,0",
+        "--num=3",
+    ]
     assert sample_cli.main(argv) == 0, capsys.readouterr().err[-3000:]
     assert "wrote a 1x3 grid of images (88x30 px)" in capsys.readouterr().out
     assert read_png(out).shape == (30, 88, 1)

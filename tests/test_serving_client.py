@@ -125,7 +125,11 @@ def test_models_config_parses_as_a_model_server_config():
     with open(path) as f:
         config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
     (model,) = config.model_config_list.config
-    assert (model.name, model.base_path, model.model_platform) == ("infogan_mnist", "/models/infogan_mnist", "tensorflow")
+    assert (model.name, model.base_path, model.model_platform) == (
+        "infogan_mnist",
+        "/models/infogan_mnist",
+        "tensorflow",
+    )
     assert model.model_version_policy.latest.num_versions == 1
 
 
@@ -137,7 +141,9 @@ def test_rest_client_over_http_to_a_local_stand_in(exported_model, loaded, batch
             assert set(client.metadata()) == set(signatures.SIGNATURES)
             for form in ("inputs", "instances"):
                 out = client.predict("generate", batch["generate"], form=form)
-                np.testing.assert_array_equal(out["images_uint8"], direct(loaded, "generate", batch["generate"])["images_uint8"])
+                np.testing.assert_array_equal(
+                    out["images_uint8"], direct(loaded, "generate", batch["generate"])["images_uint8"]
+                )
         assert server.requests[-1]["signature_name"] == "generate" and "instances" in server.requests[-1]
         client = serving_client.RestClient(server.url, "infogan_test")
         bad = dict(batch["serving_default"], c=batch["serving_default"]["c"] * 2)
@@ -166,7 +172,12 @@ def test_grpc_example_requests_run_on_the_saved_model(exported_model, loaded, ba
 
     metadata = get_model_metadata_pb2.GetModelMetadataResponse()
     json_format.ParseDict(metadata_response(exported_model.path, "infogan_test", exported_model.version), metadata)
-    assert example.signature_widths(metadata) == {"noise_dim": 62, "code_dim": 12, "n_categorical": 1, "n_continuous": 2}
+    assert example.signature_widths(metadata) == {
+        "noise_dim": 62,
+        "code_dim": 12,
+        "n_categorical": 1,
+        "n_continuous": 2,
+    }
     for name, inputs in batch.items():
         request = example.build_request("infogan_test", name, inputs, version=exported_model.version)
         assert (request.model_spec.name, request.model_spec.signature_name) == ("infogan_test", name)

@@ -22,8 +22,16 @@ from infogan_tf.cli import train as train_cli
 from infogan_tf.training import loop
 
 TINY_FLAGS = [
-    "--train_steps=2", "--batch_size=8", "--log_every=1", "--summary_every=2", "--checkpoint_every=2",
-    "--g_fc_units=32", "--g_base_filters=16", "--d_filters=8,16", "--d_fc_units=32", "--q_fc_units=16",
+    "--train_steps=2",
+    "--batch_size=8",
+    "--log_every=1",
+    "--summary_every=2",
+    "--checkpoint_every=2",
+    "--g_fc_units=32",
+    "--g_base_filters=16",
+    "--d_filters=8,16",
+    "--d_fc_units=32",
+    "--q_fc_units=16",
 ]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -44,8 +52,10 @@ def _parsed(*args):
     [
         (["--train_steps=0"], "--train_steps must be positive, got 0"),
         (["--batch_size=-1"], "--batch_size must be positive, got -1"),
-        (["--batch_size=9", "--strategy=mirrored", "--num_devices=2"],
-         "--batch_size 9 must be divisible by the number of replicas"),
+        (
+            ["--batch_size=9", "--strategy=mirrored", "--num_devices=2"],
+            "--batch_size 9 must be divisible by the number of replicas",
+        ),
         (["--dataset=cifar100"], "--dataset must be one of"),
         (["--strategy=tpu"], "--strategy must be one of"),
         (["--categorical_codes=10,1"], "every cardinality must be >= 2, got 1"),
@@ -86,10 +96,28 @@ def test_help_documents_every_flag(capsys, help_flag):
     assert _main(help_flag) == 0
     out = capsys.readouterr().out
     for flag in (
-        "dataset", "data_dir", "manual_dir", "model_dir", "train_steps", "batch_size", "strategy",
-        "categorical_codes", "continuous_codes", "noise_dim", "lambda_cat", "lambda_cont", "d_learning_rate",
-        "g_learning_rate", "seed", "checkpoint_every", "summary_every", "keep_checkpoints", "flagfile",
-        "lambda_real_info", "real_info_view", "update",
+        "dataset",
+        "data_dir",
+        "manual_dir",
+        "model_dir",
+        "train_steps",
+        "batch_size",
+        "strategy",
+        "categorical_codes",
+        "continuous_codes",
+        "noise_dim",
+        "lambda_cat",
+        "lambda_cont",
+        "d_learning_rate",
+        "g_learning_rate",
+        "seed",
+        "checkpoint_every",
+        "summary_every",
+        "keep_checkpoints",
+        "flagfile",
+        "lambda_real_info",
+        "real_info_view",
+        "update",
     ):
         assert f"--{flag}" in out, flag
     assert "--[no]jit_compile" in out
@@ -133,8 +161,11 @@ def test_flags_build_the_config_and_only_explicit_flags_override_the_preset():
 def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_path, capsys, monkeypatch):
     calls = []
     result = loop.TrainResult(
-        step=7, checkpoint=str(tmp_path / "checkpoints" / "ckpt-7"), summary_dir=str(tmp_path / "train"),
-        metrics={}, preempted=False,
+        step=7,
+        checkpoint=str(tmp_path / "checkpoints" / "ckpt-7"),
+        summary_dir=str(tmp_path / "train"),
+        metrics={},
+        preempted=False,
     )
 
     def fake_train(config, strategy, images=None, input_fn=None, progress=None):
@@ -145,7 +176,7 @@ def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_p
     monkeypatch.setattr(loop, "train", fake_train)
     strategy, images, input_fn = object(), np.zeros([8, 28, 28, 1], np.uint8), object()
     assert _main(f"--model_dir={tmp_path}", images=images, strategy=strategy, input_fn=input_fn) == 0
-    (config, *seams), = calls
+    ((config, *seams),) = calls
     assert config.runtime.model_dir == str(tmp_path) and seams == [strategy, images, input_fn]
     out = capsys.readouterr()
     assert out.err == "infogan-train: step 7/7 L_I=1.0\n"

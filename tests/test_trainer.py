@@ -21,11 +21,7 @@ def _weights(trainer):
 @pytest.mark.parametrize("strategy_name", ["default", "mirrored"])
 @pytest.mark.parametrize("update", ["alternating", "joint"])
 def test_a_few_steps_train(tmp_path, fake_images, strategy_name, update):
-    strategy = (
-        tf.distribute.get_strategy()
-        if strategy_name == "default"
-        else mirrored_strategy(["/cpu:0", "/cpu:1"])
-    )
+    strategy = tf.distribute.get_strategy() if strategy_name == "default" else mirrored_strategy(["/cpu:0", "/cpu:1"])
     trainer = make_trainer(tiny_config(str(tmp_path), update=update), fake_images, strategy=strategy)
     assert trainer.strategy.num_replicas_in_sync == (1 if strategy_name == "default" else 2)
     before = _weights(trainer)
@@ -89,7 +85,10 @@ def test_mirrored_replicas_keep_one_set_of_batchnorm_statistics(tmp_path, fake_i
     trainer = make_trainer(tiny_config(str(tmp_path)), fake_images, strategy=strategy)
     trainer.train(progress=lambda _: None)
     moving = [
-        v for m in (trainer.state.generator, trainer.state.discriminator) for v in m.non_trainable_variables if "moving" in v.path
+        v
+        for m in (trainer.state.generator, trainer.state.discriminator)
+        for v in m.non_trainable_variables
+        if "moving" in v.path
     ]
     assert moving
     for v in moving:
@@ -103,9 +102,7 @@ def test_mirrored_replicas_keep_one_set_of_batchnorm_statistics(tmp_path, fake_i
 
 
 def test_resume_continues_exactly(tmp_path, fake_images):
-    straight = make_trainer(
-        tiny_config(str(tmp_path / "straight"), train_steps=4), fake_images
-    )
+    straight = make_trainer(tiny_config(str(tmp_path / "straight"), train_steps=4), fake_images)
     straight.train(progress=lambda _: None)
 
     first = make_trainer(tiny_config(str(tmp_path / "split"), train_steps=2), fake_images)
@@ -144,8 +141,19 @@ def test_summaries_metrics_log_and_checkpoints_are_written(tmp_path, fake_images
         for record in tf.data.TFRecordDataset(event_file):
             event = tf.compat.v1.Event.FromString(record.numpy())
             tags.update(v.tag for v in event.summary.value)
-    assert {"d_loss", "g_loss", "mi_loss", "info_lower_bound", "categorical_entropy", "d_real", "d_fake",
-            "steps_per_sec", "elapsed_s", "real_info", "traversal"} <= tags
+    assert {
+        "d_loss",
+        "g_loss",
+        "mi_loss",
+        "info_lower_bound",
+        "categorical_entropy",
+        "d_real",
+        "d_fake",
+        "steps_per_sec",
+        "elapsed_s",
+        "real_info",
+        "traversal",
+    } <= tags
 
 
 def test_traversal_grid_shape(tmp_path, fake_images):
@@ -190,7 +198,10 @@ def test_real_information_term_changes_only_what_it_should(tmp_path, fake_images
     for weight in (0.0, 5.0):
         trainer = make_trainer(
             tiny_config(
-                str(tmp_path / f"{weight}"), update=update, train_steps=1, lambda_real_info=weight,
+                str(tmp_path / f"{weight}"),
+                update=update,
+                train_steps=1,
+                lambda_real_info=weight,
                 real_info_view=view,
             ),
             fake_images,

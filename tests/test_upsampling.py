@@ -32,7 +32,9 @@ def test_generator_subpixel_upsampling_gives_the_same_images():
         layer.kernel.assign(tf.random.stateless_normal(layer.kernel.shape, seed=[5, 6]) * 0.05)
     generator.up2.bias.assign(tf.fill(generator.up2.bias.shape, 0.25))
     default = generator(z, c, training=False).numpy()
-    np.testing.assert_allclose(generator(z, c, training=False, upsample=upsampling.subpixel).numpy(), default, atol=2e-5)
+    np.testing.assert_allclose(
+        generator(z, c, training=False, upsample=upsampling.subpixel).numpy(), default, atol=2e-5
+    )
     # auto picks the form by the batch size at run time: check both sides of the switch, batch unknown when traced.
     auto = tf.function(
         lambda z, c: generator(z, c, training=False, upsample=upsampling.auto),

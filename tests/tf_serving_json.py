@@ -108,14 +108,14 @@ class StandInServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 match = pattern.match(self.path)
                 if match and match.group(2) == "/metadata":
                     self._reply(200, metadata)
                 else:
                     self._reply(404, {"error": f"Servable not found for request: {self.path}"})
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 match = pattern.match(self.path)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append(body)
@@ -132,7 +132,7 @@ class StandInServer:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "StandInServer":
+    def __enter__(self) -> StandInServer:
         self._thread.start()
         return self
 

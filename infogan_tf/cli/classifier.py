@@ -33,17 +33,23 @@ PROG = "infogan-classifier"
 def define_flags(values: flags.FlagValues) -> None:
     """Defines the classifier flags on ``values``."""
     d = classifier_lib.ClassifierConfig()
-    v = {"flag_values": values}
-    flags.DEFINE_string("dataset", d.data.dataset, f"TFDS dataset: {', '.join(DATASETS)}.", **v)
-    flags.DEFINE_string("data_dir", None, "TFDS data directory (default: TFDS's own).", **v)
-    flags.DEFINE_string("manual_dir", None, "Folder with the dataset's original files; prepares offline.", **v)
-    flags.DEFINE_string("out", None, "Cache folder (default ~/.cache/infogan_tf/<dataset>_classifier).", **v)
-    flags.DEFINE_integer("epochs", d.epochs, "Passes over the training split.", **v)
-    flags.DEFINE_integer("batch_size", d.batch_size, "Minibatch size.", **v)
-    flags.DEFINE_float("learning_rate", d.learning_rate, "Adam learning rate.", **v)
-    flags.DEFINE_integer("seed", d.seed, "Seed of initialisation and shuffling.", **v)
+    flags.DEFINE_string("dataset", d.data.dataset, f"TFDS dataset: {', '.join(DATASETS)}.", flag_values=values)
+    flags.DEFINE_string("data_dir", None, "TFDS data directory (default: TFDS's own).", flag_values=values)
+    flags.DEFINE_string(
+        "manual_dir", None, "Folder with the dataset's original files; prepares offline.", flag_values=values
+    )
+    flags.DEFINE_string(
+        "out", None, "Cache folder (default ~/.cache/infogan_tf/<dataset>_classifier).", flag_values=values
+    )
+    flags.DEFINE_integer("epochs", d.epochs, "Passes over the training split.", flag_values=values)
+    flags.DEFINE_integer("batch_size", d.batch_size, "Minibatch size.", flag_values=values)
+    flags.DEFINE_float("learning_rate", d.learning_rate, "Adam learning rate.", flag_values=values)
+    flags.DEFINE_integer("seed", d.seed, "Seed of initialisation and shuffling.", flag_values=values)
     flags.DEFINE_float(
-        "min_test_accuracy", d.min_test_accuracy, "Refuse to cache a classifier below this test accuracy.", **v
+        "min_test_accuracy",
+        d.min_test_accuracy,
+        "Refuse to cache a classifier below this test accuracy.",
+        flag_values=values,
     )
 
 

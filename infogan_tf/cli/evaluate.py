@@ -22,6 +22,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from absl import flags
 
@@ -35,36 +36,52 @@ PROG = "infogan-evaluate"
 def define_flags(values: flags.FlagValues) -> None:
     """Defines the evaluation flags on ``values``; each is the EvalConfig field of the same name."""
     d = evaluate_lib.EvalConfig(model_dir="")
-    v = {"flag_values": values}
-    flags.DEFINE_string("model_dir", None, "The training run to evaluate (holds config.json and checkpoints/).", **v)
-    flags.DEFINE_string("checkpoint", None, "A checkpoint path prefix (default: the latest in --model_dir).", **v)
-    flags.DEFINE_string("manual_dir", None, "The dataset's original files (default: the run's --manual_dir).", **v)
-    flags.DEFINE_string("data_dir", None, "TFDS data directory (default: the run's --data_dir).", **v)
     flags.DEFINE_string(
-        "classifier_dir", None,
+        "model_dir", None, "The training run to evaluate (holds config.json and checkpoints/).", flag_values=values
+    )
+    flags.DEFINE_string(
+        "checkpoint", None, "A checkpoint path prefix (default: the latest in --model_dir).", flag_values=values
+    )
+    flags.DEFINE_string(
+        "manual_dir", None, "The dataset's original files (default: the run's --manual_dir).", flag_values=values
+    )
+    flags.DEFINE_string("data_dir", None, "TFDS data directory (default: the run's --data_dir).", flag_values=values)
+    flags.DEFINE_string(
+        "classifier_dir",
+        None,
         "Cached classifier for sample quality (default ~/.cache/infogan_tf/<dataset>_classifier; "
         "make it with infogan-classifier).",
-        **v,
+        flag_values=values,
     )
-    flags.DEFINE_bool("sample_quality", d.sample_quality, "Compute Fréchet distance and classifier score.", **v)
+    flags.DEFINE_bool(
+        "sample_quality", d.sample_quality, "Compute Fréchet distance and classifier score.", flag_values=values
+    )
     flags.DEFINE_integer(
-        "num_samples", d.num_samples, "Fresh (z, c) samples for L_I, code recovery and sample quality.", **v
+        "num_samples",
+        d.num_samples,
+        "Fresh (z, c) samples for L_I, code recovery and sample quality.",
+        flag_values=values,
     )
-    flags.DEFINE_integer("num_reference", d.num_reference, "Training images in the Fréchet reference set.", **v)
-    flags.DEFINE_integer("sweep_samples", d.sweep_samples, "Base inputs per continuous-code sweep.", **v)
-    flags.DEFINE_integer("sweep_values", d.sweep_values, "Values per continuous-code sweep.", **v)
-    flags.DEFINE_float("sweep_lo", d.sweep_lo, "Lowest value of the continuous-code sweep.", **v)
-    flags.DEFINE_float("sweep_hi", d.sweep_hi, "Highest value of the continuous-code sweep.", **v)
-    flags.DEFINE_integer("batch_size", d.batch_size, "Images per forward pass.", **v)
-    flags.DEFINE_integer("seed", d.seed, "Seed of samples, sweeps and figures.", **v)
-    flags.DEFINE_string("out_dir", None, "Where report.json and figures go (default <model_dir>/eval/<step>).", **v)
+    flags.DEFINE_integer(
+        "num_reference", d.num_reference, "Training images in the Fréchet reference set.", flag_values=values
+    )
+    flags.DEFINE_integer("sweep_samples", d.sweep_samples, "Base inputs per continuous-code sweep.", flag_values=values)
+    flags.DEFINE_integer("sweep_values", d.sweep_values, "Values per continuous-code sweep.", flag_values=values)
+    flags.DEFINE_float("sweep_lo", d.sweep_lo, "Lowest value of the continuous-code sweep.", flag_values=values)
+    flags.DEFINE_float("sweep_hi", d.sweep_hi, "Highest value of the continuous-code sweep.", flag_values=values)
+    flags.DEFINE_integer("batch_size", d.batch_size, "Images per forward pass.", flag_values=values)
+    flags.DEFINE_integer("seed", d.seed, "Seed of samples, sweeps and figures.", flag_values=values)
+    flags.DEFINE_string(
+        "out_dir", None, "Where report.json and figures go (default <model_dir>/eval/<step>).", flag_values=values
+    )
 
 
 def config_from_flags(values: flags.FlagValues) -> evaluate_lib.EvalConfig:
     """The validated EvalConfig of the parsed flags."""
-    config = evaluate_lib.EvalConfig(
-        **{field.name: values[field.name].value for field in dataclasses.fields(evaluate_lib.EvalConfig)}
-    )
+    settings: dict[str, Any] = {
+        field.name: values[field.name].value for field in dataclasses.fields(evaluate_lib.EvalConfig)
+    }
+    config = evaluate_lib.EvalConfig(**settings)
     problems = config.problems()
     if problems:
         raise errors.UsageError(problems[0])

@@ -35,11 +35,14 @@ def define_flags(values: flags.FlagValues) -> None:
         "model_dir", None, "The infogan-train --model_dir to export (config.json + checkpoints/).", flag_values=values
     )
     flags.DEFINE_string(
-        "export_dir", None, "Model base path for TF Serving; the version directory is created below it.",
+        "export_dir",
+        None,
+        "Model base path for TF Serving; the version directory is created below it.",
         flag_values=values,
     )
     flags.DEFINE_string(
-        "checkpoint", None,
+        "checkpoint",
+        None,
         "Checkpoint prefix (e.g. runs/mnist/checkpoints/ckpt-3000) or directory; default: the latest in model_dir.",
         flag_values=values,
     )
@@ -47,11 +50,14 @@ def define_flags(values: flags.FlagValues) -> None:
         "version", None, "Version directory number; default: the checkpoint's training step.", flag_values=values
     )
     flags.DEFINE_string(
-        "model_name", None, "Model name in the warmup requests; default: the last component of --export_dir.",
+        "model_name",
+        None,
+        "Model name in the warmup requests; default: the last component of --export_dir.",
         flag_values=values,
     )
     flags.DEFINE_boolean(
-        "jit_compile", False,
+        "jit_compile",
+        False,
         "Compile the signatures' network math with XLA (faster on a CPU; TF Serving then needs "
         "--xla_cpu_compilation_enabled=true).",
         flag_values=values,

@@ -33,7 +33,6 @@ Examples:
   infogan-sample --saved_model=export/models/infogan_mnist/3000 --category=7 --continuous=1.5,0 --out=sevens.png
 """
 
-
 from __future__ import annotations
 
 import sys
@@ -52,31 +51,41 @@ PROG = "infogan-sample"
 def define_flags(values: flags.FlagValues) -> None:
     """Defines the sampling flags on ``values``."""
     d = sample_lib.SampleConfig(out="")
-    v = {"flag_values": values}
-    flags.DEFINE_string("saved_model", None, "A SavedModel version directory written by infogan-export.", **v)
-    flags.DEFINE_string("server", None, "TF Serving REST base URL, e.g. http://localhost:8501.", **v)
-    flags.DEFINE_string("model_name", None, "Name of the served model (with --server).", **v)
-    flags.DEFINE_integer("model_version", None, "Served version to call (with --server); default: the latest.", **v)
     flags.DEFINE_string(
-        "spec_json", None, "The export's assets/" + sig.METADATA_ASSET + " (with --server, if needed).", **v
+        "saved_model", None, "A SavedModel version directory written by infogan-export.", flag_values=values
+    )
+    flags.DEFINE_string("server", None, "TF Serving REST base URL, e.g. http://localhost:8501.", flag_values=values)
+    flags.DEFINE_string("model_name", None, "Name of the served model (with --server).", flag_values=values)
+    flags.DEFINE_integer(
+        "model_version", None, "Served version to call (with --server); default: the latest.", flag_values=values
+    )
+    flags.DEFINE_string(
+        "spec_json",
+        None,
+        "The export's assets/" + sig.METADATA_ASSET + " (with --server, if needed).",
+        flag_values=values,
     )
     flags.DEFINE_enum(
-        "request_form", d.request_form, ["inputs", "instances"], "REST request form (with --server).", **v
+        "request_form",
+        d.request_form,
+        ["inputs", "instances"],
+        "REST request form (with --server).",
+        flag_values=values,
     )
-    flags.DEFINE_string("out", None, "PNG file to write.", **v)
-    flags.DEFINE_list("category", None, "One category index per categorical code, e.g. 7 or 7,2.", **v)
-    flags.DEFINE_list("continuous", None, "One value per continuous code, e.g. 1.5,0.", **v)
-    flags.DEFINE_integer("num", d.num, "Images to draw for --category/--continuous.", **v)
-    flags.DEFINE_integer("seed", d.seed, "Seed of the noise z (and of random categories).", **v)
+    flags.DEFINE_string("out", None, "PNG file to write.", flag_values=values)
+    flags.DEFINE_list("category", None, "One category index per categorical code, e.g. 7 or 7,2.", flag_values=values)
+    flags.DEFINE_list("continuous", None, "One value per continuous code, e.g. 1.5,0.", flag_values=values)
+    flags.DEFINE_integer("num", d.num, "Images to draw for --category/--continuous.", flag_values=values)
+    flags.DEFINE_integer("seed", d.seed, "Seed of the noise z (and of random categories).", flag_values=values)
     flags.DEFINE_integer(
-        "categorical_code", d.categorical_code, "Traversal: the categorical code giving the rows.", **v
+        "categorical_code", d.categorical_code, "Traversal: the categorical code giving the rows.", flag_values=values
     )
     flags.DEFINE_integer(
-        "continuous_code", d.continuous_code, "Traversal: the continuous code swept by the columns.", **v
+        "continuous_code", d.continuous_code, "Traversal: the continuous code swept by the columns.", flag_values=values
     )
-    flags.DEFINE_integer("cols", d.cols, "Traversal: number of columns.", **v)
-    flags.DEFINE_float("lo", d.lo, "Traversal: start of the sweep.", **v)
-    flags.DEFINE_float("hi", d.hi, "Traversal: end of the sweep.", **v)
+    flags.DEFINE_integer("cols", d.cols, "Traversal: number of columns.", flag_values=values)
+    flags.DEFINE_float("lo", d.lo, "Traversal: start of the sweep.", flag_values=values)
+    flags.DEFINE_float("hi", d.hi, "Traversal: end of the sweep.", flag_values=values)
 
 
 def _parse_numbers(values, kind, flag: str):

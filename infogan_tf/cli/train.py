@@ -69,7 +69,8 @@ def flag_fields(part: type) -> list[tuple[dataclasses.Field, Any]]:
 
 
 def _define_field_flag(values: flags.FlagValues, part: type, field: dataclasses.Field, kind: Any) -> None:
-    name, default, help_ = field.name, field.default, field.metadata["help"]
+    name, help_ = field.name, field.metadata["help"]
+    default: Any = field.default
     if "choices" in field.metadata:
         flags.DEFINE_enum(name, default, list(field.metadata["choices"]), help_, flag_values=values)
     elif kind is bool:
@@ -89,12 +90,16 @@ def _define_field_flag(values: flags.FlagValues, part: type, field: dataclasses.
 def define_flags(values: flags.FlagValues) -> None:
     """Defines the training flags on ``values``: --preset, the latent codes, and one per config field."""
     flags.DEFINE_enum(
-        "preset", "mnist", sorted(presets.PRESETS), "Base configuration; other flags given override it.",
+        "preset",
+        "mnist",
+        sorted(presets.PRESETS),
+        "Base configuration; other flags given override it.",
         flag_values=values,
     )
     lat = LatentSpec()
     flags.DEFINE_string(
-        "categorical_codes", ",".join(map(str, lat.categorical)),
+        "categorical_codes",
+        ",".join(map(str, lat.categorical)),
         "Comma-separated cardinalities of the categorical codes ('10', '10,4'; '' for none).",
         flag_values=values,
     )
@@ -112,7 +117,7 @@ def define_flags(values: flags.FlagValues) -> None:
 
 def _flag_value(values: flags.FlagValues, name: str, kind: Any) -> Any:
     value = values[name].value
-    if _is_int_tuple(kind):
+    if _is_int_tuple(kind) and value is not None:
         try:
             return tuple(int(x) for x in value)
         except ValueError:
@@ -146,9 +151,7 @@ def config_from_flags(values: flags.FlagValues) -> config_lib.TrainConfig:
                 else lat.categorical
             ),
             continuous=values.continuous_codes if values["continuous_codes"].present else lat.continuous,
-            continuous_range=(
-                values.continuous_range if values["continuous_range"].present else lat.continuous_range
-            ),
+            continuous_range=(values.continuous_range if values["continuous_range"].present else lat.continuous_range),
         )
     except ValueError as e:
         raise errors.ConfigError(str(e)) from None
@@ -194,7 +197,10 @@ def main(argv: Sequence[str], images=None, strategy=None, input_fn=None) -> int:
         (passed to ``training.loop.train``).
     """
     return cli.run_main(
-        PROG, __doc__, define_flags, argv,
+        PROG,
+        __doc__,
+        define_flags,
+        argv,
         lambda values: _train(config_from_flags(values), images, strategy, input_fn),
     )
 

@@ -60,8 +60,7 @@ def _prepare(data: DataConfig):
         )
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(
-            f"could not prepare {data.dataset} from {where} into {builder.data_dir}: "
-            f"{type(e).__name__}: {first_line}"
+            f"could not prepare {data.dataset} from {where} into {builder.data_dir}: {type(e).__name__}: {first_line}"
         ) from e
     return builder
 
@@ -77,8 +76,7 @@ def _load_split(data: DataConfig, split: str, keys: tuple[str, ...]) -> dict[str
         chunks = list(tfds.as_numpy(ds))
     except Exception as e:
         raise DataError(
-            f"could not read split {split!r} of {data.dataset} from {builder.data_dir}: "
-            f"{type(e).__name__}: {e}"
+            f"could not read split {split!r} of {data.dataset} from {builder.data_dir}: {type(e).__name__}: {e}"
         ) from e
     if not chunks:
         raise DataError(f"split {split!r} of {data.dataset} in {builder.data_dir} is empty")
@@ -86,8 +84,7 @@ def _load_split(data: DataConfig, split: str, keys: tuple[str, ...]) -> dict[str
     images = arrays["image"]
     if images.dtype != np.uint8 or images.shape[1:] != data.image_shape:
         raise DataError(
-            f"{data.dataset} images are {images.dtype}{list(images.shape[1:])}, expected "
-            f"uint8{list(data.image_shape)}"
+            f"{data.dataset} images are {images.dtype}{list(images.shape[1:])}, expected uint8{list(data.image_shape)}"
         )
     return arrays
 

@@ -34,9 +34,7 @@ def make_input_fn(images: np.ndarray, global_batch_size: int, seed: int, start_s
     def input_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
         per_replica = ctx.get_per_replica_batch_size(global_batch_size)
         if per_replica > n:
-            raise DataError(
-                f"the training split has {n} images, fewer than the per-replica batch of {per_replica}"
-            )
+            raise DataError(f"the training split has {n} images, fewer than the per-replica batch of {per_replica}")
         replicas = ctx.num_replicas_in_sync
         local_replicas = replicas // ctx.num_input_pipelines
         first_local = ctx.input_pipeline_id * local_replicas

@@ -25,7 +25,8 @@ import dataclasses
 import json
 import os
 import time
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -42,7 +43,6 @@ CACHE_ROOT = os.path.join("~", ".cache", "infogan_tf")
 def default_classifier_dir(dataset: str) -> str:
     """Where the classifier of ``dataset`` is cached by default."""
     return os.path.join(os.path.expanduser(CACHE_ROOT), f"{dataset}_classifier")
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +127,7 @@ class TrainedClassifier(NamedTuple):
     train_seconds: float
 
 
-def build_classifier(image_shape: tuple[int, int, int], num_classes: int = 10):
+def build_classifier(image_shape: tuple[int, ...], num_classes: int = 10):
     """The CNN (functional Keras model) from [0, 1] images to class logits."""
     import keras
 
@@ -187,8 +187,12 @@ def train_classifier(config: ClassifierConfig, train, test, verbose: int = 0) ->
     )
     start = time.time()
     model.fit(
-        uint8_to_unit(train.images), np.asarray(train.labels, np.int64),
-        batch_size=config.batch_size, epochs=config.epochs, shuffle=True, verbose=verbose,
+        uint8_to_unit(train.images),
+        np.asarray(train.labels, np.int64),
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        shuffle=True,
+        verbose=verbose,
     )
     seconds = time.time() - start
     logits = model.predict(uint8_to_unit(test.images), batch_size=1000, verbose=0)
@@ -206,8 +210,8 @@ def train_classifier(config: ClassifierConfig, train, test, verbose: int = 0) ->
         "input_range": [0.0, 1.0],
         "feature_layer": FEATURE_LAYER,
         "test_accuracy": accuracy,
-        "num_train": int(len(train.labels)),
-        "num_test": int(len(test.labels)),
+        "num_train": len(train.labels),
+        "num_test": len(test.labels),
         "epochs": config.epochs,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,

@@ -195,8 +195,11 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
     information = compute_mutual_information(samples, latent)
     recovery = compute_code_recovery(samples)
     effects = compute_continuous_effects(
-        handle, config.sweep_samples, sweep_values(config.sweep_lo, config.sweep_hi, config.sweep_values),
-        config.seed, config.batch_size,
+        handle,
+        config.sweep_samples,
+        sweep_values(config.sweep_lo, config.sweep_hi, config.sweep_values),
+        config.seed,
+        config.batch_size,
     )
     quality = None
     if config.sample_quality:
@@ -262,12 +265,18 @@ def write_figures(handle, report: dict, out_dir: str, metrics_path: str | None, 
         steps, info = figures.read_info_curve(metrics_path)
         if len(steps):
             entropy = latent.categorical_entropy()
-            figures.info_curve_figure(steps, info, entropy, os.path.join(out_dir, "info_curve.png"),
-                                      title="Lower bound $L_I$ over training", mark_step=handle.step)
+            figures.info_curve_figure(
+                steps,
+                info,
+                entropy,
+                os.path.join(out_dir, "info_curve.png"),
+                title="Lower bound $L_I$ over training",
+                mark_step=handle.step,
+            )
             written["info_curve"] = "info_curve.png"
             curve = {
                 "log": metrics_path,
-                "points": int(len(steps)),
+                "points": len(steps),
                 "final_step": int(steps[-1]),
                 "final_info_lower_bound": float(info[-1]),
                 "max_info_lower_bound": float(info.max()),
@@ -282,8 +291,9 @@ def load_eval_data(config: EvalConfig, run_data, seed: int) -> EvalData:
 
     data = dataclasses.replace(
         run_data,
-        manual_dir=config.manual_dir if config.manual_dir is not None else (
-            run_data.manual_dir if run_data.manual_dir and os.path.isdir(run_data.manual_dir) else None),
+        manual_dir=config.manual_dir
+        if config.manual_dir is not None
+        else (run_data.manual_dir if run_data.manual_dir and os.path.isdir(run_data.manual_dir) else None),
         data_dir=config.data_dir if config.data_dir is not None else run_data.data_dir,
     )
     test = data_lib.load_labeled_split(data)
@@ -331,7 +341,8 @@ def evaluate_model_dir(config: EvalConfig, data: EvalData | None = None, classif
             )
         if shape != tuple(run_config.model.image_shape):
             raise classifier_lib.ClassifierError(
-                f"the classifier in {path} takes images of shape {shape}, the model makes {run_config.model.image_shape}"
+                f"the classifier in {path} takes images of shape {shape}, "
+                f"the model makes {run_config.model.image_shape}"
             )
     if data is None:
         data = load_eval_data(config, run_config.data, config.seed)

@@ -48,7 +48,9 @@ def traversal_figure(
     return _render(handle, inputs.z, categorical, inputs.continuous, rows, cols)
 
 
-def category_figure(handle: ModelHandle, row_order: list[int] | None = None, cols: int = 10, seed: int = 0) -> np.ndarray:
+def category_figure(
+    handle: ModelHandle, row_order: list[int] | None = None, cols: int = 10, seed: int = 0
+) -> np.ndarray:
     """[H', W', C] uint8 grid: rows = categories of code 0, cols = noise draws (continuous codes 0)."""
     latent = handle.latent
     if not latent.categorical:

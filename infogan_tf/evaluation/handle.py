@@ -20,7 +20,8 @@ mutual-information, code-recovery and sample-quality metrics share.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -97,7 +98,10 @@ def encode_in_batches(handle: ModelHandle, images: np.ndarray, batch_size: int) 
 def generate_in_batches(handle: ModelHandle, z: np.ndarray, c: np.ndarray, batch_size: int) -> np.ndarray:
     """Runs ``handle.generate`` over matching rows of z and c, ``batch_size`` at a time."""
     return np.concatenate(
-        [np.asarray(handle.generate(z[i : i + batch_size], c[i : i + batch_size])) for i in range(0, len(z), batch_size)]
+        [
+            np.asarray(handle.generate(z[i : i + batch_size], c[i : i + batch_size]))
+            for i in range(0, len(z), batch_size)
+        ]
     )
 
 
@@ -151,8 +155,12 @@ def keras_handle(generator, discriminator, latent: LatentSpec, step: int = -1, s
 
     image_spec = tf.TensorSpec([None, *discriminator.model_config.image_shape], tf.float32)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, latent.noise_dim], tf.float32),
-                                  tf.TensorSpec([None, latent.code_dim], tf.float32)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, latent.noise_dim], tf.float32),
+            tf.TensorSpec([None, latent.code_dim], tf.float32),
+        ]
+    )
     def _generate(z, c):
         return to_unit_range(generator(z, c, training=False))
 

@@ -23,7 +23,8 @@ one copy is saved). On a single replica it is the ordinary layer.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -75,9 +76,7 @@ class Generator(keras.Model):
         self._grid = (h // 4, w // 4, model_config.g_base_filters)
         self.fc1 = keras.layers.Dense(model_config.g_fc_units, use_bias=False, name="fc1")
         self.bn1 = _bn("bn1")
-        self.fc2 = keras.layers.Dense(
-            self._grid[0] * self._grid[1] * self._grid[2], use_bias=False, name="fc2"
-        )
+        self.fc2 = keras.layers.Dense(self._grid[0] * self._grid[1] * self._grid[2], use_bias=False, name="fc2")
         self.bn2 = _bn("bn2")
         self.up1 = keras.layers.Conv2DTranspose(
             model_config.g_base_filters // 2, 4, strides=2, padding="same", use_bias=False, name="upconv1"
@@ -96,7 +95,7 @@ class Generator(keras.Model):
         # Images leave G in float32 whatever the compute dtype.
         return tf.tanh(tf.cast(up(self.up2, x), tf.float32))
 
-    def build_variables(self) -> "Generator":
+    def build_variables(self) -> Generator:
         """Creates the variables (subclassed models only get them when called)."""
         spec = self.latent
         self(tf.zeros([1, spec.noise_dim]), tf.zeros([1, spec.code_dim]))
@@ -136,7 +135,7 @@ class Discriminator(keras.Model):
 
     def trunk(self, images, training=False):
         """The layers D and Q share."""
-        lrelu = lambda t: tf.nn.leaky_relu(t, alpha=self.slope)  # noqa: E731
+        lrelu = lambda t: tf.nn.leaky_relu(t, alpha=self.slope)
         x = lrelu(self.conv1(tf.cast(images, self.compute_dtype)))
         x = lrelu(self.bn2(self.conv2(x), training=training))
         x = lrelu(self.bn3(self.fc(self.flatten(x)), training=training))
@@ -162,7 +161,7 @@ class Discriminator(keras.Model):
             log_std = tf.zeros_like(mean)
         return DiscriminatorOutput(d_logit, categorical_logits, mean, log_std)
 
-    def build_variables(self) -> "Discriminator":
+    def build_variables(self) -> Discriminator:
         self(tf.zeros([1, *self.model_config.image_shape]))
         return self
 

@@ -22,11 +22,13 @@ This module imports neither TensorFlow nor TF Serving.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,8 +38,13 @@ from infogan_tf.serving import signatures as sig
 FORMS = ("instances", "inputs")
 
 # TF Serving's JSON names of the dtypes used by the signatures.
-_DT_NAMES = {"DT_FLOAT": "float32", "DT_INT32": "int32", "DT_UINT8": "uint8", "DT_INT64": "int64", "DT_DOUBLE": "float64"}
-
+_DT_NAMES = {
+    "DT_FLOAT": "float32",
+    "DT_INT32": "int32",
+    "DT_UINT8": "uint8",
+    "DT_INT64": "int64",
+    "DT_DOUBLE": "float64",
+}
 
 
 class TensorMetadata(NamedTuple):
@@ -58,9 +65,7 @@ def _check_signature(signature_name: str) -> sig.SignatureContract:
     return sig.SIGNATURES[signature_name]
 
 
-def build_predict_request(
-    signature_name: str, inputs: Mapping[str, np.ndarray], form: str = "inputs"
-) -> dict:
+def build_predict_request(signature_name: str, inputs: Mapping[str, np.ndarray], form: str = "inputs") -> dict:
     """The JSON body (as a dict) of a predict request.
 
     Args:
@@ -123,6 +128,7 @@ def parse_predict_response(signature_name: str, body: Mapping) -> dict[str, np.n
 
 def parse_model_metadata(body: Mapping) -> dict[str, SignatureMetadata]:
     """Signature shapes/dtypes from a ``/metadata`` response (GetModelMetadataResponse JSON)."""
+
     # TF Serving writes snake_case proto field names; lowerCamelCase (the
     # other proto3 JSON spelling) is accepted too.
     def field(d: Mapping, name: str):
@@ -185,10 +191,8 @@ class RestClient:
                 return json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as e:
             detail = e.read().decode("utf-8", "replace")
-            try:
+            with contextlib.suppress(json.JSONDecodeError, AttributeError):
                 detail = json.loads(detail).get("error", detail)
-            except (json.JSONDecodeError, AttributeError):
-                pass
             raise ServingError(f"{url}: HTTP {e.code}: {detail}") from None
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
@@ -197,6 +201,8 @@ class RestClient:
     def metadata(self) -> dict[str, SignatureMetadata]:
         return parse_model_metadata(self._request(f"{self.model_url}/metadata"))
 
-    def predict(self, signature_name: str, inputs: Mapping[str, np.ndarray], form: str = "inputs") -> dict[str, np.ndarray]:
+    def predict(
+        self, signature_name: str, inputs: Mapping[str, np.ndarray], form: str = "inputs"
+    ) -> dict[str, np.ndarray]:
         body = build_predict_request(signature_name, inputs, form)
         return parse_predict_response(signature_name, self._request(f"{self.model_url}:predict", body))

@@ -40,7 +40,8 @@ import datetime
 import json
 import os
 import tempfile
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -55,7 +56,6 @@ from infogan_tf.serving.module import InfoGANExportModule, signature_shapes
 from infogan_tf.training.rundir import RestoredNetworks, restore_networks
 
 WARMUP_BATCH = 2  # rows in each warmup request
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +94,7 @@ class ExportConfig:
             out.append("--model_name must not be empty")
         return out
 
-    def validate(self) -> "ExportConfig":
+    def validate(self) -> ExportConfig:
         problems = self.problems()
         if problems:
             raise ConfigError(problems[0])
@@ -192,9 +192,7 @@ def warmup_records(latent: LatentSpec, image_shape, model_name: str) -> list:
 
     logs = []
     for name, inputs in warmup_inputs(latent, image_shape).items():
-        request = predict_pb2.PredictRequest(
-            model_spec=model_pb2.ModelSpec(name=model_name, signature_name=name)
-        )
+        request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=model_name, signature_name=name))
         for key, value in inputs.items():
             request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
         logs.append(prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request)))

@@ -25,7 +25,8 @@ Writing, versioning and warmup records are in ``infogan_tf.serving.export``.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -201,7 +202,8 @@ class InfoGANExportModule(tf.Module):
         """Keyword-argument functions for ``tf.saved_model.save(signatures=...)``."""
         s = {name: _tensor_specs(self.latent, self.image_shape, name) for name in sig.SIGNATURES}
         serving_default = tf.function(
-            lambda z, c: self._serving_default(z, c), input_signature=[s["serving_default"]["z"], s["serving_default"]["c"]]
+            lambda z, c: self._serving_default(z, c),
+            input_signature=[s["serving_default"]["z"], s["serving_default"]["c"]],
         )
         generate = tf.function(
             lambda z, categorical, continuous: self._generate(z, categorical, continuous),
@@ -212,17 +214,18 @@ class InfoGANExportModule(tf.Module):
 
     # ---------------------------------------------------------- computations
     def _values(self, variables) -> list:
-        return [
-            tf.zeros(v.shape, v.dtype) if id(v) in self._unexported else self.weights[v.path]
-            for v in variables
-        ]
+        return [tf.zeros(v.shape, v.dtype) if id(v) in self._unexported else self.weights[v.path] for v in variables]
 
     def _generator_math(self, z: tf.Tensor, c: tf.Tensor) -> tf.Tensor:
         """G(z, c) in inference mode, mapped from [-1, 1] to [0, 1] (inputs already checked)."""
         g = self._networks.generator
         images, _ = g.stateless_call(
-            self._values(g.trainable_variables), self._values(g.non_trainable_variables), z, c,
-            training=False, upsample=self._upsample,
+            self._values(g.trainable_variables),
+            self._values(g.non_trainable_variables),
+            z,
+            c,
+            training=False,
+            upsample=self._upsample,
         )
         return to_unit_range(images)
 
@@ -275,7 +278,8 @@ class InfoGANExportModule(tf.Module):
                 _assert(
                     _all(tf.logical_and(column >= 0, column < k)),
                     f"categorical[:, {i}] must be a category index in [0, {k - 1}]; got min/max",
-                    tf.reduce_min(column), tf.reduce_max(column),
+                    tf.reduce_min(column),
+                    tf.reduce_max(column),
                 )
             )
         z, categorical, continuous = _after(checks, z, categorical, continuous)
@@ -290,7 +294,8 @@ class InfoGANExportModule(tf.Module):
                 _assert(tf.equal(shape.rank, 4), f"images must be [batch, {h}, {w}, {ch}]; got rank", shape.rank),
                 _assert(
                     _all(tf.equal(shape.dims[1:4], [h, w, ch])),
-                    f"images must be [batch, {h}, {w}, {ch}]; got", shape.dims[:4],
+                    f"images must be [batch, {h}, {w}, {ch}]; got",
+                    shape.dims[:4],
                 ),
             ],
             images,
@@ -301,7 +306,8 @@ class InfoGANExportModule(tf.Module):
                 _assert(
                     _all(tf.logical_and(images >= 0.0, images <= 1.0)),
                     "images must be in [0, 1] (divide uint8 pixels by 255); got min/max",
-                    tf.reduce_min(images), tf.reduce_max(images),
+                    tf.reduce_min(images),
+                    tf.reduce_max(images),
                 ),
             ],
             images,

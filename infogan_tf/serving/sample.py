@@ -104,7 +104,7 @@ class SampleConfig:
             out.append(f"--model_version must be >= 0, got {self.model_version}")
         return out
 
-    def validate(self) -> "SampleConfig":
+    def validate(self) -> SampleConfig:
         problems = self.problems()
         if problems:
             raise UsageError(problems[0])
@@ -130,7 +130,8 @@ class ImageSource(Protocol):
 def info_from_metadata(metadata: dict) -> ModelInfo:
     """ModelInfo from the export's JSON asset (a parsed ``infogan_tf_export.json``)."""
     try:
-        return ModelInfo(LatentSpec.from_dict(metadata["latent"]), tuple(int(d) for d in metadata["image"]["shape"]))
+        h, w, c = (int(d) for d in metadata["image"]["shape"])
+        return ModelInfo(LatentSpec.from_dict(metadata["latent"]), (h, w, c))
     except (KeyError, TypeError, ValueError) as e:
         raise SampleError(f"not an infogan_tf export metadata file ({type(e).__name__}: {e})") from None
 
@@ -226,6 +227,8 @@ def open_source(config: SampleConfig) -> ImageSource:
         return SavedModelSource(config.saved_model)
     from infogan_tf.serving.client import RestClient
 
+    assert config.server is not None and config.model_name is not None  # SampleConfig.problems() checked
+
     try:
         client = RestClient(config.server, config.model_name, config.model_version)
     except ValueError as e:  # a malformed --server URL
@@ -262,9 +265,14 @@ def code_inputs(latent: LatentSpec, category, continuous, num: int, seed: int) -
     if category is not None:
         cat = np.tile(np.asarray(category, np.int32), (num, 1))
     else:
-        cat = np.stack([rng.integers(0, k, size=num) for k in latent.categorical], axis=1).astype(np.int32) \
-            if latent.categorical else np.zeros([num, 0], np.int32)
-    cont = np.tile(np.asarray(continuous if continuous is not None else [0.0] * latent.continuous, np.float32), (num, 1))
+        cat = (
+            np.stack([rng.integers(0, k, size=num) for k in latent.categorical], axis=1).astype(np.int32)
+            if latent.categorical
+            else np.zeros([num, 0], np.int32)
+        )
+    cont = np.tile(
+        np.asarray(continuous if continuous is not None else [0.0] * latent.continuous, np.float32), (num, 1)
+    )
     return visualize.TraversalInputs(z, cat, cont.reshape(num, latent.continuous), 1, num)
 
 

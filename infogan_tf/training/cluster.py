@@ -17,7 +17,8 @@ import os
 import re
 import tempfile
 import uuid
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -35,8 +36,10 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     if resolver is None or not is_multi_worker(strategy):
         return True
     task_type, task_id = resolver.task_type, resolver.task_id
-    return task_type is None or task_type == "chief" or (
-        task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+    return (
+        task_type is None
+        or task_type == "chief"
+        or (task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict())
     )
 
 

@@ -1,12 +1,12 @@
 """One function that turns ``--strategy`` into a tf.distribute.Strategy.
 
-  default       tf.distribute.get_strategy(): no distribution, one device.
-  one_device    OneDeviceStrategy on ``device`` ("/cpu:0", "/gpu:0", ...).
-  mirrored      MirroredStrategy over ``num_devices`` local devices: all GPUs
-                when num_devices is 0, else the first num_devices GPUs, or
-                the CPU split into num_devices logical devices when there
-                are no GPUs (runs multi-replica code on a CPU-only host).
-  multi_worker  MultiWorkerMirroredStrategy; the cluster comes from TF_CONFIG.
+default       tf.distribute.get_strategy(): no distribution, one device.
+one_device    OneDeviceStrategy on ``device`` ("/cpu:0", "/gpu:0", ...).
+mirrored      MirroredStrategy over ``num_devices`` local devices: all GPUs
+              when num_devices is 0, else the first num_devices GPUs, or
+              the CPU split into num_devices logical devices when there
+              are no GPUs (runs multi-replica code on a CPU-only host).
+multi_worker  MultiWorkerMirroredStrategy; the cluster comes from TF_CONFIG.
 """
 
 from __future__ import annotations
@@ -31,13 +31,9 @@ def split_cpu_into_logical_devices(n: int) -> None:
     if current and len(current) == n:
         return
     try:
-        tf.config.set_logical_device_configuration(
-            cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(n)]
-        )
+        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
     except RuntimeError as e:  # TF already initialised its devices
-        raise ConfigError(
-            f"cannot split the CPU into {n} logical devices after TensorFlow has started ({e})"
-        ) from None
+        raise ConfigError(f"cannot split the CPU into {n} logical devices after TensorFlow has started ({e})") from None
 
 
 def check_tf_config(text: str | None) -> str:
@@ -55,7 +51,7 @@ def check_tf_config(text: str | None) -> str:
         raise ConfigError(f"TF_CONFIG is not valid JSON: {e}") from None
     cluster = tf_config.get("cluster") if isinstance(tf_config, dict) else None
     task = tf_config.get("task") if isinstance(tf_config, dict) else None
-    if not isinstance(cluster, dict) or not cluster.get("worker") and not cluster.get("chief"):
+    if not isinstance(cluster, dict) or (not cluster.get("worker") and not cluster.get("chief")):
         raise ConfigError(f"TF_CONFIG needs a 'cluster' with a 'worker' list of host:port, got {cluster!r}")
     extra = sorted(set(cluster) - {"chief", "worker"})
     if extra:
@@ -112,8 +108,7 @@ def get_strategy(name: str, num_devices: int = 0, device: str = "/cpu:0") -> tf.
         if num_devices:
             if num_devices > len(devices):
                 raise ConfigError(
-                    f"--num_devices={num_devices} but only {len(devices)} device(s) are visible: "
-                    f"{', '.join(devices)}"
+                    f"--num_devices={num_devices} but only {len(devices)} device(s) are visible: {', '.join(devices)}"
                 )
             devices = devices[:num_devices]
         return mirrored_strategy(devices)
@@ -122,9 +117,7 @@ def get_strategy(name: str, num_devices: int = 0, device: str = "/cpu:0") -> tf.
         try:
             return tf.distribute.MultiWorkerMirroredStrategy()
         except RuntimeError as e:  # "Collective ops must be configured at program startup"
-            raise ConfigError(
-                f"--strategy=multi_worker must be created before TensorFlow runs any op ({e})"
-            ) from None
+            raise ConfigError(f"--strategy=multi_worker must be created before TensorFlow runs any op ({e})") from None
         except tf.errors.UnknownError as e:  # the gRPC server did not start
             raise ConfigError(f"this worker cannot listen on {address} from TF_CONFIG: {e.message}") from None
     raise ConfigError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")

@@ -11,12 +11,14 @@ same step). The strategy is built by the caller (``get_strategy``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
 import signal
 import time
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -76,8 +78,14 @@ class Trainer:
         self.run_dir = RunDir(config.runtime.model_dir)
         self.chief = cluster.is_chief(strategy)
         self._check_run_dir()
-        self.images: np.ndarray = images if images is not None else (
-            np.zeros([0, *config.model.image_shape], np.uint8) if input_fn is not None else datasets.load_train_images(config.data)
+        self.images: np.ndarray = (
+            images
+            if images is not None
+            else (
+                np.zeros([0, *config.model.image_shape], np.uint8)
+                if input_fn is not None
+                else datasets.load_train_images(config.data)
+            )
         )
         self._input_fn = input_fn
         # Non-chief workers take part in saving (it may involve collectives)
@@ -87,12 +95,17 @@ class Trainer:
         self.step_fn = InfoGANStep(config, strategy, self.state)
         s = self.state
         self.checkpoint = tf.train.Checkpoint(
-            generator=s.generator, discriminator=s.discriminator,
-            g_optimizer=s.g_optimizer, d_optimizer=s.d_optimizer, step=s.step,
+            generator=s.generator,
+            discriminator=s.discriminator,
+            g_optimizer=s.g_optimizer,
+            d_optimizer=s.d_optimizer,
+            step=s.step,
         )
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, self.write_dir.checkpoints,
-            max_to_keep=config.runtime.keep_checkpoints, step_counter=s.step,
+            self.checkpoint,
+            self.write_dir.checkpoints,
+            max_to_keep=config.runtime.keep_checkpoints,
+            step_counter=s.step,
         )
         self.restored_from: str | None = None  # set by restore()
         self._stop_requested = False  # this process got SIGTERM
@@ -214,10 +227,8 @@ class Trainer:
         iterator = self.input_iterator(start)
         writer = tf.summary.create_file_writer(self.write_dir.summaries)
         previous_handler = None
-        try:
+        with contextlib.suppress(ValueError):  # not in the main thread: no preemption handling
             previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
-        except ValueError:  # not in the main thread: no preemption handling
-            pass
 
         step = start
         # What is on disk; every worker decides the same way when to save

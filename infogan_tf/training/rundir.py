@@ -128,7 +128,9 @@ class RunDir:
         import tensorflow as tf
 
         pattern = os.path.join(self.checkpoints, "{}")
-        for path in tf.io.gfile.glob(pattern.format("ckpt-*_temp")) + tf.io.gfile.glob(pattern.format("checkpoint.tmp*")):
+        for path in tf.io.gfile.glob(pattern.format("ckpt-*_temp")) + tf.io.gfile.glob(
+            pattern.format("checkpoint.tmp*")
+        ):
             logging.warning("removing %s, left by an interrupted checkpoint write", path)
             if tf.io.gfile.isdir(path):
                 tf.io.gfile.rmtree(path)
@@ -155,8 +157,7 @@ def check_resume_compatible(saved: dict[str, Any], new: TrainConfig, saved_path:
             old_value = _pick(saved, path)
         except (KeyError, TypeError):
             raise ConfigError(
-                f"{saved_path} is not a config "
-                f"written by infogan_tf (missing {'.'.join(path)})"
+                f"{saved_path} is not a config written by infogan_tf (missing {'.'.join(path)})"
             ) from None
         new_value = _pick(new_d, path)
         if old_value != new_value:

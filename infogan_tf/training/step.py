@@ -29,7 +29,8 @@ the first step at which a loss or gradient norm stops being finite
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -95,12 +96,18 @@ def build_state(config: TrainConfig, strategy: tf.distribute.Strategy) -> TrainS
 
             def counter(value: int, dtype, name: str) -> tf.Variable:
                 return tf.Variable(
-                    value, dtype=dtype, trainable=False, name=name,
+                    value,
+                    dtype=dtype,
+                    trainable=False,
+                    name=name,
                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
                 )
 
             return TrainState(
-                generator, discriminator, g_optimizer, d_optimizer,
+                generator,
+                discriminator,
+                g_optimizer,
+                d_optimizer,
                 step=counter(0, tf.int64, "global_step"),
                 nonfinite_step=counter(-1, tf.int64, "nonfinite_step"),
                 nonfinite_mask=counter(0, tf.int32, "nonfinite_mask"),
@@ -226,9 +233,7 @@ class InfoGANStep:
             fake_out = s.discriminator(fake_images, training=True)
             mi = self._mi_terms(codes, fake_out, slice(None))
             d_adv = losses.discriminator_loss(real_out.d_logit, fake_out.d_logit)
-            view_logits = (
-                None if real_views is None else s.discriminator(real_views, training=True).categorical_logits
-            )
+            view_logits = None if real_views is None else s.discriminator(real_views, training=True).categorical_logits
             real_info = self._real_info(real_out.categorical_logits, view_logits)
             d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real_info)
         d_grads = tape.gradient(d_loss, d_vars)

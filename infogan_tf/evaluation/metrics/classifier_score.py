@@ -43,5 +43,5 @@ def compute_classifier_score(probabilities: np.ndarray, splits: int = 10) -> dic
         "classifier_score": classifier_score(probabilities),
         "split_mean": float(np.mean(parts)),
         "split_std": float(np.std(parts)),
-        "num_images": int(len(probabilities)),
+        "num_images": len(probabilities),
     }

@@ -37,11 +37,10 @@ def compute_code_recovery(samples: CodeSamples) -> dict:
         for i, probs in enumerate(samples.q.categorical_probs)
     ]
     continuous_r2 = [
-        r_squared(samples.continuous[:, j], samples.q.continuous_mean[:, j])
-        for j in range(samples.continuous.shape[1])
+        r_squared(samples.continuous[:, j], samples.q.continuous_mean[:, j]) for j in range(samples.continuous.shape[1])
     ]
     return {
         "categorical_accuracy": categorical_accuracy,
         "continuous_r2": continuous_r2,
-        "num_samples": int(len(samples.categorical)),
+        "num_samples": len(samples.categorical),
     }

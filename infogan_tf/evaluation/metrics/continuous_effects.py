@@ -60,19 +60,20 @@ def sweep_effects(values: np.ndarray, statistics: dict[str, np.ndarray]) -> dict
     """
     values = np.asarray(values, np.float64)
     centred = values - values.mean()
-    out = {}
+    out: dict[str, dict] = {}
+    rhos: dict[str, float] = {}
     for name, table in statistics.items():
         table = np.asarray(table, np.float64)
         if table.ndim != 2 or table.shape[1] != len(values):
             raise ValueError(f"statistic {name!r} must be [S, {len(values)}], got shape {table.shape}")
         finite = np.all(np.isfinite(table), axis=1)
         slopes = (table[finite] - table[finite].mean(axis=1, keepdims=True)) @ centred / np.sum(centred**2)
+        rhos[name] = _mean_spearman(values, table)
         out[name] = {
-            "spearman_rho": _mean_spearman(values, table),
+            "spearman_rho": rhos[name],
             "slope": float(slopes.mean()) if slopes.size else float("nan"),
             "mean_curve": [float(v) for v in np.nanmean(table, axis=0)] if finite.any() else [],
         }
-    rhos = {name: float(s["spearman_rho"]) for name, s in out.items()}
     ranked = [(abs(rho), name) for name, rho in rhos.items() if np.isfinite(rho)]
     strongest = max(ranked)[1] if ranked else None
     return {
@@ -101,9 +102,11 @@ def compute_continuous_effects(
         raise ValueError(f"num_samples must be positive, got {num_samples}")
     rng = np.random.default_rng(seed)
     z_base = rng.uniform(-1.0, 1.0, size=(num_samples, latent.noise_dim)).astype(np.float32)
-    categorical_base = np.stack(
-        [rng.integers(0, k, size=num_samples) for k in latent.categorical], axis=1
-    ) if latent.categorical else np.zeros([num_samples, 0], np.int64)
+    categorical_base = (
+        np.stack([rng.integers(0, k, size=num_samples) for k in latent.categorical], axis=1)
+        if latent.categorical
+        else np.zeros([num_samples, 0], np.int64)
+    )
     n_values = len(values)
     results = []
     for code in range(latent.continuous):

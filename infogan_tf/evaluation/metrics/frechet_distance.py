@@ -59,7 +59,8 @@ def compute_frechet_distance(features: np.ndarray, reference_features: np.ndarra
     reference_features = np.asarray(reference_features)
     if features.ndim != 2 or reference_features.ndim != 2 or features.shape[1] != reference_features.shape[1]:
         raise ValueError(
-            f"features {features.shape} and reference features {reference_features.shape} must be [N, D] with the same D"
+            f"features {features.shape} and reference features {reference_features.shape} "
+            "must be [N, D] with the same D"
         )
     mean_a, cov_a = feature_statistics(features)
     mean_b, cov_b = feature_statistics(reference_features)

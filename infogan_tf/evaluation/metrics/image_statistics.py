@@ -46,7 +46,7 @@ def image_statistics(images: np.ndarray) -> dict[str, np.ndarray]:
       dict name -> float64 [N] for every name in ``STATISTICS``.
     """
     grey = _grey(images)
-    n, h, w = grey.shape
+    _n, h, w = grey.shape
     mass = grey.sum(axis=(1, 2))
     safe_mass = np.where(mass > 0, mass, np.nan)
     xs = np.arange(w, dtype=np.float64)[None, None, :]

@@ -77,5 +77,5 @@ def compute_mutual_information(samples: CodeSamples, latent: LatentSpec) -> dict
     return {
         "categorical": total(categorical),
         "continuous": total(continuous),
-        "num_samples": int(len(samples.categorical)),
+        "num_samples": len(samples.categorical),
     }

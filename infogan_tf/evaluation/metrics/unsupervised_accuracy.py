@@ -26,9 +26,11 @@ def confusion_matrix(predictions: np.ndarray, labels: np.ndarray, num_categories
     labels = np.asarray(labels, np.int64)
     if predictions.shape != labels.shape or predictions.ndim != 1:
         raise ValueError(f"predictions {predictions.shape} and labels {labels.shape} must be matching 1-D arrays")
-    if predictions.size and not (0 <= predictions.min() and predictions.max() < num_categories):
-        raise ValueError(f"predictions must be in [0, {num_categories}), got [{predictions.min()}, {predictions.max()}]")
-    if labels.size and not (0 <= labels.min() and labels.max() < num_classes):
+    if predictions.size and not (predictions.min() >= 0 and predictions.max() < num_categories):
+        raise ValueError(
+            f"predictions must be in [0, {num_categories}), got [{predictions.min()}, {predictions.max()}]"
+        )
+    if labels.size and not (labels.min() >= 0 and labels.max() < num_classes):
         raise ValueError(f"labels must be in [0, {num_classes}), got [{labels.min()}, {labels.max()}]")
     out = np.zeros([num_categories, num_classes], np.int64)
     np.add.at(out, (predictions, labels), 1)
@@ -55,9 +57,7 @@ def _scores(confusion: np.ndarray) -> dict:
     }
 
 
-def compute_unsupervised_accuracy(
-    categorical_probs: np.ndarray, labels: np.ndarray, num_classes: int = 10
-) -> dict:
+def compute_unsupervised_accuracy(categorical_probs: np.ndarray, labels: np.ndarray, num_classes: int = 10) -> dict:
     """Scores Q's argmax category against true labels.
 
     Args:
