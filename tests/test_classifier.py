@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -144,15 +142,3 @@ def test_cli_trains_on_injected_splits_and_refuses_a_poor_classifier(tmp_path, c
         and "below --min_test_accuracy=1.0" in captured.err
     )
     assert (out / classifier_lib.INFO_FILENAME).read_text() == before
-
-
-@pytest.mark.slow
-def test_console_script_smoke(tmp_path):
-    exe = shutil.which("infogan-classifier")
-    assert exe, "infogan-classifier is not on PATH (pip install -e .)"
-    proc = subprocess.run(
-        [exe, "--epochs=0", f"--out={tmp_path / 'cache'}"], capture_output=True, text=True, env=ENV, timeout=120
-    )
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["infogan-classifier: error: --epochs must be positive, got 0"]
-    assert not (tmp_path / "cache").exists()

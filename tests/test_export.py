@@ -589,13 +589,3 @@ def test_export_cli_refuses_with_one_line(trained_model_dir, tmp_path, capsys, f
     lines = out.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("infogan-export: error: ") and message in lines[0], out.err
     assert out.out == "" and os.listdir(base) == ["4"] and os.listdir(base / "4") == []
-
-
-@pytest.mark.slow
-def test_console_script_smoke(tmp_path):
-    exe = shutil.which("infogan-export")
-    assert exe, "infogan-export is not on PATH (pip install -e .)"
-    result = run([exe, f"--export_dir={tmp_path / 'models'}"])
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["infogan-export: error: --model_dir is required"]
-    assert not (tmp_path / "models").exists()
