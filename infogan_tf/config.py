@@ -12,7 +12,7 @@ before any TF work starts.
 
 Presets (a dataset's codes and sizes) are in ``infogan_tf.presets``. The
 resolved config is written to the run directory's ``config.json``; on resume
-``training.rundir.check_resume_compatible`` compares the two.
+``training.resume`` compares the two (refused, or recorded).
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ message is one line naming the problem (the flag, the file, the step). Each
 class carries the exit status every command line reports for it
 (``infogan_tf.cli.common.run_main`` maps them, the same for every CLI):
 
-  2  UsageError and its kinds -- a bad flag or configuration; nothing was done.
-  1  every other InfoGANError -- the work failed (data, checkpoint, export, ...).
-  143 (not an error) -- a preempted run saved a checkpoint (128 + SIGTERM).
+  2  UsageError and its kinds -- a bad flag or configuration, a run directory
+     in use by another process; nothing was done.
+  1  every other InfoGANError -- the work failed (data, checkpoint, disk full, export, ...).
+  143 / 130 (not errors) -- a run stopped by SIGTERM / Ctrl-C (SIGINT) saved a
+     checkpoint at its current step (128 + the signal's number).
 
 Nothing here imports TensorFlow.
 """
@@ -20,6 +22,8 @@ FAILURE_EXIT_CODE = 1
 # unhandled SIGTERM reports, and TF's own restartable code): schedulers then
 # restart it, and `infogan-train ... && next-step` does not go on unfinished.
 PREEMPTED_EXIT_CODE = 143
+# Ctrl-C: the same, with the status a shell gives an interrupted command (128 + SIGINT).
+INTERRUPTED_EXIT_CODE = 130
 
 
 class InfoGANError(Exception):
@@ -38,6 +42,10 @@ class ConfigError(UsageError):
     """A configuration value is invalid; the message names the flag."""
 
 
+class RunDirBusyError(UsageError):
+    """Another live process is writing the run directory (it holds the directory's lock)."""
+
+
 class DataError(InfoGANError):
     """The data source is missing, corrupt or unusable; the message says what was expected where."""
 
@@ -48,6 +56,14 @@ class RunDirError(InfoGANError):
 
 class CheckpointError(InfoGANError):
     """A checkpoint (or the state file naming it) in a run directory cannot be read."""
+
+
+class CheckpointGoneError(CheckpointError):
+    """A checkpoint was deleted while it was being read (a run still training rotates them): retry."""
+
+
+class DiskFullError(InfoGANError):
+    """A file could not be written for lack of space; the message names it and the space it needed."""
 
 
 class NonFiniteError(InfoGANError):

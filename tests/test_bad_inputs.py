@@ -11,6 +11,7 @@ import shutil
 import socket
 
 import local_cluster
+import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import tiny_config
@@ -244,3 +245,57 @@ def test_a_worker_whose_port_is_taken_exits_2_and_creates_nothing(tmp_path):
         assert local_cluster.finish([run], timeout=240) == [2], run.err()[-3000:]
     assert run.last_line().startswith(f"infogan-train: error: this worker cannot listen on {address} from TF_CONFIG")
     assert not model_dir.exists()
+
+
+def _rotate_away(run_dir, step):
+    """What a run with --keep_checkpoints=1 does at its next save: ckpt-<step> leaves the state, then the disk."""
+    checkpoints = os.path.join(run_dir, "checkpoints")
+    newer = os.path.join(checkpoints, "ckpt-6")
+    tf.compat.v1.train.update_checkpoint_state(checkpoints, newer, all_model_checkpoint_paths=[newer])
+    for name in os.listdir(checkpoints):
+        if name.startswith(f"ckpt-{step}."):
+            os.remove(os.path.join(checkpoints, name))
+
+
+def _rotating_load(monkeypatch, run_dir, step):
+    """tf.train.load_checkpoint, with the trainer deleting ckpt-<step> just as a reader opens it."""
+    real_load = tf.train.load_checkpoint
+
+    def load(path):
+        _rotate_away(run_dir, step)
+        return real_load(path)
+
+    monkeypatch.setattr(tf.train, "load_checkpoint", load)
+
+
+def test_a_checkpoint_deleted_by_a_training_run_while_being_read_is_a_retryable_error(run_dir, monkeypatch):
+    """A reader that chose a checkpoint while it was there gets a clear 'run it again', never a half-read model."""
+    from infogan_tf.training import rundir
+
+    prefix = os.path.join(run_dir, "checkpoints", "ckpt-2")
+    restored = rundir.restore_networks(run_dir, os.path.join(run_dir, "checkpoints", "ckpt-4"))
+    before = [v.numpy() for v in restored.generator.weights]
+    _rotating_load(monkeypatch, run_dir, 2)
+    with pytest.raises(errors.CheckpointGoneError) as e:
+        rundir.restore_checkpoint(tf.train.Checkpoint(generator=restored.generator), prefix, partial=True)
+    assert str(e.value) == (
+        f"checkpoint {prefix} was deleted while it was being read (its run is still training and keeps only its "
+        "newest --keep_checkpoints); nothing was read from it: run the command again"
+    )
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, restored.generator.weights))
+
+
+@pytest.mark.parametrize("prog", ["infogan-export", "infogan-evaluate"])
+def test_export_and_evaluate_say_so_in_one_line_when_the_latest_checkpoint_is_rotated_away(
+    run_dir, monkeypatch, capsys, prog
+):
+    _rotating_load(monkeypatch, run_dir, 4)
+    capsys.readouterr()
+    assert CLIS[prog](run_dir, None) == 1
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    prefix = os.path.join(run_dir, "checkpoints", "ckpt-4")
+    assert line == (
+        f"{prog}: error: checkpoint {prefix} was deleted while it was being read (its run is still training and "
+        "keeps only its newest --keep_checkpoints); nothing was read from it: run the command again"
+    )
+    assert not os.path.exists(os.path.join(run_dir, "export")) and not os.path.exists(os.path.join(run_dir, "eval"))

@@ -9,7 +9,7 @@ from infogan_tf import config as config_lib
 from infogan_tf import presets
 from infogan_tf.config import ConfigError, TrainConfig
 from infogan_tf.latent import LatentSpec
-from infogan_tf.training import rundir
+from infogan_tf.training import resume
 
 
 def _with(part, **kw):
@@ -80,7 +80,7 @@ def test_resume_accepts_runtime_and_optim_changes(tmp_path):
     cfg = _with("runtime", model_dir=str(tmp_path))
     saved = json.loads(cfg.to_json())
     longer = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, train_steps=9000))
-    rundir.check_resume_compatible(saved, longer, str(tmp_path / "config.json"))
+    resume.check_resume(saved, longer, str(tmp_path / "config.json"))
 
 
 @pytest.mark.parametrize(
@@ -96,14 +96,14 @@ def test_resume_refuses_a_different_architecture(tmp_path, change, mentioned):
     cfg = _with("runtime", model_dir=str(tmp_path))
     saved = json.loads(cfg.to_json())
     with pytest.raises(ConfigError) as e:
-        rundir.check_resume_compatible(saved, dataclasses.replace(cfg, **change), str(tmp_path / "config.json"))
+        resume.check_resume(saved, dataclasses.replace(cfg, **change), str(tmp_path / "config.json"))
     assert mentioned in str(e.value) and "different configuration" in str(e.value)
 
 
 def test_resume_refuses_a_foreign_config_naming_its_file(tmp_path):
     path = str(tmp_path / "config.json")
     with pytest.raises(ConfigError, match=f"{path} is not a config written by infogan_tf \\(missing data.dataset\\)"):
-        rundir.check_resume_compatible({"data": {}}, TrainConfig(), path)
+        resume.check_resume({"data": {}}, TrainConfig(), path)
 
 
 def test_config_file_round_trip_and_corruption(tmp_path):

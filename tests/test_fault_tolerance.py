@@ -20,7 +20,7 @@ from conftest import nan_input_fn, tiny_config
 from local_cluster import TINY_FLAGS
 
 from infogan_tf.cli import train as train_cli
-from infogan_tf.errors import PREEMPTED_EXIT_CODE
+from infogan_tf.errors import INTERRUPTED_EXIT_CODE, PREEMPTED_EXIT_CODE
 from infogan_tf.training.rundir import latest_checkpoint
 
 CKPT_STEP = "step/.ATTRIBUTES/VARIABLE_VALUE"
@@ -73,6 +73,54 @@ def test_sigterm_saves_at_the_current_step_and_the_rerun_resumes_there(tmp_path)
     assert f"step {step + 1}/{step + 2}" in rerun.err()
     final = os.path.join(model_dir, "checkpoints", f"ckpt-{step + 2}")
     assert f"checkpoint {final}" in rerun.out() and _assert_complete(final) == step + 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_and_exits_130_and_a_second_ctrl_c_during_the_save_aborts_at_once(tmp_path):
+    model_dir = str(tmp_path / "run")
+    checkpoints = os.path.join(model_dir, "checkpoints")
+    # One Ctrl-C: the step in flight finishes, a checkpoint is saved at it, one line, 130.
+    run = local_cluster.start(str(tmp_path), "first", _flags(model_dir, train_steps=100000, checkpoint_every=2))
+    try:
+        local_cluster.wait_for([run], "step 3/", timeout=240)
+        run.popen.send_signal(signal.SIGINT)
+        assert local_cluster.finish([run], timeout=120) == [INTERRUPTED_EXIT_CODE], run.err()[-3000:]
+    finally:
+        local_cluster.stop([run])
+    step = run.report_json()["step"]
+    saved = os.path.join(checkpoints, f"ckpt-{step}")
+    assert run.last_line() == (
+        f"infogan-train: interrupted (Ctrl-C) at step {step}; checkpoint {saved}; rerun the same command to resume"
+    )
+    assert "Traceback" not in run.err() and "KeyboardInterrupt" not in run.err()
+    assert latest_checkpoint(checkpoints) == saved and _assert_complete(saved) == step
+
+    # The rerun resumes there; a Ctrl-C, then another while the save it asked for runs: it dies at once.
+    rerun = local_cluster.start(str(tmp_path), "second", _flags(model_dir, train_steps=100000, checkpoint_every=2))
+    try:
+        local_cluster.wait_for([rerun], f"step {step + 2}/", timeout=240)
+        rerun.popen.send_signal(signal.SIGINT)
+        local_cluster.wait_for([rerun], "Ctrl-C received", timeout=60)
+        deadline = time.time() + 60
+        while _unfinished_write(checkpoints) != "temp" and time.time() < deadline and rerun.popen.poll() is None:
+            time.sleep(0.0005)
+        rerun.popen.send_signal(signal.SIGSTOP)  # frozen inside the save ...
+        frozen_in_save = _unfinished_write(checkpoints) == "temp"
+        rerun.popen.send_signal(signal.SIGINT)  # ... the second Ctrl-C waits for it ...
+        rerun.popen.send_signal(signal.SIGCONT)  # ... and lands there
+        code = local_cluster.finish([rerun], timeout=60)
+    finally:
+        local_cluster.stop([rerun])
+    assert f"resumed from {saved} at step {step}" in rerun.err()
+    assert frozen_in_save, "the save after the first Ctrl-C was not caught in progress"
+    assert code == [-signal.SIGINT], rerun.err()[-3000:]  # died of the second Ctrl-C: no waiting, no message
+    assert "interrupted (Ctrl-C) at step" not in rerun.err()
+    latest = latest_checkpoint(checkpoints)
+    assert _assert_complete(latest) == int(latest.rsplit("-", 1)[1]) >= step
+    # The same command again starts from that checkpoint and clears the interrupted write.
+    final = local_cluster.start(str(tmp_path), "final", _flags(model_dir, train_steps=step + 6, checkpoint_every=2))
+    assert local_cluster.finish([final], timeout=240) == [0], final.err()[-3000:]
+    assert f"resumed from {latest}" in final.err() and _unfinished_write(checkpoints) is None
 
 
 def _state_latest(checkpoints):

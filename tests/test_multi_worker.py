@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 from local_cluster import TINY_FLAGS
 
-from infogan_tf.errors import PREEMPTED_EXIT_CODE
+from infogan_tf.errors import INTERRUPTED_EXIT_CODE, PREEMPTED_EXIT_CODE
 from infogan_tf.training.rundir import latest_checkpoint
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiworker]
@@ -95,6 +95,32 @@ def test_two_workers_train_alike_only_the_chief_writes_sigterm_stops_both_and_th
     assert f"checkpoint {final}" in workers[0].out() and workers[1].out() == ""
     assert tf.train.latest_checkpoint(checkpoints) == final
     assert not os.path.exists(workers[1].report_json()["write_dir"])
+
+
+def test_ctrl_c_on_the_chief_stops_both_workers_after_the_same_step(tmp_path):
+    model_dir = str(tmp_path / "run")
+    checkpoints = os.path.join(model_dir, "checkpoints")
+    workers = local_cluster.start_cluster(str(tmp_path), _flags(model_dir, train_steps=100000, checkpoint_every=1000))
+    try:
+        local_cluster.wait_for(workers, "step 3/", timeout=TIMEOUT)
+        workers[0].popen.send_signal(signal.SIGINT)
+        codes = local_cluster.finish(workers, timeout=TIMEOUT)
+    finally:
+        local_cluster.stop(workers)
+    assert codes == [INTERRUPTED_EXIT_CODE] * 2, [w.err()[-2000:] for w in workers]
+    step = workers[0].report_json()["step"]
+    assert workers[1].report_json()["step"] == step >= 4
+    _assert_workers_identical(workers)
+    saved = os.path.join(checkpoints, f"ckpt-{step}")
+    assert workers[0].last_line() == (
+        f"infogan-train: interrupted (Ctrl-C) at step {step}; checkpoint {saved}; rerun the same command to resume"
+    )
+    assert workers[1].last_line() == (
+        f"infogan-train: interrupted (Ctrl-C) at step {step}; the chief saved the checkpoint; "
+        "rerun the same command to resume"
+    )
+    assert "Traceback" not in workers[0].err() + workers[1].err()
+    assert tf.train.latest_checkpoint(checkpoints) == saved
 
 
 def test_workers_with_different_flags_refuse_to_start(tmp_path):

@@ -12,6 +12,7 @@ from conftest import make_trainer, nan_input_fn, tiny_config
 from infogan_tf import errors
 from infogan_tf.training import loop
 from infogan_tf.training.distribute import mirrored_strategy
+from infogan_tf.training.step import use_jit_compile
 
 
 def _weights(trainer):
@@ -43,13 +44,15 @@ def test_a_few_steps_train(tmp_path, fake_images, strategy_name, update):
     assert trainer.step_fn.tracing_count == 1
 
 
-@pytest.mark.parametrize("mixed_precision, jit_compile", [("bfloat16", False), ("float32", True)])
+@pytest.mark.parametrize("mixed_precision, jit_compile", [("bfloat16", False), ("float32", None)])
 def test_bfloat16_and_xla_steps_train(tmp_path, fake_images, mixed_precision, jit_compile):
+    """bfloat16 compute; and XLA, on by default for one replica (the mirrored default is tested below)."""
     cfg = tiny_config(str(tmp_path))
     cfg = dataclasses.replace(
         cfg, runtime=dataclasses.replace(cfg.runtime, mixed_precision=mixed_precision, jit_compile=jit_compile)
     )
     trainer = make_trainer(cfg, fake_images)
+    assert trainer.step_fn.jit_compile == (jit_compile is None)
     if mixed_precision == "bfloat16":
         assert trainer.state.generator.fc1.compute_dtype == "bfloat16"
     # Variables stay float32 whatever the compute dtype.
@@ -61,14 +64,13 @@ def test_bfloat16_and_xla_steps_train(tmp_path, fake_images, mixed_precision, ji
     assert trainer.state.generator(tf.zeros([1, 62]), tf.zeros([1, 12])).dtype == tf.float32
 
 
-@pytest.mark.parametrize("strategy_name", ["default", "mirrored"])
-def test_xla_by_default_for_one_replica_only(tmp_path, fake_images, strategy_name):
-    cfg = tiny_config(str(tmp_path), update="alternating")
+def test_xla_by_default_for_one_replica_only():
+    cfg = tiny_config("unused", update="alternating")
     cfg = dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, jit_compile=None))
-    strategy = tf.distribute.get_strategy() if strategy_name == "default" else mirrored_strategy(["/cpu:0", "/cpu:1"])
-    trainer = make_trainer(cfg, fake_images, strategy=strategy)
-    assert trainer.step_fn.jit_compile == (strategy_name == "default")
-    assert np.isfinite(trainer.train(progress=lambda _: None).metrics["g_loss"])
+    assert use_jit_compile(cfg, tf.distribute.get_strategy())
+    assert not use_jit_compile(cfg, mirrored_strategy(["/cpu:0", "/cpu:1"]))
+    explicit = dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, jit_compile=False))
+    assert not use_jit_compile(explicit, tf.distribute.get_strategy())
 
 
 def test_xla_with_several_replicas_is_refused(tmp_path, fake_images):
@@ -184,7 +186,7 @@ def test_two_mirrored_runs_of_different_programs_in_one_process(tmp_path, fake_i
     # "Shape mismatch in the collective instance" (different BN all-reduces).
     for update in ("alternating", "joint"):
         trainer = make_trainer(
-            tiny_config(str(tmp_path / update), update=update),
+            tiny_config(str(tmp_path / update), update=update, train_steps=1),
             fake_images,
             strategy=mirrored_strategy(["/cpu:0", "/cpu:1"]),
         )

@@ -74,8 +74,9 @@ def run_main(
 
     ``--help`` (or ``--helpfull``) prints ``doc`` and the flags' help and
     returns 0. Any :class:`~infogan_tf.errors.InfoGANError`, from parsing or
-    from the command, becomes one line on stderr and its ``exit_code``;
-    other exceptions are bugs and propagate.
+    from the command, becomes one line on stderr and its ``exit_code``; a
+    Ctrl-C outside the training loop (which handles its own) one line and
+    130; other exceptions are bugs and propagate.
     """
     try:
         if _wants_help(argv[1:]):
@@ -86,6 +87,9 @@ def run_main(
         return command(parse_flags(define_flags, argv))
     except errors.InfoGANError as e:
         return report(prog, e)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted (Ctrl-C)", file=sys.stderr)
+        return errors.INTERRUPTED_EXIT_CODE
 
 
 def init_logging() -> None:

@@ -31,6 +31,12 @@ written to a hidden sibling ``<export_dir>/.<version>.incomplete-<id>`` and
 renamed into place with one ``os.rename``: TF Serving polls ``export_dir`` for
 numeric children, so it never sees a half-written version. An existing version
 (also spelled with leading zeros) is never overwritten.
+
+A full disk (ENOSPC/EDQUOT while writing the SavedModel, its asset or the
+warmup records) removes the hidden directory and raises one
+``errors.DiskFullError``: ``cannot write export version 5 to <export_dir>: no
+space left on device (it needs about 0.65 MB, 0.30 MB free there)``; the
+versions already there are untouched.
 """
 
 from __future__ import annotations
@@ -40,7 +46,9 @@ import datetime
 import json
 import os
 import tempfile
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import keras
@@ -49,7 +57,7 @@ import tensorflow as tf
 
 import infogan_tf
 from infogan_tf import fileio
-from infogan_tf.errors import ConfigError, ExportError
+from infogan_tf.errors import ConfigError, DiskFullError, ExportError
 from infogan_tf.latent import LatentSpec
 from infogan_tf.serving import signatures as sig
 from infogan_tf.serving.module import InfoGANExportModule, signature_shapes
@@ -261,6 +269,75 @@ def save_module(module: InfoGANExportModule, path: str) -> None:
     tf.saved_model.save(module, path, signatures=module.signature_functions())
 
 
+# TFRecord framing of each record: a uint64 length, its CRC32C, the record's CRC32C.
+_TFRECORD_OVERHEAD = 8 + 4 + 4
+
+
+def _gfile_tree_bytes(path: str) -> int:
+    total = 0
+    for directory, _, files in tf.io.gfile.walk(path):
+        total += sum(tf.io.gfile.stat(os.path.join(directory, f)).length for f in files)
+    return total
+
+
+def estimated_version_bytes(module: InfoGANExportModule, logs: list) -> int:
+    """About how many bytes a version directory of ``module`` with warmup records ``logs`` takes.
+
+    For the message of a full disk, so only called after a write failed. How
+    it is estimated: the SavedModel -- the exported weights (variables/,
+    1.0002x their bytes), the serialized graph of the traced signatures
+    (saved_model.pb, ~0.4 MB for the paper's networks and for the tiny test
+    ones alike), the fingerprint and the JSON asset -- is saved once more, to
+    TensorFlow's in-memory file system (``ram://``, freed right after), and its
+    files are counted; the warmup records add their serialized size plus the
+    TFRecord framing. The graph's size is not known until it is serialized
+    (summing the traced functions' GraphDefs undercounts it by ~45%), hence
+    the second save (about as long as the first; the weights are held in
+    memory once more meanwhile). If that save fails as well, the estimate is
+    the weights' bytes alone, a lower bound.
+    """
+    warmup = sum(log.ByteSize() + _TFRECORD_OVERHEAD for log in logs)
+    root = f"ram://infogan_export_size_{uuid.uuid4().hex}"
+    try:
+        save_module(module, root)
+        return _gfile_tree_bytes(root) + warmup
+    except Exception:
+        return _parameter_bytes(module.weights.values()) + warmup
+    finally:
+        try:
+            if tf.io.gfile.exists(root):
+                tf.io.gfile.rmtree(root)
+        except Exception:
+            pass
+
+
+@contextmanager
+def _staged_metadata(metadata: dict, version: int) -> Iterator[str]:
+    """Yields a temporary file holding the JSON asset (the module's asset points to it; the save copies it).
+
+    Raises:
+      DiskFullError: the temporary directory is full (the file is removed).
+    """
+    text = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
+
+    def no_space(error: OSError, where: str) -> BaseException:
+        full = fileio.no_space_error(f"export version {version}", where, len(text.encode()), error)
+        return error if full is None else full
+
+    try:
+        staging = tempfile.TemporaryDirectory(prefix="infogan_export_meta_")
+    except OSError as e:
+        raise no_space(e, os.path.join(tempfile.gettempdir(), "infogan_export_meta")) from e
+    with staging:
+        path = os.path.join(staging.name, sig.METADATA_ASSET)
+        try:
+            with open(path, "w") as f:
+                f.write(text)
+        except OSError as e:
+            raise no_space(e, staging.name) from e
+        yield path
+
+
 def export(config: ExportConfig) -> ExportResult:
     """Restores a checkpoint of ``config.model_dir`` and publishes a new version."""
     config.validate()
@@ -271,18 +348,25 @@ def export(config: ExportConfig) -> ExportResult:
     _refuse_existing(config.export_dir, version)  # fail before any work
     latent, image_shape = restored.config.latent, restored.config.model.image_shape
 
-    with tempfile.TemporaryDirectory(prefix="infogan_export_meta_") as staging:
-        metadata_path = os.path.join(staging, sig.METADATA_ASSET)
-        with open(metadata_path, "w") as f:
-            json.dump(build_metadata(restored, version, config.jit_compile), f, indent=2, sort_keys=True)
-            f.write("\n")
+    logs = warmup_records(latent, image_shape, config.resolved_model_name)
+
+    with _staged_metadata(build_metadata(restored, version, config.jit_compile), version) as metadata_path:
         module = InfoGANExportModule(restored.generator, restored.discriminator, metadata_path, config.jit_compile)
 
         def write(tmp_dir: str) -> None:
             save_module(module, tmp_dir)
-            write_warmup(tmp_dir, warmup_records(latent, image_shape, config.resolved_model_name))
+            write_warmup(tmp_dir, logs)
 
-        path = publish_version(config.export_dir, version, write)
+        try:
+            path = publish_version(config.export_dir, version, write)
+        except Exception as e:  # the hidden temporary version is gone already (publish_dir)
+            if not fileio.is_no_space(e):
+                raise
+            destination = os.path.join(config.export_dir, str(version))
+            full = fileio.no_space_error(
+                f"export version {version}", destination, estimated_version_bytes(module, logs), e
+            )
+            raise full or DiskFullError(str(e)) from e
 
     d = restored.discriminator
     encoder_vars = [v for v in d.variables if id(v) not in {id(u) for u in d.d_head.variables}]

@@ -3,19 +3,22 @@
 :class:`Trainer` runs :class:`~infogan_tf.training.step.InfoGANStep` from the
 latest checkpoint of the run directory to ``--train_steps``. Around the
 algorithm it owns the safety rails every long run needs: a config check on
-resume, checkpoints that are only written while every quantity is finite and
-only restored after every tensor read back intact (``training.rundir``), and
-a clean save-and-exit on SIGTERM (every worker of a cluster stops after the
-same step). The strategy is built by the caller (``get_strategy``).
+resume (``training.resume``: refused, or recorded in config.json), one writer
+per run directory (its lock), checkpoints that are only written while every
+quantity is finite and only restored after every tensor read back intact
+(``training.rundir``), logs rewound to the restored step so each step is
+logged once (``training.records``), and a clean save-and-stop on SIGTERM or
+Ctrl-C (``training.stopping``; every worker of a cluster stops after the same
+step). The strategy is built by the caller (``get_strategy``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import math
+import os
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -24,15 +27,15 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from infogan_tf import visualize
+from infogan_tf import fileio, visualize
 from infogan_tf.config import TrainConfig
 from infogan_tf.data import datasets
 from infogan_tf.data.pixels import to_unit_range
 from infogan_tf.errors import CheckpointError, NonFiniteError
-from infogan_tf.training import cluster
+from infogan_tf.training import cluster, records, resume, stopping
 from infogan_tf.training.distribute import get_strategy
-from infogan_tf.training.rundir import RunDir, check_resume_compatible, latest_checkpoint, restore_checkpoint
-from infogan_tf.training.step import GUARDED_QUANTITIES, InfoGANStep, InputFn, build_state, input_stream
+from infogan_tf.training.rundir import RunDir, latest_checkpoint, restore_checkpoint
+from infogan_tf.training.step import GUARDED_QUANTITIES, InfoGANStep, InputFn, build_state, input_stream, state_bytes
 
 
 class TrainResult(NamedTuple):
@@ -43,7 +46,8 @@ class TrainResult(NamedTuple):
       checkpoint: path prefix of the last checkpoint written (None on non-chief workers).
       summary_dir: TensorBoard log directory.
       metrics: last reduced metrics (name -> float).
-      preempted: True when the run stopped early on SIGTERM.
+      preempted: True when the run stopped early on SIGTERM or Ctrl-C (on any worker).
+      stopped_by: the signal that stopped it (SIGINT if any worker got a Ctrl-C), None if none.
     """
 
     step: int
@@ -51,6 +55,7 @@ class TrainResult(NamedTuple):
     summary_dir: str
     metrics: dict
     preempted: bool
+    stopped_by: signal.Signals | None = None
 
 
 class Trainer:
@@ -108,8 +113,7 @@ class Trainer:
             step_counter=s.step,
         )
         self.restored_from: str | None = None  # set by restore()
-        self._stop_requested = False  # this process got SIGTERM
-        self._preempted = False  # some worker got SIGTERM: every worker stops
+        self._signals = stopping.StopSignals()
 
     def _check_run_dir(self) -> None:
         """Refuses a model_dir with another configuration or a damaged checkpoint state.
@@ -119,7 +123,8 @@ class Trainer:
         """
         saved = self.run_dir.read_config_dict()
         if saved is not None:
-            check_resume_compatible(saved, self.config, self.run_dir.config_path)
+            resume.check_resume(saved, self.config, self.run_dir.config_path)
+        self._saved_config: dict | None = saved  # config.json as found; train() records the changes
         self.run_dir.latest_checkpoint()
 
     # ------------------------------------------------------------ public API
@@ -150,9 +155,28 @@ class Trainer:
         )
 
     def save(self) -> str | None:
-        """Saves a checkpoint, but only if every step so far was finite."""
+        """Saves a checkpoint, but only if every step so far was finite.
+
+        A full disk is one line (``errors.DiskFullError``) and leaves the
+        earlier checkpoints as they were: TF names a checkpoint in the state
+        file only once its files are complete, and the unfinished files are
+        removed here.
+        """
         self.check_finite()
-        return self.manager.save(checkpoint_number=int(self.state.step.numpy()))
+        step = int(self.state.step.numpy())
+        try:
+            return self.manager.save(checkpoint_number=step)
+        except Exception as e:
+            full = fileio.no_space_error(
+                f"checkpoint ckpt-{step}",
+                os.path.join(self.write_dir.checkpoints, f"ckpt-{step}"),
+                state_bytes(self.state),
+                e,
+            )
+            if full is None:
+                raise
+            self.write_dir.remove_unfinished_writes()
+            raise full from e
 
     def traversal_grid(self) -> np.ndarray:
         """[1, H', W', C] uint8 traversal grid from the current generator."""
@@ -170,12 +194,8 @@ class Trainer:
         except CheckpointError:
             return None
 
-    def _on_sigterm(self, signum, frame) -> None:  # noqa: ARG002
-        logging.warning("SIGTERM received: every worker saves a checkpoint after the next step and exits.")
-        self._stop_requested = True
-
-    def _start(self, say: Callable[[str], None]) -> int:
-        """Restores, checks the workers agree, and (chief) records the config."""
+    def _restore_and_agree(self, say: Callable[[str], None]) -> int:
+        """Restores the latest checkpoint and checks that every worker agrees; writes nothing."""
         start = self.restore()
         if cluster.is_multi_worker(self.strategy):
             report = cluster.WorkerReport(cluster.config_fingerprint(self.config), start)
@@ -186,50 +206,52 @@ class Trainer:
             cluster.check_agreement(reports)
         if start:
             say(f"resumed from {self.restored_from} at step {start}")
-        if self.chief:
-            self.run_dir.write_config(self.config)
-            self.run_dir.remove_unfinished_writes()
         return start
+
+    def _record_start(self, start: int) -> None:
+        """(Chief, holding the lock) records the config and its changes, clears debris, rewinds the logs."""
+        if not self.chief:
+            return
+        fileio.write_text(self.run_dir.config_path, resume.record(self._saved_config, self.config, start))
+        self.run_dir.remove_unfinished_writes()
+        records.rewind_metrics_log(self.run_dir.metrics_log, start)
+        records.rewind_events(self.run_dir.summaries, start)
 
     def _log(self, step: int, out: dict, rate: float, elapsed: float, at_summary: bool, writer, say) -> dict:
         """One progress line, one metrics.jsonl line (chief), the TensorBoard scalars (and grid)."""
-        cfg = self.config
         metrics = {k: float(v) for k, v in out.items()}
         self.check_finite()
         metrics["steps_per_sec"] = rate
         metrics["elapsed_s"] = elapsed  # seconds since this process started (or resumed) training
-        entropy = cfg.latent.categorical_entropy()
-        eta = (cfg.optim.train_steps - step) / rate if rate > 0 else float("inf")
-        say(
-            f"step {step}/{cfg.optim.train_steps} d_loss={metrics['d_loss']:.4f} "
-            f"g_loss={metrics['g_loss']:.4f} mi_loss={metrics['mi_loss']:.4f} "
-            f"L_I={metrics['info_lower_bound']:.4f}/{entropy:.4f} "
-            f"I_real={metrics['real_info']:.3f} "
-            f"D(x)={metrics['d_real']:.3f} D(G(z))={metrics['d_fake']:.3f} "
-            f"{rate:.2f} steps/s ETA {format_eta(eta)}"
-        )
+        entropy = self.config.latent.categorical_entropy()
+        say(records.progress_line(step, self.config.optim.train_steps, metrics, entropy, rate))
         if self.chief:
-            with open(self.write_dir.metrics_log, "a") as f:
-                f.write(json.dumps({"step": step, **metrics}) + "\n")
-        with writer.as_default(step=step):
-            for name, value in metrics.items():
-                tf.summary.scalar(name, value)
-            tf.summary.scalar("categorical_entropy", entropy)
-            if at_summary:
-                tf.summary.image("traversal", self.traversal_grid())
+            records.append_metrics(self.write_dir.metrics_log, step, metrics)
+        grid = self.traversal_grid() if at_summary else None
+        records.write_summaries(
+            writer, self.write_dir.summaries, step, {**metrics, "categorical_entropy": entropy}, grid
+        )
         return metrics
 
     def train(self, progress: Callable[[str], None] | None = None) -> TrainResult:
-        """Trains from the latest checkpoint (if any) to ``optim.train_steps``."""
-        cfg, rt = self.config, self.config.runtime
+        """Trains from the latest checkpoint (if any) to ``optim.train_steps``.
+
+        The chief holds the run directory's lock from the first write on: a
+        second process on the same ``--model_dir`` is refused
+        (``errors.RunDirBusyError``) with the directory as it was.
+        """
         say = progress or logging.info
-        start = self._start(say)
+        start = self._restore_and_agree(say)
+        lock = self.run_dir.lock() if self.chief else contextlib.nullcontext()
+        with lock, self._signals:
+            self._record_start(start)
+            return self._train(start, say)
+
+    def _train(self, start: int, say: Callable[[str], None]) -> TrainResult:
+        cfg, rt = self.config, self.config.runtime
         iterator = self.input_iterator(start)
         writer = tf.summary.create_file_writer(self.write_dir.summaries)
-        previous_handler = None
-        with contextlib.suppress(ValueError):  # not in the main thread: no preemption handling
-            previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
-
+        stopped_by = None
         step = start
         # What is on disk; every worker decides the same way when to save
         # (saving may involve collectives), so they track the step, not paths.
@@ -238,14 +260,14 @@ class Trainer:
         window_start, window_step = time.time(), step
         loop_start = window_start
         try:
-            while step < cfg.optim.train_steps and not self._preempted:
+            while step < cfg.optim.train_steps and stopped_by is None:
                 try:
-                    out = self.step_fn(iterator, self._stop_requested)
+                    out = self.step_fn(iterator, self._signals.stop_code())
                 except tf.errors.OpError as e:
                     if cluster.is_multi_worker(self.strategy):
                         raise cluster.cluster_error(e, f"during step {step + 1}", self._last_checkpoint()) from e
                     raise
-                self._preempted = bool(out.pop("stop_requested") > 0)
+                stopped_by = stopping.stopped_by(float(out.pop("stop_requested")))
                 step += 1
                 at_summary = step % rt.summary_every == 0
                 if at_summary or step % rt.log_every == 0 or step == cfg.optim.train_steps:
@@ -258,29 +280,24 @@ class Trainer:
             if step != saved_step:
                 last_checkpoint = self.save()
         finally:
-            writer.close()
-            if previous_handler is not None:
-                signal.signal(signal.SIGTERM, previous_handler)
+            try:
+                writer.close()  # flushes the last events
+            except tf.errors.OpError as e:
+                if sys.exc_info()[0] is None:  # not while another error is on its way out
+                    raise records.summary_error(self.write_dir.summaries, e) from e
             if not self.chief:
                 shutil.rmtree(self.write_dir.path, ignore_errors=True)
-        if self._preempted:
+        if stopped_by is not None:
             saved = last_checkpoint if self.chief else f"the chief's checkpoint of step {step}"
-            say(f"preempted: saved {saved}; rerun the same command to resume")
+            say(f"stopped ({stopped_by.name}): saved {saved}; rerun the same command to resume")
         return TrainResult(
             step=step,
             checkpoint=last_checkpoint if self.chief else None,
             summary_dir=self.run_dir.summaries,
             metrics=metrics,
-            preempted=self._preempted,
+            preempted=stopped_by is not None,
+            stopped_by=stopped_by,
         )
-
-
-def format_eta(seconds: float) -> str:
-    """H:MM:SS, or ? when unknown."""
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = int(seconds)
-    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def train(

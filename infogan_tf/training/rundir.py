@@ -7,6 +7,14 @@ Layout, written by ``infogan-train`` (only the chief of a cluster writes):
   <model_dir>/train/               TensorBoard event files
   <model_dir>/metrics.jsonl        one JSON line of reduced metrics per logged step
   <model_dir>/eval/<step>/         infogan-evaluate's report and figures
+  <model_dir>/.lock                while a run trains: who writes it (pid, host, since, command)
+
+One writer: ``infogan-train`` holds the directory with :meth:`RunDir.lock`
+(the chief only, under multi-worker) for as long as it trains. A second
+process on the same directory is refused with one line naming the holder
+(``errors.RunDirBusyError``, exit status 2) and writes nothing; a lock left
+by a process that died (SIGKILL, power loss, a lost machine) is taken over
+with one warning. Readers (export, evaluation, sampling) never take it.
 
 Every reader -- training (resume), export, evaluation, sampling, the
 benchmarks -- finds "the latest checkpoint" with :func:`latest_checkpoint`
@@ -27,7 +35,8 @@ from absl import logging
 
 from infogan_tf import fileio
 from infogan_tf.config import TrainConfig
-from infogan_tf.errors import CheckpointError, ConfigError, RunDirError, describe
+from infogan_tf.errors import CheckpointError, CheckpointGoneError, ConfigError, RunDirError, describe
+from infogan_tf.training.runlock import LOCK_FILENAME, RunLock
 
 if TYPE_CHECKING:  # TensorFlow is imported where it is used: the paths and config need none.
     import tensorflow as tf
@@ -63,8 +72,17 @@ class RunDir:
     def metrics_log(self) -> str:
         return os.path.join(self.path, METRICS_LOG)
 
+    @property
+    def lock_path(self) -> str:
+        return os.path.join(self.path, LOCK_FILENAME)
+
     def eval_dir(self, step: int) -> str:
         return os.path.join(self.path, EVAL_SUBDIR, str(step))
+
+    # ------------------------------------------------------------------ lock
+    def lock(self) -> RunLock:
+        """The directory's one-writer lock, to hold while training: ``with run_dir.lock(): ...``."""
+        return RunLock(self.path, self.lock_path)
 
     # ---------------------------------------------------------------- config
     def read_config_dict(self) -> dict[str, Any] | None:
@@ -138,46 +156,6 @@ class RunDir:
                 tf.io.gfile.remove(path)
 
 
-# Parts of the config that define the variables in a checkpoint and their
-# meaning. Changing any of them on resume is refused.
-_ARCHITECTURE_KEYS = (("data", "dataset"), ("latent",), ("model",))
-
-
-def _pick(d: dict, path: tuple[str, ...]) -> Any:
-    for key in path:
-        d = d[key]
-    return d
-
-
-def check_resume_compatible(saved: dict[str, Any], new: TrainConfig, saved_path: str) -> None:
-    """Refuses to resume with a different architecture or code layout (``saved`` was read from ``saved_path``)."""
-    new_d = json.loads(new.to_json())
-    for path in _ARCHITECTURE_KEYS:
-        try:
-            old_value = _pick(saved, path)
-        except (KeyError, TypeError):
-            raise ConfigError(
-                f"{saved_path} is not a config written by infogan_tf (missing {'.'.join(path)})"
-            ) from None
-        new_value = _pick(new_d, path)
-        if old_value != new_value:
-            diffs = _diff(old_value, new_value, ".".join(path))
-            raise ConfigError(
-                f"--model_dir {new.runtime.model_dir} holds a run with a different "
-                f"configuration ({'; '.join(diffs)}); use a new --model_dir or the "
-                "original flags"
-            )
-
-
-def _diff(old: Any, new: Any, prefix: str) -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for key in sorted(set(old) | set(new)):
-            out.extend(_diff(old.get(key), new.get(key), f"{prefix}.{key}"))
-        return out
-    return [] if old == new else [f"{prefix}: saved {old!r}, now {new!r}"]
-
-
 def latest_checkpoint(directory: str) -> str | None:
     """The checkpoint that ``directory``'s state file names, checked to be there.
 
@@ -232,7 +210,26 @@ def restore_checkpoint(checkpoint: tf.train.Checkpoint, prefix: str, partial: bo
     except Exception as e:  # corrupt files, foreign or mismatched checkpoints
         if status is not None:
             status.expect_partial()  # no second warning about it at exit
+        if isinstance(e, tf.errors.NotFoundError) and _rotated_away(prefix):
+            raise CheckpointGoneError(
+                f"checkpoint {prefix} was deleted while it was being read (its run is still training and keeps "
+                "only its newest --keep_checkpoints); nothing was read from it: run the command again"
+            ) from e
         raise CheckpointError(f"cannot restore checkpoint {prefix}: {describe(e)}") from e
+
+
+def _rotated_away(prefix: str) -> bool:
+    """Whether ``prefix``'s state file no longer lists it: a training run deleted it as planned."""
+    import tensorflow as tf
+
+    try:
+        state = tf.train.get_checkpoint_state(os.path.dirname(prefix))
+    except (ValueError, tf.errors.OpError):
+        return False
+    if state is None:
+        return False
+    listed = {os.path.abspath(p) for p in state.all_model_checkpoint_paths}
+    return os.path.abspath(prefix) not in listed
 
 
 class RestoredNetworks(NamedTuple):

@@ -116,6 +116,12 @@ def build_state(config: TrainConfig, strategy: tf.distribute.Strategy) -> TrainS
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
+def state_bytes(state: TrainState) -> int:
+    """What a checkpoint of ``state`` stores: every variable of the networks and optimisers, in bytes."""
+    owners = (state.generator, state.discriminator, state.g_optimizer, state.d_optimizer)
+    return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for o in owners for v in o.variables)
+
+
 class StepTerms(NamedTuple):
     """What one update computed on this replica, for the step's metrics.
 
@@ -163,9 +169,10 @@ def input_stream(
 class InfoGANStep:
     """The compiled training step: call it with the input iterator and the stop flag.
 
-    ``step(iterator, stop_requested)`` runs one update on every replica and
+    ``step(iterator, stop_code)`` runs one update on every replica and
     returns the metrics summed over replicas (name -> scalar tensor),
-    including ``stop_requested`` (> 0 when some worker was asked to stop).
+    including ``stop_requested``, the sum of every replica's ``stop_code``
+    (``training.stopping``: > 0 when some worker was asked to stop).
     """
 
     def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy, state: TrainState):
@@ -178,12 +185,12 @@ class InfoGANStep:
         self._replica_fn = tf.function(self.replica_step, jit_compile=True) if self.jit_compile else self.replica_step
         self._step = tf.function(self._distributed_step)
 
-    def __call__(self, iterator, stop_requested: bool = False) -> dict:
-        return self._step(iterator, tf.constant(stop_requested))
+    def __call__(self, iterator, stop_code: float = 0.0) -> dict:
+        return self._step(iterator, tf.constant(stop_code, tf.float32))
 
     def graph(self, iterator) -> tf.Graph:
         """The traced step's graph (for FLOP counts)."""
-        return self._step.get_concrete_function(iterator, tf.constant(False)).graph
+        return self._step.get_concrete_function(iterator, tf.constant(0.0)).graph
 
     @property
     def tracing_count(self) -> int:
@@ -197,9 +204,9 @@ class InfoGANStep:
 
         ``real_views``: the second views of the real images for the
         real-image information term ("affine"), or None. ``stop_requested``
-        (this process got SIGTERM) is passed through, to be summed with the
-        metrics: every worker then learns in the same step that one of them
-        must stop, and they all save at that step.
+        (this process's stop code, ``training.stopping``) is passed through,
+        to be summed with the metrics: every worker then learns in the same
+        step that one of them must stop, and they all save at that step.
         """
         cfg, spec = self.config, self.config.latent
         ctx = tf.distribute.get_replica_context()
