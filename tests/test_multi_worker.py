@@ -52,7 +52,7 @@ def _snapshot(directory):
     }
 
 
-def test_two_workers_train_alike_only_the_chief_writes_sigterm_stops_both_and_they_resume(tmp_path):
+def test_two_workers_train_alike_only_the_chief_writes_sigterm_or_ctrl_c_stops_both_and_they_resume(tmp_path):
     model_dir = str(tmp_path / "run")
     checkpoints = os.path.join(model_dir, "checkpoints")
     workers = local_cluster.start_cluster(str(tmp_path), _flags(model_dir, train_steps=100000, checkpoint_every=2))
@@ -84,43 +84,32 @@ def test_two_workers_train_alike_only_the_chief_writes_sigterm_stops_both_and_th
     assert sorted(os.listdir(model_dir)) == ["checkpoints", "config.json", "metrics.jsonl", "train"]
     assert not os.path.exists(other["write_dir"])
 
-    # The same command on both workers continues from the chief's checkpoint.
-    workers = local_cluster.start_cluster(str(tmp_path), _flags(model_dir, train_steps=step + 2, checkpoint_every=2))
-    assert local_cluster.finish(workers, timeout=TIMEOUT) == [0, 0], [w.err()[-2000:] for w in workers]
-    for w in workers:
-        assert f"resumed from {saved} at step {step}" in w.err()
-        assert w.report_json()["step"] == step + 2
-    _assert_workers_identical(workers)
-    final = os.path.join(checkpoints, f"ckpt-{step + 2}")
-    assert f"checkpoint {final}" in workers[0].out() and workers[1].out() == ""
-    assert tf.train.latest_checkpoint(checkpoints) == final
-    assert not os.path.exists(workers[1].report_json()["write_dir"])
-
-
-def test_ctrl_c_on_the_chief_stops_both_workers_after_the_same_step(tmp_path):
-    model_dir = str(tmp_path / "run")
-    checkpoints = os.path.join(model_dir, "checkpoints")
-    workers = local_cluster.start_cluster(str(tmp_path), _flags(model_dir, train_steps=100000, checkpoint_every=1000))
+    # The same command on both workers continues from the chief's checkpoint; a Ctrl-C on the chief
+    # now stops both after the same step, as SIGTERM did.
+    workers = local_cluster.start_cluster(str(tmp_path), _flags(model_dir, train_steps=100000, checkpoint_every=2))
     try:
-        local_cluster.wait_for(workers, "step 3/", timeout=TIMEOUT)
+        local_cluster.wait_for(workers, f"step {step + 2}/", timeout=TIMEOUT)
         workers[0].popen.send_signal(signal.SIGINT)
         codes = local_cluster.finish(workers, timeout=TIMEOUT)
     finally:
         local_cluster.stop(workers)
     assert codes == [INTERRUPTED_EXIT_CODE] * 2, [w.err()[-2000:] for w in workers]
-    step = workers[0].report_json()["step"]
-    assert workers[1].report_json()["step"] == step >= 4
+    for w in workers:
+        assert f"resumed from {saved} at step {step}" in w.err()
+        assert "Traceback" not in w.err()
+    second = workers[0].report_json()["step"]
+    assert workers[1].report_json()["step"] == second >= step + 2
     _assert_workers_identical(workers)
-    saved = os.path.join(checkpoints, f"ckpt-{step}")
+    final = os.path.join(checkpoints, f"ckpt-{second}")
     assert workers[0].last_line() == (
-        f"infogan-train: interrupted (Ctrl-C) at step {step}; checkpoint {saved}; rerun the same command to resume"
+        f"infogan-train: interrupted (Ctrl-C) at step {second}; checkpoint {final}; rerun the same command to resume"
     )
     assert workers[1].last_line() == (
-        f"infogan-train: interrupted (Ctrl-C) at step {step}; the chief saved the checkpoint; "
+        f"infogan-train: interrupted (Ctrl-C) at step {second}; the chief saved the checkpoint; "
         "rerun the same command to resume"
     )
-    assert "Traceback" not in workers[0].err() + workers[1].err()
-    assert tf.train.latest_checkpoint(checkpoints) == saved
+    assert workers[1].out() == "" and tf.train.latest_checkpoint(checkpoints) == final
+    assert not os.path.exists(workers[1].report_json()["write_dir"])
 
 
 def test_workers_with_different_flags_refuse_to_start(tmp_path):
