@@ -43,6 +43,17 @@ def tiny_config(model_dir: str, **optim) -> config_lib.TrainConfig:
     ).validate()
 
 
+def snapshot(directory) -> dict:
+    """Every file under ``directory``: (bytes, mtime) by relative path -- to assert "left as it was"."""
+    out = {}
+    for d, _, files in os.walk(directory):
+        for f in files:
+            path = os.path.join(d, f)
+            with open(path, "rb") as fh:
+                out[os.path.relpath(path, directory)] = (fh.read(), os.stat(path).st_mtime_ns)
+    return out
+
+
 def make_trainer(config, images, strategy=None, **seams):
     """A Trainer under ``strategy`` (default: the default strategy) on fake images."""
     from infogan_tf.training import loop

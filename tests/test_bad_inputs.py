@@ -14,7 +14,7 @@ import local_cluster
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config
+from conftest import snapshot, tiny_config
 from local_cluster import TINY_FLAGS
 
 from infogan_tf import config as config_lib
@@ -26,17 +26,6 @@ from infogan_tf.evaluation.evaluate import EvalConfig, evaluate_model_dir
 from infogan_tf.serving.export import ExportConfig, export
 from infogan_tf.training import loop
 from infogan_tf.training.distribute import check_tf_config, get_strategy
-
-
-def _snapshot(directory):
-    """Every file under ``directory``: (bytes, mtime) by relative path."""
-    out = {}
-    for d, _, files in os.walk(directory):
-        for f in files:
-            path = os.path.join(d, f)
-            with open(path, "rb") as fh:
-                out[os.path.relpath(path, directory)] = (fh.read(), os.stat(path).st_mtime_ns)
-    return out
 
 
 @pytest.fixture
@@ -123,12 +112,12 @@ def test_a_damaged_run_is_refused_by_every_reader_and_left_as_it_was(
 ):
     """Training, export and evaluation refuse the same damage with the same error and message."""
     damage(run_dir)
-    before = _snapshot(run_dir)
+    before = snapshot(run_dir)
     with pytest.raises(error) as e:
         READERS[reader](run_dir, fake_images)
     assert e.type is error and "\n" not in str(e.value)
     assert re.search(message, str(e.value)), str(e.value)
-    assert _snapshot(run_dir) == before
+    assert snapshot(run_dir) == before
 
 
 CLIS = {
@@ -150,7 +139,7 @@ CLIS = {
 )
 def test_every_cli_exits_1_with_the_same_line_on_a_damaged_checkpoint(run_dir, fake_images, capsys, prog, damage):
     damage(run_dir)
-    before = _snapshot(run_dir)
+    before = snapshot(run_dir)
     capsys.readouterr()
     assert CLIS[prog](run_dir, fake_images) == 1
     err = capsys.readouterr().err
@@ -161,7 +150,7 @@ def test_every_cli_exits_1_with_the_same_line_on_a_damaged_checkpoint(run_dir, f
         _train(run_dir, fake_images)
     assert message == str(e.value)
     assert "Traceback" not in err
-    assert _snapshot(run_dir) == before
+    assert snapshot(run_dir) == before
 
 
 def test_wrong_format_data_files_exit_1_and_change_nothing(tmp_path, run_dir, capsys):
@@ -171,7 +160,7 @@ def test_wrong_format_data_files_exit_1_and_change_nothing(tmp_path, run_dir, ca
     for name in config_lib.DATASETS["mnist"].manual_files:
         (manual / name).write_bytes(b"this is not an IDX file\n" * 10)
     data_dir = tmp_path / "tfds"
-    before = _snapshot(run_dir)
+    before = snapshot(run_dir)
     code = train_cli.main(
         [
             "infogan-train",
@@ -189,7 +178,7 @@ def test_wrong_format_data_files_exit_1_and_change_nothing(tmp_path, run_dir, ca
         f"infogan-train: error: could not prepare mnist from the original files in --manual_dir '{manual}'"
     )
     assert "Traceback" not in err
-    assert _snapshot(run_dir) == before
+    assert snapshot(run_dir) == before
     assert not list(data_dir.glob("mnist/*/dataset_info.json"))
 
 

@@ -16,6 +16,7 @@ import local_cluster
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import snapshot
 from local_cluster import TINY_FLAGS
 
 from infogan_tf.errors import INTERRUPTED_EXIT_CODE, PREEMPTED_EXIT_CODE
@@ -42,14 +43,6 @@ def _assert_workers_identical(workers):
     for name in first:
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
     assert _logged_metrics(workers[0]) == _logged_metrics(workers[1]) != []
-
-
-def _snapshot(directory):
-    return {
-        os.path.relpath(os.path.join(d, f), directory): open(os.path.join(d, f), "rb").read()
-        for d, _, files in os.walk(directory)
-        for f in files
-    }
 
 
 def test_two_workers_train_alike_only_the_chief_writes_sigterm_or_ctrl_c_stops_both_and_they_resume(tmp_path):
@@ -130,7 +123,7 @@ def test_a_worker_that_cannot_see_the_chiefs_model_dir_is_refused(tmp_path, trai
     """Without shared storage the second worker would start at step 0 while the chief resumes."""
     model_dir = str(tmp_path / "run")
     shutil.copytree(trained_model_dir, model_dir)
-    before = _snapshot(model_dir)
+    before = snapshot(model_dir)
     elsewhere = str(tmp_path / "not_shared")
     workers = local_cluster.start_cluster(
         str(tmp_path), _flags(model_dir, train_steps=6), per_worker_flags=[[], [f"--model_dir={elsewhere}"]]
@@ -141,7 +134,7 @@ def test_a_worker_that_cannot_see_the_chiefs_model_dir_is_refused(tmp_path, trai
             "infogan-train: error: the workers restored different steps (worker 0: 4, worker 1: 0); every "
             "worker must read the chief's --model_dir (shared storage). Nothing was changed"
         )
-    assert _snapshot(model_dir) == before and not os.path.exists(elsewhere)
+    assert snapshot(model_dir) == before and not os.path.exists(elsewhere)
 
 
 def test_a_killed_worker_stops_the_other_with_one_line_and_the_checkpoints_survive(tmp_path):

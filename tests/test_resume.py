@@ -6,7 +6,7 @@ import os
 
 import pytest
 import tensorflow as tf
-from conftest import tiny_config
+from conftest import snapshot, tiny_config
 from local_cluster import TINY_FLAGS
 
 from infogan_tf.cli import train as train_cli
@@ -15,16 +15,6 @@ from infogan_tf.training import loop, records, resume
 
 def _train(config, images):
     return loop.train(config, images=images, progress=lambda _: None)
-
-
-def _snapshot(directory):
-    out = {}
-    for d, _, files in os.walk(directory):
-        for f in files:
-            path = os.path.join(d, f)
-            with open(path, "rb") as fh:
-                out[os.path.relpath(path, directory)] = (fh.read(), os.stat(path).st_mtime_ns)
-    return out
 
 
 @pytest.mark.parametrize(
@@ -45,7 +35,7 @@ def test_a_resume_that_would_make_another_run_is_refused_and_changes_nothing(
         )
         == 0
     )
-    before = _snapshot(model_dir)
+    before = snapshot(model_dir)
     capsys.readouterr()
     code = train_cli.main(
         ["infogan-train", *TINY_FLAGS, f"--model_dir={model_dir}", "--train_steps=4", flag], images=fake_images
@@ -53,7 +43,7 @@ def test_a_resume_that_would_make_another_run_is_refused_and_changes_nothing(
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(lines) == 1, lines
     assert lines[0].startswith(f"infogan-train: error: --model_dir {model_dir} ") and message in lines[0]
-    assert _snapshot(model_dir) == before
+    assert snapshot(model_dir) == before
 
 
 def test_allowed_changes_are_recorded_with_the_step_they_took_effect_at(tmp_path, fake_images):
