@@ -83,15 +83,10 @@ class Trainer:
         self.run_dir = RunDir(config.runtime.model_dir)
         self.chief = cluster.is_chief(strategy)
         self._check_run_dir()
-        self.images: np.ndarray = (
-            images
-            if images is not None
-            else (
-                np.zeros([0, *config.model.image_shape], np.uint8)
-                if input_fn is not None
-                else datasets.load_train_images(config.data)
-            )
-        )
+        if images is None and input_fn is None:
+            images = datasets.load_train_images(config.data)
+        # With an input_fn the images are not read; an empty array stands for them.
+        self.images: np.ndarray = images if images is not None else np.zeros([0, *config.model.image_shape], np.uint8)
         self._input_fn = input_fn
         # Non-chief workers take part in saving (it may involve collectives)
         # but write to a scratch directory that train() removes at the end.
