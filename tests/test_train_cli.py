@@ -7,6 +7,7 @@ One smoke test runs the installed console script; the subprocess behaviour
 import dataclasses
 import json
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -163,7 +164,6 @@ def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_p
         checkpoint=str(tmp_path / "checkpoints" / "ckpt-7"),
         summary_dir=str(tmp_path / "train"),
         metrics={},
-        preempted=False,
     )
 
     def fake_train(config, strategy, images=None, input_fn=None, progress=None):
@@ -183,16 +183,22 @@ def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_p
     )
 
     calls.clear()
-    monkeypatch.setattr(loop, "train", lambda *a, **k: result._replace(preempted=True))
+    monkeypatch.setattr(loop, "train", lambda *a, **k: result._replace(stopped_by=signal.SIGTERM))
     assert _main(f"--model_dir={tmp_path}", strategy=strategy) == errors.PREEMPTED_EXIT_CODE == 143
     out = capsys.readouterr()
     assert out.out == "" and out.err.strip().splitlines() == [
         f"infogan-train: preempted (SIGTERM) at step 7; checkpoint {result.checkpoint}; "
         "rerun the same command to resume"
     ]
-    monkeypatch.setattr(loop, "train", lambda *a, **k: result._replace(preempted=True, checkpoint=None))
+    monkeypatch.setattr(loop, "train", lambda *a, **k: result._replace(stopped_by=signal.SIGTERM, checkpoint=None))
     assert _main(f"--model_dir={tmp_path}", strategy=strategy) == 143
     assert "at step 7; the chief saved the checkpoint; rerun" in capsys.readouterr().err
+    monkeypatch.setattr(loop, "train", lambda *a, **k: result._replace(stopped_by=signal.SIGINT))
+    assert _main(f"--model_dir={tmp_path}", strategy=strategy) == errors.INTERRUPTED_EXIT_CODE == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"infogan-train: interrupted (Ctrl-C) at step 7; checkpoint {result.checkpoint}; "
+        "rerun the same command to resume"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
 import types
 import typing
@@ -173,7 +174,7 @@ def _train(config: config_lib.TrainConfig, images, strategy, input_fn) -> int:
     result = loop.train(config, strategy, images=images, input_fn=input_fn, progress=_progress)
     if result.preempted:
         saved = f"checkpoint {result.checkpoint}" if result.checkpoint else "the chief saved the checkpoint"
-        interrupted = result.stopped_by is not None and result.stopped_by.name == "SIGINT"
+        interrupted = result.stopped_by == signal.SIGINT
         what = "interrupted (Ctrl-C)" if interrupted else "preempted (SIGTERM)"
         print(f"{PROG}: {what} at step {result.step}; {saved}; rerun the same command to resume", file=sys.stderr)
         return errors.INTERRUPTED_EXIT_CODE if interrupted else errors.PREEMPTED_EXIT_CODE

@@ -46,16 +46,19 @@ class TrainResult(NamedTuple):
       checkpoint: path prefix of the last checkpoint written (None on non-chief workers).
       summary_dir: TensorBoard log directory.
       metrics: last reduced metrics (name -> float).
-      preempted: True when the run stopped early on SIGTERM or Ctrl-C (on any worker).
-      stopped_by: the signal that stopped it (SIGINT if any worker got a Ctrl-C), None if none.
+      stopped_by: the signal that stopped it early (SIGINT if any worker got a Ctrl-C), None if none.
     """
 
     step: int
     checkpoint: str | None
     summary_dir: str
     metrics: dict
-    preempted: bool
     stopped_by: signal.Signals | None = None
+
+    @property
+    def preempted(self) -> bool:
+        """True when the run stopped early on SIGTERM or Ctrl-C (on any worker)."""
+        return self.stopped_by is not None
 
 
 class Trainer:
@@ -290,7 +293,6 @@ class Trainer:
             checkpoint=last_checkpoint if self.chief else None,
             summary_dir=self.run_dir.summaries,
             metrics=metrics,
-            preempted=stopped_by is not None,
             stopped_by=stopped_by,
         )
 
