@@ -38,6 +38,13 @@ flags.DEFINE_integer("steps", 60, "Timed steps.")
 flags.DEFINE_integer("warmup_steps", 10, "Untimed steps first.")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("threads", 0, "torch.set_num_threads (0 = torch's default).")
+flags.DEFINE_enum(
+    "update",
+    "alternating",
+    ["alternating", "joint"],
+    "alternating: the two-update step (D+Q on real and fake, then G+Q on the same fake batch); "
+    "joint: one forward pass, simultaneous updates (infogan-train --update=joint).",
+)
 FLAGS = flags.FLAGS
 
 
@@ -117,18 +124,25 @@ def run(torch) -> dict:
     data = torch.randint(0, 256, (60000, ch, h, w), dtype=torch.uint8)
     half_log_2pi = 0.5 * math.log(2 * math.pi)
 
-    def step():
-        real = data[torch.randint(0, data.shape[0], (b,))].float() / 127.5 - 1.0
+    def sample():
         z = torch.rand(b, lat.noise_dim) * 2 - 1
         cat = torch.randint(0, k, (b,))
         cont = torch.rand(b, lat.continuous) * 2 - 1
-        c = torch.cat([f.one_hot(cat, k).float(), cont], dim=1)
-        fake = generator(torch.cat([z, c], dim=1))
+        return torch.cat([z, f.one_hot(cat, k).float(), cont], dim=1), cat, cont
+
+    def mi_loss(cat, cont, cat_logits, mean, log_std):
+        ce = f.cross_entropy(cat_logits, cat, reduction="none")
+        nll = (half_log_2pi + log_std + 0.5 * ((cont - mean) * torch.exp(-log_std)) ** 2).sum(1)
+        return o.lambda_cat * ce + o.lambda_cont * nll
+
+    def joint_step():
+        """One forward pass of [real; fake]; D/Q and G gradients from it; both Adam steps."""
+        real = data[torch.randint(0, data.shape[0], (b,))].float() / 127.5 - 1.0
+        zc, cat, cont = sample()
+        fake = generator(zc)
         d_logit, cat_logits, mean, log_std = discriminator(torch.cat([real, fake]))
         real_logit, fake_logit = d_logit[:b], d_logit[b:]
-        ce = f.cross_entropy(cat_logits[b:], cat, reduction="none")
-        nll = (half_log_2pi + log_std[b:] + 0.5 * ((cont - mean[b:]) * torch.exp(-log_std[b:])) ** 2).sum(1)
-        mi = o.lambda_cat * ce + o.lambda_cont * nll
+        mi = mi_loss(cat, cont, cat_logits[b:], mean[b:], log_std[b:])
         d_loss = (f.softplus(-real_logit) + f.softplus(fake_logit) + mi).mean()
         g_loss = (f.softplus(-fake_logit) + mi).mean()
         d_params, g_params = list(discriminator.parameters()), list(generator.parameters())
@@ -142,6 +156,29 @@ def run(torch) -> dict:
         g_opt.step()
         return float(d_loss.detach())
 
+    def alternating_step():
+        """The two-update step of common PyTorch InfoGANs: D+Q on real and fake (separate calls), then G+Q."""
+        real = data[torch.randint(0, data.shape[0], (b,))].float() / 127.5 - 1.0
+        zc, cat, cont = sample()
+        fake = generator(zc)
+        real_logit = discriminator(real)[0]
+        fake_logit, cat_logits, mean, log_std = discriminator(fake.detach())
+        d_loss = (
+            f.softplus(-real_logit) + f.softplus(fake_logit) + mi_loss(cat, cont, cat_logits, mean, log_std)
+        ).mean()
+        d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_opt.step()
+        # G (and its hold on Q) against the updated D, on the same fake batch.
+        fake_logit, cat_logits, mean, log_std = discriminator(fake)
+        g_loss = (f.softplus(-fake_logit) + mi_loss(cat, cont, cat_logits, mean, log_std)).mean()
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_opt.step()
+        return float(d_loss.detach())
+
+    step = alternating_step if FLAGS.update == "alternating" else joint_step
+
     for _ in range(FLAGS.warmup_steps):
         step()
     times, losses = [], []
@@ -154,6 +191,7 @@ def run(torch) -> dict:
     median = statistics.median(times)
     return {
         "framework": "torch (eager)",
+        "update": FLAGS.update,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "batch_size": b,

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from infogan_tf.data.augment import AffineRange, random_affine
+from infogan_tf.data.augment import AffineRange, affine_warp, random_affine
 
 
 def _images():
@@ -46,3 +46,21 @@ def test_rotation_turns_an_upright_bar():
         # Rotating about the centre keeps the bar's mass but changes its pixels.
         assert abs((image + 1).sum() - (_images()[0].numpy() + 1).sum()) / (_images()[0].numpy() + 1).sum() < 0.1
     assert any(not np.allclose(image, _images()[0].numpy(), atol=0.2) for image in out)
+
+
+def test_the_warp_is_tf_projective_transform_with_constant_fill_and_compiles_with_xla():
+    images = tf.random.stateless_uniform([6, 28, 20, 3], [7, 8], -1.0, 1.0)
+    u = np.random.default_rng(0).uniform(-1.0, 1.0, size=(6, 6)).astype(np.float32)
+    # Near-identity maps with shifts that move pixels across the border (and a fractional part).
+    transforms = np.array([1, 0, 0, 0, 1, 0], np.float32) + u * np.float32([0.3, 0.3, 3.5, 0.3, 0.3, 3.5])
+    reference = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images,
+        transforms=np.concatenate([transforms, np.zeros([6, 2], np.float32)], axis=1),
+        output_shape=[28, 20],
+        fill_value=-1.0,
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
+    )
+    np.testing.assert_allclose(affine_warp(images, transforms).numpy(), reference.numpy(), atol=1e-5)
+    compiled = tf.function(affine_warp, jit_compile=True)(images, tf.constant(transforms))
+    np.testing.assert_allclose(compiled.numpy(), reference.numpy(), atol=1e-5)

@@ -7,8 +7,10 @@ to carry the same information about an image and about its slightly moved
 copy (``losses.paired_categorical_information``): digit identity survives a
 small rotation, shift or rescaling, style details tied to them do not.
 
-ImageProjectiveTransformV3 has no XLA kernel, so this runs outside the
-XLA-compiled train step.
+The warp is bilinear sampling written with gathers (``affine_warp``), the
+same arithmetic as ``tf.raw_ops.ImageProjectiveTransformV3`` with constant
+fill (tests compare the two), because that op has no XLA kernel: written this
+way, the views are made inside the XLA-compiled train step.
 """
 
 from __future__ import annotations
@@ -45,20 +47,49 @@ def random_affine(images: tf.Tensor, seed: tf.Tensor, limits: AffineRange = Affi
     angle = u[:, 0] * limits.degrees * (math.pi / 180.0)
     scale = 1.0 + u[:, 1] * limits.scale
     shift_x, shift_y = u[:, 2] * limits.shift, u[:, 3] * limits.shift
-    # The op maps each OUTPUT pixel (x, y) to the input point
-    # (a0 x + a1 y + a2, b0 x + b1 y + b2): the inverse transform.
+    # Each OUTPUT pixel (x, y) reads the input at (a0 x + a1 y + a2,
+    # b0 x + b1 y + b2): the inverse transform, as ImageProjectiveTransformV3 takes it.
     cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
     a0, a1 = tf.cos(angle) / scale, -tf.sin(angle) / scale
     b0, b1 = tf.sin(angle) / scale, tf.cos(angle) / scale
     a2 = cx - a0 * cx - a1 * cy - shift_x
     b2 = cy - b0 * cx - b1 * cy - shift_y
-    zeros = tf.zeros_like(a0)
-    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images,
-        transforms=transforms,
-        output_shape=tf.shape(images)[1:3],
-        fill_value=fill,
-        interpolation="BILINEAR",
-        fill_mode="CONSTANT",
-    )
+    return affine_warp(images, tf.stack([a0, a1, a2, b0, b1, b2], axis=1), fill)
+
+
+def affine_warp(images: tf.Tensor, transforms: tf.Tensor, fill: float = -1.0) -> tf.Tensor:
+    """Bilinear resampling of each image at (a0 x + a1 y + a2, b0 x + b1 y + b2) for output pixel (x, y).
+
+    Args:
+      images: float [B, H, W, C].
+      transforms: float [B, 6], one inverse affine map (a0, a1, a2, b0, b1, b2) per image.
+      fill: value of the neighbours that fall outside the image (each of the
+        four is read on its own, as ImageProjectiveTransformV3's constant mode does).
+
+    Only gathers and elementwise ops: it compiles with XLA.
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    transforms = tf.cast(transforms, tf.float32)
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    ys, xs = tf.meshgrid(tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32), indexing="ij")
+    a0, a1, a2, b0, b1, b2 = tf.unstack(tf.reshape(transforms, [-1, 6, 1, 1]), num=6, axis=1)
+    x = a0 * xs + a1 * ys + a2  # [B, H, W]: where each output pixel reads the input
+    y = b0 * xs + b1 * ys + b2
+    x0, y0 = tf.floor(x), tf.floor(y)
+    flat = tf.reshape(images, [-1, shape[3]])
+    first_row = tf.range(batch)[:, None, None] * height * width
+
+    def read(yy: tf.Tensor, xx: tf.Tensor) -> tf.Tensor:
+        inside = (
+            (xx >= 0) & (xx <= tf.cast(width - 1, tf.float32)) & (yy >= 0) & (yy <= tf.cast(height - 1, tf.float32))
+        )
+        xi = tf.clip_by_value(tf.cast(xx, tf.int32), 0, width - 1)
+        yi = tf.clip_by_value(tf.cast(yy, tf.int32), 0, height - 1)
+        values = tf.gather(flat, first_row + yi * width + xi)  # [B, H, W, C]
+        return tf.where(inside[..., None], values, tf.cast(fill, tf.float32))
+
+    wx, wy = (x - x0)[..., None], (y - y0)[..., None]
+    top = (1.0 - wx) * read(y0, x0) + wx * read(y0, x0 + 1.0)
+    bottom = (1.0 - wx) * read(y0 + 1.0, x0) + wx * read(y0 + 1.0, x0 + 1.0)
+    return (1.0 - wy) * top + wy * bottom

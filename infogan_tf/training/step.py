@@ -15,8 +15,8 @@ one step on each replica is:
 
 I_real is Q's information about the categories of real images (not in the
 paper; ``lambda_real_info = 0`` turns it off; ``model.losses``): with affine
-views, the second views of the real images are made before the
-(XLA-compiled) replica step, since their warp has no XLA kernel.
+views, the second views of the real images are made inside the
+(XLA-compiled) replica step (``data.augment.affine_warp`` compiles).
 ``update="joint"`` updates D/Q and G simultaneously from one forward pass of
 [x_real; x_fake] (cheaper per step).
 
@@ -197,19 +197,18 @@ class InfoGANStep:
         return self._step.experimental_get_tracing_count()
 
     # ------------------------------------------------------- the algorithm
-    def replica_step(
-        self, real_images: tf.Tensor, real_views: tf.Tensor | None, step: tf.Tensor, stop_requested: tf.Tensor
-    ) -> dict:
+    def replica_step(self, real_images: tf.Tensor, step: tf.Tensor, stop_requested: tf.Tensor) -> dict:
         """One InfoGAN update on this replica's slice of the global batch.
 
-        ``real_views``: the second views of the real images for the
-        real-image information term ("affine"), or None. ``stop_requested``
-        (this process's stop code, ``training.stopping``) is passed through,
-        to be summed with the metrics: every worker then learns in the same
-        step that one of them must stop, and they all save at that step.
+        ``stop_requested`` (this process's stop code, ``training.stopping``)
+        is passed through, to be summed with the metrics: every worker then
+        learns in the same step that one of them must stop, and they all save
+        at that step.
         """
         cfg, spec = self.config, self.config.latent
         ctx = tf.distribute.get_replica_context()
+        # Second views of the real images for the real-image information term ("affine").
+        real_views = self._second_views(real_images, step) if cfg.optim.real_info_view == "affine" else None
         # Sample the noise and codes: seeded by (seed, step, replica), so every
         # replica draws its own and a resumed run draws what it would have.
         seed = self._replica_seed(_CODES_STREAM, step)
@@ -324,7 +323,7 @@ class InfoGANStep:
         )
 
     def _second_views(self, real_images: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
-        """Random small affine copies of this replica's real images (outside XLA: no kernel there)."""
+        """Random small affine copies of this replica's real images."""
         return random_affine(real_images, self._replica_seed(_VIEWS_STREAM, step))
 
     def _replica_metrics(self, terms: StepTerms, stop_requested: tf.Tensor) -> dict:
@@ -352,10 +351,7 @@ class InfoGANStep:
         s = self.state
         step = s.step.read_value()
         real_images = next(iterator)
-        real_views = None
-        if self.config.optim.real_info_view == "affine":
-            real_views = self.strategy.run(self._second_views, args=(real_images, step))
-        per_replica = self.strategy.run(self._replica_fn, args=(real_images, real_views, step, stop_requested))
+        per_replica = self.strategy.run(self._replica_fn, args=(real_images, step, stop_requested))
         # All scalars in one all-reduce: across workers every collective is a network round trip.
         names = list(per_replica)
         stacked = self.strategy.run(lambda values: tf.stack([values[n] for n in names]), args=(per_replica,))
