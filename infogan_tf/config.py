@@ -232,6 +232,14 @@ class RuntimeConfig:
         default=500, metadata={"help": "Steps between TensorBoard summaries and traversal images."}
     )
     log_every: int = dataclasses.field(default=100, metadata={"help": "Steps between progress lines."})
+    steps_per_loop: int = dataclasses.field(
+        default=10,
+        metadata={
+            "help": "Train steps per compiled call: the host reads the metrics and the stop flag once per call, "
+            "so SIGTERM/Ctrl-C stop within this many steps; a call never crosses a log, summary or checkpoint "
+            "step. 1 = a call per step."
+        },
+    )
     keep_checkpoints: int = dataclasses.field(default=3, metadata={"help": "How many recent checkpoints to keep."})
     mixed_precision: str = dataclasses.field(
         default="float32",
@@ -317,7 +325,7 @@ class TrainConfig:
                 f"TF 2.21); drop it (the default compiles single-replica runs only) or use "
                 f"--strategy=default/one_device, not --strategy={r.strategy}"
             )
-        for name in ("checkpoint_every", "summary_every", "log_every", "keep_checkpoints"):
+        for name in ("checkpoint_every", "summary_every", "log_every", "keep_checkpoints", "steps_per_loop"):
             if getattr(r, name) <= 0:
                 out.append(f"--{name} must be positive, got {getattr(r, name)}")
         if r.strategy == "mirrored" and r.num_devices and o.batch_size % r.num_devices:

@@ -218,7 +218,6 @@ class Trainer:
     def _log(self, step: int, out: dict, rate: float, elapsed: float, at_summary: bool, writer, say) -> dict:
         """One progress line, one metrics.jsonl line (chief), the TensorBoard scalars (and grid)."""
         metrics = {k: float(v) for k, v in out.items()}
-        self.check_finite()
         metrics["steps_per_sec"] = rate
         metrics["elapsed_s"] = elapsed  # seconds since this process started (or resumed) training
         entropy = self.config.latent.categorical_entropy()
@@ -230,6 +229,15 @@ class Trainer:
             writer, self.write_dir.summaries, step, {**metrics, "categorical_entropy": entropy}, grid
         )
         return metrics
+
+    def _steps_this_call(self, step: int) -> int:
+        """``--steps_per_loop``, cut short so that a call ends on the next log, summary or checkpoint step."""
+        rt = self.config.runtime
+        boundary = min(
+            self.config.optim.train_steps,
+            *(step + every - step % every for every in (rt.log_every, rt.summary_every, rt.checkpoint_every)),
+        )
+        return max(1, min(rt.steps_per_loop, boundary - step))
 
     def train(self, progress: Callable[[str], None] | None = None) -> TrainResult:
         """Trains from the latest checkpoint (if any) to ``optim.train_steps``.
@@ -260,13 +268,14 @@ class Trainer:
         try:
             while step < cfg.optim.train_steps and stopped_by is None:
                 try:
-                    out = self.step_fn(iterator, self._signals.stop_code())
+                    out = self.step_fn(iterator, self._signals.stop_code(), self._steps_this_call(step))
                 except tf.errors.OpError as e:
                     if cluster.is_multi_worker(self.strategy):
                         raise cluster.cluster_error(e, f"during step {step + 1}", self._last_checkpoint()) from e
                     raise
                 stopped_by = stopping.stopped_by(float(out.pop("stop_requested")))
-                step += 1
+                step += int(out.pop("steps_run"))
+                self.check_finite()
                 at_summary = step % rt.summary_every == 0
                 if at_summary or step % rt.log_every == 0 or step == cfg.optim.train_steps:
                     now = time.time()

@@ -169,10 +169,16 @@ def input_stream(
 class InfoGANStep:
     """The compiled training step: call it with the input iterator and the stop flag.
 
-    ``step(iterator, stop_code)`` runs one update on every replica and
-    returns the metrics summed over replicas (name -> scalar tensor),
+    ``step(iterator, stop_code, steps=1)`` runs up to ``steps`` updates on
+    every replica in ONE call (a loop inside the graph: the host waits for
+    the device once per call, as Model Garden's steps-per-loop) and returns
+    the last update's metrics summed over replicas (name -> scalar tensor),
     including ``stop_requested``, the sum of every replica's ``stop_code``
-    (``training.stopping``: > 0 when some worker was asked to stop).
+    (``training.stopping``: > 0 when some worker was asked to stop), and
+    ``steps_run``. The loop ends early after the first update when a stop
+    was requested (every worker sees the same sum, so all stop after the
+    same step) and after an update whose guarded quantities were not finite.
+    ``steps`` is a tensor argument: any count runs the same trace.
     """
 
     def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy, state: TrainState):
@@ -183,14 +189,19 @@ class InfoGANStep:
         # XLA cannot compile the iterator op, so only the per-replica step is
         # jit-compiled; the outer function fetches the batch and reduces.
         self._replica_fn = tf.function(self.replica_step, jit_compile=True) if self.jit_compile else self.replica_step
-        self._step = tf.function(self._distributed_step)
+        self._step = tf.function(self._distributed_steps)
+        self._single_step: tf.types.experimental.PolymorphicFunction | None = None
 
-    def __call__(self, iterator, stop_code: float = 0.0) -> dict:
-        return self._step(iterator, tf.constant(stop_code, tf.float32))
+    def __call__(self, iterator, stop_code: float = 0.0, steps: int = 1) -> dict:
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        return self._step(iterator, tf.constant(stop_code, tf.float32), tf.constant(steps, tf.int32))
 
     def graph(self, iterator) -> tf.Graph:
-        """The traced step's graph (for FLOP counts)."""
-        return self._step.get_concrete_function(iterator, tf.constant(0.0)).graph
+        """The graph of ONE traced step (for FLOP counts; a call runs it ``steps`` times)."""
+        if self._single_step is None:
+            self._single_step = tf.function(self._distributed_step)
+        return self._single_step.get_concrete_function(iterator, tf.constant(0.0)).graph
 
     @property
     def tracing_count(self) -> int:
@@ -346,6 +357,20 @@ class InfoGANStep:
         }
 
     # ------------------------------------------------------ across replicas
+    def _distributed_steps(self, iterator, stop_requested: tf.Tensor, steps: tf.Tensor) -> dict:
+        """Up to ``steps`` distributed steps in one graph; the last one's metrics and ``steps_run``."""
+        nonfinite_step = self.state.nonfinite_step
+
+        def more(done: tf.Tensor, metrics: dict) -> tf.Tensor:
+            return (done < steps) & (metrics["stop_requested"] <= 0.0) & (nonfinite_step < 0)
+
+        def step(done: tf.Tensor, _last: dict) -> tuple:
+            return done + 1, self._distributed_step(iterator, stop_requested)
+
+        # The first step is taken outside the loop: it gives the metrics their structure.
+        done, metrics = tf.while_loop(more, step, (tf.constant(1), self._distributed_step(iterator, stop_requested)))
+        return {**metrics, "steps_run": done}
+
     def _distributed_step(self, iterator, stop_requested: tf.Tensor) -> dict:
         """Runs one step on all replicas and reduces the metrics (in graph)."""
         s = self.state
