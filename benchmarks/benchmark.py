@@ -38,6 +38,11 @@ RSS is its own and one part's threads or caches cannot help another):
   ops of the traced train step that are actually run.
 * ``torch_baseline``: ``benchmarks/torch_baseline.py`` (optional; eager
   PyTorch, same architecture and update) if torch is installed.
+* ``default_vs_torch`` (with torch installed): ``benchmarks/step_vs_torch.py``
+  -- infogan-train's DEFAULT step (as ``train()`` runs it: alternating update,
+  affine real-image views, steps per loop) and the eager PyTorch two-update
+  paper step, alternated block by block in one run: images/s of both, their
+  ratio (target >= 1.5) and GFLOP/s of both.
 * ``peak_rss_mb`` of every part; ``load_average`` before and after each part;
   CPU time (all threads) per step or call next to wall time, a measure of the
   work that other processes on the machine change less.
@@ -71,6 +76,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)  # benchmarks/flops.py
 
 import flops as flops_lib  # noqa: E402
+import step_vs_torch  # noqa: E402
 
 from infogan_tf import config as config_lib  # noqa: E402  (TF-free)
 
@@ -115,6 +121,8 @@ def define_flags() -> None:
     flags.DEFINE_integer("gemm_repeats", 5, "Timed matmuls per GEMM size (the best counts).")
     flags.DEFINE_boolean("flop_check", True, "Cross-check the FLOP formula against the traced train step.")
     flags.DEFINE_boolean("torch_baseline", True, "Also run benchmarks/torch_baseline.py (skipped without torch).")
+    flags.DEFINE_integer("vs_torch_rounds", 8, "default_vs_torch: blocks per framework.")
+    flags.DEFINE_integer("vs_torch_block_steps", 20, "default_vs_torch: steps per block.")
     flags.DEFINE_string("output", None, "Also write the JSON here.")
     flags.DEFINE_string("work_dir", None, "Scratch directory (default: a temporary one, removed at the end).")
     # Internal: the parent runs every part as `benchmark.py --child_job=NAME --child_spec=JSON`.
@@ -682,6 +690,15 @@ def run_benchmark(log) -> dict:
             report["torch_baseline"] = run_torch_baseline(
                 {"steps": FLAGS.steps, "warmup_steps": FLAGS.warmup_steps, "batch_size": batch}, log
             )
+            if "images_per_sec" in report["torch_baseline"]:
+                settings = step_vs_torch.Settings(
+                    batch, FLAGS.vs_torch_rounds, FLAGS.vs_torch_block_steps, max(FLAGS.warmup_steps, 10)
+                )
+                try:
+                    report["default_vs_torch"] = step_vs_torch.compare(images_npy, settings, log)
+                except RuntimeError as e:
+                    log(str(e))
+                    report["default_vs_torch"] = {"error": str(e)}
 
         gemm_after = run_part("gemm", gemm_spec, log)
         report["gemm_peak"] = {
@@ -766,6 +783,17 @@ def summarize(report: dict) -> dict:
         if torch.get("images_per_cpu_second"):
             summary["train_vs_eager_torch_per_cpu_second"] = {
                 k: v["images_per_cpu_second"] / torch["images_per_cpu_second"] for k, v in train.items()
+            }
+        versus = report.get("default_vs_torch", {})
+        if "target" in versus:
+            targets["default_step_vs_eager_torch_paper_step"] = versus["target"]
+            summary["default_step_vs_torch"] = {
+                "infogan_tf_images_per_sec": versus["infogan_tf_default_step"]["images_per_sec"],
+                "torch_images_per_sec": versus["torch_paper_step"]["images_per_sec"],
+                "images_per_sec_ratio": versus["images_per_sec_ratio"],
+                "infogan_tf_gflops": versus["infogan_tf_default_step"]["gflops"],
+                "torch_gflops": versus["torch_paper_step"]["gflops"],
+                "gflops_ratio": versus["gflops_ratio"],
             }
     else:
         targets["train_vs_eager_torch"] = {

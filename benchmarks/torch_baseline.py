@@ -32,12 +32,18 @@ import time
 
 from absl import app, flags
 
-from infogan_tf.config import TrainConfig  # TF-free
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import blocks
+
+from infogan_tf.config import TrainConfig
 
 flags.DEFINE_integer("steps", 60, "Timed steps.")
 flags.DEFINE_integer("warmup_steps", 10, "Untimed steps first.")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("threads", 0, "torch.set_num_threads (0 = torch's default).")
+flags.DEFINE_boolean(
+    "serve", False, "Internal (step_vs_torch.py): after the warm-up, time blocks of steps asked for on stdin."
+)
 flags.DEFINE_enum(
     "update",
     "alternating",
@@ -181,6 +187,16 @@ def run(torch) -> dict:
 
     for _ in range(FLAGS.warmup_steps):
         step()
+    if FLAGS.serve:
+
+        def run_steps(_wanted: int) -> int:
+            step()
+            return 1
+
+        blocks.serve(
+            run_steps, ready={"framework": "torch (eager)", "update": FLAGS.update, "torch": torch.__version__}
+        )
+        return {}
     times, losses = [], []
     cpu_start = time.process_time()
     for _ in range(FLAGS.steps):
@@ -216,7 +232,9 @@ def main(argv) -> None:
         print(json.dumps({"skipped": "torch is not installed (optional: pip install torch)"}))
         print("torch_baseline: torch is not installed; skipped (it is optional)", file=sys.stderr)
         return
-    print(json.dumps(run(torch)))
+    result = run(torch)
+    if not FLAGS.serve:
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":

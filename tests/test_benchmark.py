@@ -147,3 +147,48 @@ def test_summary_names_the_export_that_meets_each_serving_target():
     # Without the XLA export (--saved_model given), the default export alone is judged.
     del report["serving_xla"]
     assert benchmark.summarize(report)["targets"]["serving_batch1_latency_ms"]["export"] == "serving"
+
+
+_FAKE_CHILD = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import blocks
+name = sys.argv[2]
+if name == "broken":
+    raise SystemExit("the broken child gave up")
+def run_steps(wanted):
+    with open(sys.argv[3], "a") as log:
+        log.write(name + "\\n")
+    return 2  # two steps per call, like a steps-per-loop call
+blocks.serve(run_steps, {"framework": name})
+"""
+
+
+def test_blocks_alternate_children_in_flipping_order_and_report_each_block(tmp_path):
+    import blocks
+
+    script, order = tmp_path / "child.py", tmp_path / "order.txt"
+    script.write_text(_FAKE_CHILD)
+    bench = os.path.join(REPO, "benchmarks")
+    children = [blocks.Child(n, [sys.executable, str(script), bench, n, str(order)]) for n in ("a", "b")]
+    try:
+        assert [c.ready for c in children] == [{"framework": "a"}, {"framework": "b"}]
+        timed = blocks.alternate(children, rounds=3, block_steps=4)
+    finally:
+        for c in children:
+            c.close()
+    # Each block of 4 steps is two calls; the order is a b, b a, a b.
+    assert order.read_text().split() == list("aabbbbaaaabb")
+    for name in "ab":
+        assert len(timed[name]) == 3
+        assert all(b["steps"] == 4 and b["wall_s"] >= 0 and b["cpu_s"] >= 0 for b in timed[name])
+    assert all(c.proc.returncode == 0 for c in children)
+
+
+def test_a_child_that_dies_is_one_error_with_its_last_words(tmp_path):
+    import blocks
+
+    script = tmp_path / "child.py"
+    script.write_text(_FAKE_CHILD)
+    with pytest.raises(RuntimeError, match="broken exited before it was ready: the broken child gave up"):
+        blocks.Child("broken", [sys.executable, str(script), os.path.join(REPO, "benchmarks"), "broken", "-"])
