@@ -14,7 +14,7 @@ CPU-seconds per step, conv/matmul GFLOP per step and GFLOP/s; the ratio of
 images/s (ours / PyTorch's, with its spread over rounds) and the target
 (>= 1.5). ``benchmarks/benchmark.py`` runs it as its ``default_vs_torch`` part.
 
-FLOPs: ours are counted on the traced default step (``benchmark.count_graph_macs``:
+FLOPs: ours are counted on the traced default step (``benchmark.traced_train_step_macs``:
 it also runs D on the affine views and draws fresh codes for its G update);
 the paper step's from the layer shapes (``flops.step_work``: the two-update
 step needs the same multiply-adds as the joint one, 3BG - B fc1 + 8BD - 2B conv1;
@@ -55,6 +55,7 @@ class Settings(NamedTuple):
     warmup_steps: int = 20
     steps_per_loop: int | None = None
     mixed_precision: str | None = None
+    jit_compile: bool | None = None
 
     def child_flags(self) -> list[str]:
         out = [f"--batch_size={self.batch_size}", f"--warmup_steps={self.warmup_steps}"]
@@ -62,6 +63,8 @@ class Settings(NamedTuple):
             out.append(f"--steps_per_loop={self.steps_per_loop}")
         if self.mixed_precision:
             out.append(f"--mixed_precision={self.mixed_precision}")
+        if self.jit_compile is not None:
+            out.append(f"--jit_compile={str(self.jit_compile).lower()}")
         return out
 
 
@@ -76,6 +79,7 @@ def define_flags() -> None:
     flags.DEFINE_integer("warmup_steps", d.warmup_steps, "Untimed steps of each before the first block.")
     flags.DEFINE_integer("steps_per_loop", None, "Ours: steps per compiled call (default: infogan-train's).")
     flags.DEFINE_enum("mixed_precision", None, ["float32", "bfloat16"], "Ours (default: infogan-train's).")
+    flags.DEFINE_boolean("jit_compile", None, "Ours: XLA on or off (default: infogan-train's).")
     flags.DEFINE_string("output", None, "Also write the JSON here.")
     # Internal: `step_vs_torch.py --child_images=NPY` is our block-serving child.
     flags.DEFINE_string("child_images", None, "Internal: serve blocks of our default step on these images.")
@@ -89,6 +93,7 @@ def settings_from_flags() -> Settings:
         FLAGS.warmup_steps,
         FLAGS.steps_per_loop,
         FLAGS.mixed_precision,
+        FLAGS.jit_compile,
     )
 
 
@@ -100,6 +105,8 @@ def default_config(model_dir: str, settings: Settings) -> config_lib.TrainConfig
         runtime["steps_per_loop"] = settings.steps_per_loop
     if settings.mixed_precision:
         runtime["mixed_precision"] = settings.mixed_precision
+    if settings.jit_compile is not None:
+        runtime["jit_compile"] = settings.jit_compile
     return dataclasses.replace(
         base,
         optim=dataclasses.replace(base.optim, batch_size=settings.batch_size, train_steps=10**9),
@@ -131,7 +138,10 @@ def serve_default_step(images_npy: str, settings: Settings) -> None:
         while ran < settings.warmup_steps:
             ran += run_steps(settings.warmup_steps - ran)
         trainer.check_finite()
-        macs = benchmark.count_graph_macs(trainer.step_fn.graph(trainer.input_iterator()))
+        # Counted on the same step traced without XLA (the ops of an XLA cluster are not in the graph).
+        macs = benchmark.traced_train_step_macs(
+            dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, jit_compile=False))
+        )
         ready = {
             "framework": "infogan_tf",
             "update": cfg.optim.update,

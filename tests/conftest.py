@@ -35,10 +35,17 @@ def tiny_config(model_dir: str, **optim) -> config_lib.TrainConfig:
         base,
         model=TINY_MODEL,
         optim=dataclasses.replace(base.optim, **{"batch_size": 8, "train_steps": 3, **optim}),
-        # XLA off: compiling costs more than these few steps save (the
-        # default, XLA for one replica, has tests of its own).
+        # XLA off: compiling costs more than these few steps save; float32: the
+        # same numbers on every machine (the defaults, XLA for one float32
+        # replica and --mixed_precision=auto, have tests of their own).
         runtime=dataclasses.replace(
-            base.runtime, model_dir=model_dir, log_every=1, summary_every=2, checkpoint_every=2, jit_compile=False
+            base.runtime,
+            model_dir=model_dir,
+            log_every=1,
+            summary_every=2,
+            checkpoint_every=2,
+            jit_compile=False,
+            mixed_precision="float32",
         ),
     ).validate()
 

@@ -32,7 +32,7 @@ from infogan_tf.config import TrainConfig
 from infogan_tf.data import datasets
 from infogan_tf.data.pixels import to_unit_range
 from infogan_tf.errors import CheckpointError, NonFiniteError
-from infogan_tf.training import cluster, records, resume, stopping
+from infogan_tf.training import cluster, precision, records, resume, stopping
 from infogan_tf.training.distribute import get_strategy
 from infogan_tf.training.rundir import RunDir, latest_checkpoint, restore_checkpoint
 from infogan_tf.training.step import GUARDED_QUANTITIES, InfoGANStep, InputFn, build_state, input_stream, state_bytes
@@ -80,7 +80,8 @@ class Trainer:
         images: np.ndarray | None = None,
         input_fn: InputFn | None = None,
     ):
-        self.config = config.validate()
+        config, self.precision_reason = precision.resolve(config.validate())
+        self.config = config
         self.strategy = strategy
         config.check_replicas(strategy.num_replicas_in_sync)
         self.run_dir = RunDir(config.runtime.model_dir)
@@ -247,6 +248,11 @@ class Trainer:
         (``errors.RunDirBusyError``) with the directory as it was.
         """
         say = progress or logging.info
+        rt = self.config.runtime
+        say(
+            f"computing in {rt.mixed_precision} ({self.precision_reason}), XLA "
+            f"{'on' if self.step_fn.jit_compile else 'off'}, up to {rt.steps_per_loop} steps per call"
+        )
         start = self._restore_and_agree(say)
         lock = self.run_dir.lock() if self.chief else contextlib.nullcontext()
         with lock, self._signals:

@@ -80,6 +80,10 @@ def build_state(config: TrainConfig, strategy: tf.distribute.Strategy) -> TrainS
     with float32 variables; the networks return float32 outputs.
     """
     keras.utils.set_random_seed(config.runtime.seed)
+    if config.runtime.mixed_precision not in ("float32", "bfloat16"):
+        raise ValueError(
+            f"resolve --mixed_precision first (training.precision.resolve), got {config.runtime.mixed_precision!r}"
+        )
     policy = "mixed_bfloat16" if config.runtime.mixed_precision == "bfloat16" else "float32"
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
@@ -144,10 +148,15 @@ class StepTerms(NamedTuple):
 
 
 def use_jit_compile(config: TrainConfig, strategy: tf.distribute.Strategy) -> bool:
-    """``--jit_compile``, or by default: on for single-replica, single-process runs (what XLA supports)."""
+    """``--jit_compile``, or by default: on for single-replica, single-process float32 runs.
+
+    XLA fails on a multi-replica step on TF 2.21, and with bfloat16 on a CPU
+    it is slower than oneDNN's kernels (BUILD_NOTES, "Precision").
+    """
     if config.runtime.jit_compile is not None:
         return config.runtime.jit_compile
-    return strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    single = strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    return single and config.runtime.mixed_precision == "float32"
 
 
 def input_stream(
