@@ -36,6 +36,7 @@ TINY_FLAGS = (
     "--q_fc_units=16",
     "--summary_every=1000",
     "--nojit_compile",
+    "--mixed_precision=float32",  # the same numbers on every machine (auto would pick bfloat16 on some)
 )
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 # Workers of one cluster share the cores: one op thread each keeps them from thrashing.
