@@ -9,7 +9,9 @@ reads TF Serving's. The browser is tests/test_explorer_browser.py's.
 import base64
 import io
 import json
+import os
 import re
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -17,6 +19,7 @@ import urllib.request
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO
 from tf_serving_json import StandInServer
 
 from infogan_tf import visualize
@@ -483,3 +486,15 @@ def test_upload_size_is_read_before_decoding():
     grey = images.decode_upload(image_file(rgba), (4, 4, 1))
     assert grey.shape == (4, 4, 1) and np.allclose(grey, 128 / 255, atol=2e-3)
     assert io.BytesIO(images.encode_png(np.zeros([3, 3, 1], np.uint8))).read(8) == images.PNG_SIGNATURE
+
+
+def test_the_load_benchmark_counts_every_request(backend):
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    import explorer_load
+
+    with ExplorerServer(backend) as server:
+        report = explorer_load.measure(server.url, concurrency=3, requests=12, seconds=60, kind="mix", warmup=2, seed=0)
+    assert report["requests"] == 12 and report["statuses"] == {"200": 12} and report["batch"] == 1
+    assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p95"] and report["requests_per_s"] > 0
+    with pytest.raises(SystemExit, match="not a loopback address"):
+        explorer_load.measure("http://192.0.2.1:8080/", 1, 1, 1, "generate", 0, 0)

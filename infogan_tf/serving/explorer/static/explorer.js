@@ -19,6 +19,7 @@
   const updaters = [];
   let base = "";
   let encoding = false;
+  let started = false;  // the metadata is loaded and the first requests are scheduled (or loading failed)
 
   // ------------------------------------------------------------------ API calls
   async function call(verb, body) {
@@ -71,7 +72,7 @@
     return schedule;
   }
 
-  const idle = () => !encoding && updaters.every((u) => !u.timer && !u.running && !u.again);
+  const idle = () => started && !encoding && updaters.every((u) => !u.timer && !u.running && !u.again);
   const markBusy = () => { document.body.dataset.busy = String(!idle()); };
   const pngUrl = (value) => `data:image/png;base64,${value.b64}`;
   const codes = () => ({z: state.z.slice(), categorical: state.categorical.slice(), continuous: state.continuous.slice()});
@@ -121,7 +122,7 @@
 
   // Shows the grid at a whole multiple of its size (crisp pixels) that fits its column.
   function fitGrid(img) {
-    const room = img.parentElement.clientWidth || 560;
+    const room = Math.min(img.parentElement.clientWidth || 600, 620);
     const scale = Math.max(1, Math.min(4, Math.floor(room / img.naturalWidth)));
     img.style.width = `${img.naturalWidth * scale}px`;
   }
@@ -316,6 +317,7 @@
     } catch (e) {
       showStatus($("status"), `cannot load the model: ${e.message}`, true);
     }
+    started = true;
     markBusy();
   }
 
