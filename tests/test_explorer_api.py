@@ -441,6 +441,8 @@ def test_cli_refuses_bad_flags_and_serves_until_told(exported_model, capsys):
         (): "give exactly one of --saved_model and --server",
         ("--server=http://localhost:8501",): "--server needs --model_name",
         ("--saved_model=/x", "--port=70000"): "--port must be in 0..65535, got 70000",
+        ("--saved_model=/x", "--model_version=3"): "--model_version is for --server",
+        ("--server=localhost:8501", "--model_name=m"): "--server must be an http(s) URL",
         ("--saved_model=/nonexistent/1",): "--saved_model /nonexistent/1 has no saved_model.pb",
     }
     for args, message in bad.items():

@@ -12,6 +12,7 @@ chromium-driver; without them these tests fail (they are not skipped).
 
 import base64
 import shutil
+import socket
 import threading
 import time
 
@@ -207,3 +208,43 @@ def test_encode_round_trip_and_a_bad_upload(page, exported_model, generate, tmp_
     wait_idle(page)
     assert state(page)["shown"]["categorical"] == [2]
     np.testing.assert_array_equal(shown_png(page, "sample"), generate(state(page)["shown"]))
+
+
+def test_noise_redraw_and_lock(page, generate):
+    before = state(page)["shown"]
+    page.find_element("id", "redraw").click()
+    wait_idle(page)
+    redrawn = state(page)["shown"]
+    assert redrawn["z"] != before["z"] and redrawn["categorical"] == before["categorical"]
+    assert all(-1 <= v <= 1 for v in redrawn["z"])
+    np.testing.assert_array_equal(shown_png(page, "sample"), generate(redrawn))
+    page.find_element("css selector", 'button[data-code="0"][data-category="5"]').click()
+    wait_idle(page)
+    assert state(page)["shown"]["z"] == redrawn["z"]  # locked: the codes change, the noise stays
+    page.find_element("id", "lock").click()  # unlocked: every change draws new noise
+    page.find_element("css selector", 'button[data-code="0"][data-category="6"]').click()
+    wait_idle(page)
+    unlocked = state(page)["shown"]
+    assert unlocked["z"] != redrawn["z"] and unlocked["categorical"] == [6]
+    np.testing.assert_array_equal(shown_png(page, "sample"), generate(unlocked))
+    page.find_element("id", "lock").click()
+    wait_idle(page)
+
+
+def test_a_tf_serving_backend_that_is_down_is_shown_on_the_page(browser, exported_model):
+    """Runs last: it takes the browser to another explorer, whose TF Serving is not there."""
+    from infogan_tf.serving import signatures
+    from infogan_tf.serving.client import RestClient
+    from infogan_tf.serving.explorer.backend import ServingBackend
+
+    with socket.socket() as s:  # a port on which nothing listens
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    asset = f"{exported_model.path}/assets/{signatures.METADATA_ASSET}"
+    with ExplorerServer(ServingBackend(RestClient(dead, "infogan_test"), spec_json=asset)) as down:
+        browser.get(down.url)
+        wait_idle(browser)
+        status = browser.find_element("id", "status")
+        assert f"TF Serving backend: cannot reach {dead}/v1/models/infogan_test:predict" in status.text
+        assert "error" in status.get_attribute("class")
+        assert browser.find_elements("css selector", "input[type=range]")  # the controls are there all the same

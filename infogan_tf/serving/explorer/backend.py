@@ -67,6 +67,8 @@ class ExploreConfig:
             out.append("--server needs --model_name (the name the model is served under)")
         if self.saved_model is not None and self.spec_json is not None:
             out.append("--spec_json is for --server; a --saved_model carries its own metadata")
+        if self.saved_model is not None and self.model_version is not None:
+            out.append("--model_version is for --server; --saved_model names the version directory itself")
         if not self.host:
             out.append("--host must not be empty")
         if not 0 <= self.port <= 65535:
