@@ -77,8 +77,13 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def generate(exported_model):
-    fn = tf.saved_model.load(exported_model.path).signatures["generate"]
+def loaded(exported_model):
+    return tf.saved_model.load(exported_model.path)
+
+
+@pytest.fixture(scope="module")
+def generate(loaded):
+    fn = loaded.signatures["generate"]
 
     def call(shown):
         out = fn(
@@ -110,8 +115,9 @@ def state(driver):
     return driver.execute_script("return window.explorer.state")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def page(browser, server):
+    """The page, loaded afresh for each test (so no test depends on another's state)."""
     browser.get(server.url)
     wait_idle(browser)
     return browser
@@ -168,8 +174,10 @@ def test_slider_and_category_steer_the_image_as_the_signature_makes_it(page, bac
     page.save_screenshot(str(tmp_path / "explorer.png"))
 
 
-def test_encode_round_trip_and_a_bad_upload(page, exported_model, generate, tmp_path):
-    # an image file of another size and in colour: the current image, upscaled to 84x84 RGB
+def test_encode_round_trip_and_a_bad_upload(page, loaded, generate, tmp_path):
+    # an image file of another size and in colour: the image shown, upscaled to 84x84 RGB
+    page.find_element("css selector", 'button[data-code="0"][data-category="4"]').click()
+    wait_idle(page)
     current = shown_png(page, "sample")
     upscaled = np.repeat(np.repeat(np.repeat(current, 3, 0), 3, 1), 3, 2)
     upload = tmp_path / "digit.png"
@@ -180,7 +188,7 @@ def test_encode_round_trip_and_a_bad_upload(page, exported_model, generate, tmp_
     encoded = state(page)["encoded"]
     unit = tf.image.rgb_to_grayscale(tf.constant(upscaled, tf.float32) / 255.0)
     resized = tf.clip_by_value(tf.image.resize(unit, (28, 28), antialias=True), 0.0, 1.0)
-    want = tf.saved_model.load(exported_model.path).signatures["encode"](images=resized[None])
+    want = loaded.signatures["encode"](images=resized[None])
     np.testing.assert_allclose(encoded["categorical_probs"], want["categorical_probs"].numpy()[0], atol=1e-5)
     np.testing.assert_allclose(encoded["continuous_mean"], want["continuous_mean"].numpy()[0], atol=1e-5)
     best = int(np.argmax(want["categorical_probs"].numpy()[0]))
@@ -231,8 +239,27 @@ def test_noise_redraw_and_lock(page, generate):
     wait_idle(page)
 
 
+def test_the_page_is_built_from_any_exports_metadata(browser):
+    """Colour 8x6 images, two categorical codes (3 and 4 categories), one continuous code on a wider prior."""
+    from test_explorer_api import FakeBackend
+
+    with ExplorerServer(FakeBackend()) as other:
+        browser.get(other.url)
+        wait_idle(browser)
+        for code, k in ((0, 3), (1, 4)):
+            assert len(browser.find_elements("css selector", f'button[data-code="{code}"]')) == k
+        (slider,) = browser.find_elements("css selector", "input[type=range]")
+        assert (slider.get_attribute("min"), slider.get_attribute("max")) == ("-3", "3")  # twice the prior, 1.5
+        browser.find_element("css selector", 'button[data-code="1"][data-category="2"]').click()
+        wait_idle(browser)
+        image = shown_png(browser, "sample")
+        assert image.shape == (8, 6, 3) and tuple(image[0, 0]) == (0, 120, 120)  # codes (0, 2), continuous 0
+        assert shown_png(browser, "grid").shape == (3 * 9 + 1, 10 * 7 + 1, 3)
+        assert browser.find_element("id", "status").text == ""
+
+
 def test_a_tf_serving_backend_that_is_down_is_shown_on_the_page(browser, exported_model):
-    """Runs last: it takes the browser to another explorer, whose TF Serving is not there."""
+    """Another explorer, whose TF Serving is not there."""
     from infogan_tf.serving import signatures
     from infogan_tf.serving.client import RestClient
     from infogan_tf.serving.explorer.backend import ServingBackend
