@@ -6,10 +6,13 @@ directly, and through the project's own TF Serving client
 reads TF Serving's. The browser is tests/test_explorer_browser.py's.
 """
 
+import ast
 import base64
+import fnmatch
 import io
 import json
 import os
+import pathlib
 import re
 import sys
 import threading
@@ -500,3 +503,16 @@ def test_the_load_benchmark_counts_every_request(backend):
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p95"] and report["requests_per_s"] > 0
     with pytest.raises(SystemExit, match="not a loopback address"):
         explorer_load.measure("http://192.0.2.1:8080/", 1, 1, 1, "generate", 0, 0)
+
+
+def test_setup_ships_every_file_of_the_page():
+    """A non-editable install has the page: setup.py's package_data names every file of static/."""
+    tree = ast.parse(pathlib.Path(REPO, "setup.py").read_text())
+    (call,) = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "setup"]
+    package_data = ast.literal_eval(next(k.value for k in call.keywords if k.arg == "package_data"))
+    patterns = package_data["infogan_tf.serving.explorer"]
+    static = pathlib.Path(REPO, "infogan_tf", "serving", "explorer", "static")
+    files = sorted(p.name for p in static.iterdir())
+    assert {"index.html", "explorer.js", "explorer.css"} <= set(files)
+    for name in files:
+        assert any(fnmatch.fnmatch(f"static/{name}", p) for p in patterns), f"setup.py does not ship static/{name}"

@@ -84,9 +84,10 @@ def _explore(values: flags.FlagValues, serve: Callable | None) -> int:
     try:
         (serve or ExplorerServer.serve_forever)(server)
     except KeyboardInterrupt:
-        print(f"{PROG}: stopped", flush=True)
+        pass  # Ctrl-C is how a user stops the server (werkzeug's own loop swallows it too)
     finally:
         server.stop()
+    print(f"{PROG}: stopped", flush=True)
     return 0
 
 
