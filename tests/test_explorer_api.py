@@ -14,6 +14,7 @@ import json
 import os
 import pathlib
 import re
+import socket
 import sys
 import threading
 import urllib.error
@@ -516,3 +517,25 @@ def test_setup_ships_every_file_of_the_page():
     assert {"index.html", "explorer.js", "explorer.css"} <= set(files)
     for name in files:
         assert any(fnmatch.fnmatch(f"static/{name}", p) for p in patterns), f"setup.py does not ship static/{name}"
+
+
+def test_a_request_that_is_not_http_gets_a_json_error_too(backend):
+    garbage = {
+        "not_http": b'\x00\x01 garbage "quoted"\r\n\r\n',
+        "too_many_headers": b"GET / HTTP/1.1\r\n" + b"X-A: b\r\n" * 101 + b"\r\n",
+    }
+    with ExplorerServer(backend) as server:
+        for kind, data in garbage.items():
+            with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
+                conn.sendall(data)
+                reply = b""
+                while chunk := conn.recv(65536):
+                    reply += chunk
+            if kind == "not_http":  # answered the HTTP/0.9 way: the body alone
+                body = reply
+            else:
+                head, _, body = reply.partition(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 431") and b"Content-Type: application/json" in head, head
+            assert set(json.loads(body)) == {"error"}, reply
+        with urllib.request.urlopen(f"{server.url}v1/models", timeout=30) as response:  # still serving
+            assert response.status == 200

@@ -21,6 +21,7 @@ thread (werkzeug's threaded server) and every exception becomes an answer.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -30,7 +31,7 @@ from collections.abc import Mapping
 import numpy as np
 from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from infogan_tf import errors, visualize
 from infogan_tf.serving.explorer import api, images
@@ -189,6 +190,27 @@ def create_app(backend: Backend) -> Flask:
     return app
 
 
+class _JsonErrorHandler(WSGIRequestHandler):
+    """Werkzeug's request handler, answering even a request that is not HTTP with a JSON error (not HTML).
+
+    (A request line that cannot be parsed is answered the HTTP/0.9 way, as the standard library does:
+    the body alone, without a status line or headers.)
+    """
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        del explain  # the paragraph of an HTML error page
+        short = self.responses.get(code, ("error",))[0]
+        body = json.dumps({"error": f"{short}: {message or short}"}).encode()
+        self.send_response(code, short)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
+
 class ExplorerServer:
     """A threaded HTTP server of ``create_app(backend)`` on ``host:port`` (port 0: a free one).
 
@@ -205,7 +227,9 @@ class ExplorerServer:
         except OSError as e:
             why = os.strerror(e.errno) if isinstance(e.errno, int) and e.errno > 0 else errors.first_line(e)
             raise errors.UsageError(f"cannot listen on {host}:{port} (--host/--port): {why}") from None
-        self._server = make_server(host, port, create_app(backend), threaded=True, fd=self._socket.fileno())
+        self._server = make_server(
+            host, port, create_app(backend), threaded=True, request_handler=_JsonErrorHandler, fd=self._socket.fileno()
+        )
         self.host, self.port = host, int(self._server.server_address[1])
         self._thread: threading.Thread | None = None
 
