@@ -27,10 +27,22 @@ setup(
         "matplotlib>=3.8,<4",
         # SavedModel warmup records (PredictionLog) and the gRPC client example.
         "tensorflow-serving-api>=2.21,<2.22",
+        # infogan-explore's web application (routes, request parsing, a threaded server).
+        "Flask>=3.1,<4",
     ],
+    # The explorer's page: plain HTML/JS/CSS, shipped with the package (no build step).
+    package_data={"infogan_tf.serving.explorer": ["static/*.html", "static/*.js", "static/*.css"]},
     extras_require={
-        # The suite and the checks .ci/run makes before it (ruff, mypy; pre-commit for contributors).
-        "test": ["pytest>=8,<10", "pytest-xdist>=3.6,<4", "ruff>=0.17,<0.18", "mypy>=2.4,<2.5", "pre-commit>=4.7,<5"],
+        # The suite and the checks .ci/run makes before it (ruff, mypy; pre-commit for contributors);
+        # selenium drives the headless Chromium of the explorer's browser test (Debian's chromium).
+        "test": [
+            "pytest>=8,<10",
+            "pytest-xdist>=3.6,<4",
+            "ruff>=0.17,<0.18",
+            "mypy>=2.4,<2.5",
+            "pre-commit>=4.7,<5",
+            "selenium>=4.30,<5",
+        ],
     },
     entry_points={
         "console_scripts": [
@@ -39,6 +51,7 @@ setup(
             "infogan-sample=infogan_tf.cli.sample:run",
             "infogan-evaluate=infogan_tf.cli.evaluate:run",
             "infogan-classifier=infogan_tf.cli.classifier:run",
+            "infogan-explore=infogan_tf.cli.explore:run",
         ],
     },
 )

@@ -1,4 +1,4 @@
-"""The five console scripts are installed and run as a user runs them: a bad flag, one line, exit 2, nothing written.
+"""The six console scripts are installed and run as a user runs them: a bad flag, one line, exit 2, nothing written.
 
 The only subprocess test of each CLI; everything else about the CLIs is
 tested in-process through their ``main(argv, ...)``.
@@ -21,6 +21,7 @@ CASES = {
         "--model_dir '/nonexistent/run' has no config.json; it is not an infogan_tf training run",
     ),
     "infogan-classifier": (["--epochs=0", "--out={tmp}/cache"], "--epochs must be positive, got 0"),
+    "infogan-explore": (["--saved_model={tmp}", "--port=70000"], "--port must be in 0..65535, got 70000"),
 }
 
 
