@@ -51,7 +51,8 @@ def _timing(reporter) -> str:
 
     steps = reporter.step - reporter.start_step
     resumed = f", resumed at {reporter.start_step}" if reporter.start_step else ""
-    return f"{steps} step{'' if steps == 1 else 's'} in {format_eta(reporter.wall_s)} ({reporter.steps_per_sec:.2f} steps/s{resumed})"
+    rate = f"{reporter.steps_per_sec:.2f} steps/s{resumed}"
+    return f"{steps} step{'' if steps == 1 else 's'} in {format_eta(reporter.wall_s)} ({rate})"
 
 
 def next_commands(config: TrainConfig, step: int, classifier_ready: bool) -> list[str]:
