@@ -84,7 +84,7 @@ class Reporter:
 
 
 # One line: "infogan-train 1200/3000 |████▌    | 19.8 steps/s ETA 01:31, D=1.21 G=0.88 L_I=2.19/2.30".
-BAR_FORMAT = "{desc} {n_fmt}/{total_fmt} |{bar}| {rate_fmt} ETA {remaining}{postfix}"
+BAR_FORMAT = "{desc} {n_fmt}/{total_fmt} |{bar}| {rate_noinv_fmt} ETA {remaining}{postfix}"
 
 
 class BarReporter(Reporter):
