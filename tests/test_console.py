@@ -291,3 +291,14 @@ def test_install_sets_the_level_unless_the_user_did_and_verbosity_undoes_it(monk
     finally:
         quiet.uninstall()
     assert not quiet.install({"INFOGAN_TF_VERBOSE": "1"}) and not quiet.installed()
+
+
+def test_every_command_takes_verbosity_and_lists_it_in_its_help(capsys):
+    from infogan_tf.cli import common, evaluate, export, sample, train
+
+    for cli in (train, export, sample, evaluate):
+        assert common.parse_flags(cli.define_flags, ["prog", "--verbosity=0"]).verbosity == 0
+        assert common.parse_flags(cli.define_flags, ["prog", "-v", "1"]).verbosity == 1
+        assert common.parse_flags(cli.define_flags, ["prog"]).verbosity == -1
+    assert common.run_main("prog", "doc", export.define_flags, ["prog", "--help"], lambda _: 1) == 0
+    assert "--verbosity" in capsys.readouterr().out
