@@ -21,6 +21,8 @@ setup(
         "importlib_resources>=5",
         "tensorboard>=2.20,<3",
         "absl-py>=2.1,<3",
+        # The training progress bar on a terminal (training/console.py); TFDS needs it too.
+        "tqdm>=4.66,<5",
         "numpy>=1.26,<3",
         "scipy>=1.11,<2",
         # The L_I-over-training figure of infogan-evaluate.

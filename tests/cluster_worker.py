@@ -47,9 +47,9 @@ def main() -> None:
     images = np.random.default_rng(0).integers(0, 256, size=(FAKE_IMAGES, 28, 28, 1), dtype=np.uint8)
     original = loop.Trainer.train
 
-    def train_and_report(self, progress=None):
+    def train_and_report(self, *args, **kwargs):
         try:
-            return original(self, progress)
+            return original(self, *args, **kwargs)
         finally:
             _report(prefix, self)
 

@@ -98,7 +98,7 @@ def test_manual_dir_missing_files_named(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason=f"official MNIST files not at {MNIST_DIR}")
-def test_truncated_file_is_rejected_and_nothing_prepared(tmp_path):
+def test_truncated_file_is_rejected_and_nothing_prepared(tmp_path, capsys):
     manual = tmp_path / "manual"
     shutil.copytree(MNIST_DIR, manual)
     path = manual / "t10k-labels-idx1-ubyte.gz"
@@ -109,6 +109,10 @@ def test_truncated_file_is_rejected_and_nothing_prepared(tmp_path):
     message = str(e.value)
     assert "could not prepare mnist" in message and str(manual) in message
     assert not list(data_dir.glob("mnist/*/dataset_info.json"))
+    # One line on stderr instead of TFDS's bars, nothing of TFDS's on stdout.
+    out = capsys.readouterr()
+    assert out.err == f"preparing mnist from {manual} into {data_dir}/mnist/3.0.1 ... failed\n"
+    assert out.out == ""
 
 
 def test_real_mnist_files_prepare_offline(mnist_data_dir):

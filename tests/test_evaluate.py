@@ -226,6 +226,16 @@ def test_cli_prints_the_report_with_injected_data_and_classifier(trained_run, ti
     assert report["summary"]["step"] == STEP and report["settings"]["num_samples"] == 100
     assert report["sample_quality"]["classifier"]["path"] == tiny_classifier.path
     assert out.err.strip().splitlines()[-1] == f"infogan-evaluate: report and figures in {out_dir}"
+    # Besides the JSON, the headline numbers as a table on stderr.
+    table = out.err.splitlines()
+    summary = report["summary"]
+    assert table[0].split() == ["step", str(STEP)]
+    accuracy = next(line for line in table if line.startswith("categorical code: test accuracy"))
+    assert accuracy.split()[4] == f"{100 * summary['accuracy']:.1f}%"
+    assert any(line.split()[-3:] == [f"{summary['nmi']:.3f}", "/", f"{summary['ari']:.3f}"] for line in table)
+    frechet = next(line for line in table if line.startswith("Fréchet distance"))
+    assert frechet.split()[2] == f"{summary['frechet_distance']:.2f}"
+    assert sum(line.startswith("continuous code ") for line in table) == 2
     # A run without a checkpoint: one line, exit 1, nothing written.
     empty = tmp_path / "empty_run"
     empty.mkdir()

@@ -24,6 +24,7 @@ from infogan_tf.evaluation.metrics.image_statistics import image_statistics
 from infogan_tf.evaluation.metrics.mutual_information import compute_mutual_information
 from infogan_tf.evaluation.metrics.unsupervised_accuracy import (
     categories_by_label,
+    clustering_scores,
     compute_unsupervised_accuracy,
     confusion_matrix,
 )
@@ -300,3 +301,33 @@ def test_read_info_curve_skips_bad_lines_and_keeps_last(tmp_path):
     out = tmp_path / "curve.png"
     figures.info_curve_figure(steps, info, math.log(10), str(out))
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _pair_counting_ari_and_nmi(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """ARI over all pairs of examples and NMI from entropies of the label arrays (the definitions, slowly)."""
+    upper = np.triu_indices(len(a), 1)
+    same_a, same_b = (a[:, None] == a[None])[upper], (b[:, None] == b[None])[upper]
+    expected = same_a.sum() * same_b.sum() / len(same_a)
+    ari = ((same_a & same_b).sum() - expected) / ((same_a.sum() + same_b.sum()) / 2 - expected)
+
+    def entropy(v):
+        p = np.bincount(v) / len(v)
+        return -np.sum(p[p > 0] * np.log(p[p > 0]))
+
+    mutual = entropy(a) + entropy(b) - entropy(a * 100 + b)
+    return float(ari), float(mutual / ((entropy(a) + entropy(b)) / 2))
+
+
+def test_nmi_and_ari_match_their_definitions_and_bounds():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 300)
+    noisy = np.where(rng.random(300) < 0.7, labels, rng.integers(0, 10, 300))
+    nmi, ari = clustering_scores(confusion_matrix(noisy, labels, 10, 10))
+    ref_ari, ref_nmi = _pair_counting_ari_and_nmi(noisy, labels)
+    assert nmi == pytest.approx(ref_nmi) and ari == pytest.approx(ref_ari) and 0.3 < ari < nmi < 0.8
+    # A relabelled perfect clustering scores 1; an independent one about 0.
+    assert clustering_scores(confusion_matrix((labels + 3) % 10, labels, 10, 10)) == pytest.approx((1.0, 1.0))
+    nmi, ari = clustering_scores(confusion_matrix(rng.integers(0, 10, 300), labels, 10, 10))
+    assert abs(ari) < 0.02 and nmi < 0.1
+    out = compute_unsupervised_accuracy(np.eye(10)[labels], labels)
+    assert out["nmi"] == pytest.approx(1.0) and out["ari"] == pytest.approx(1.0)

@@ -33,6 +33,8 @@ TINY_FLAGS = [
     "--q_fc_units=16",
 ]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+METRICS = {"d_loss": 1.5, "g_loss": 0.5, "mi_loss": 4.0, "info_lower_bound": 1.0, "real_info": 0.1}
+METRICS.update(d_real=0.6, d_fake=0.4, steps_per_sec=10.0, elapsed_s=0.7)
 
 
 def _main(*args, **seams):
@@ -166,10 +168,13 @@ def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_p
         metrics={},
     )
 
-    def fake_train(config, strategy, images=None, input_fn=None, progress=None):
+    def fake_train(config, strategy, images=None, input_fn=None, reporter=None):
         calls.append((config, strategy, images, input_fn))
-        progress("step 7/7 L_I=1.0")
-        return result
+        reporter.say("a message")
+        reporter.begin(0, 7)
+        reporter.log(7, METRICS)
+        reporter.end()
+        return result._replace(metrics=METRICS)
 
     monkeypatch.setattr(loop, "train", fake_train)
     strategy, images, input_fn = object(), np.zeros([8, 28, 28, 1], np.uint8), object()
@@ -177,28 +182,31 @@ def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_p
     ((config, *seams),) = calls
     assert config.runtime.model_dir == str(tmp_path) and seams == [strategy, images, input_fn]
     out = capsys.readouterr()
-    assert out.err == "infogan-train: step 7/7 L_I=1.0\n"
-    assert out.out == (
-        f"infogan-train: step 7; checkpoint {result.checkpoint}; summaries: tensorboard --logdir {tmp_path}\n"
-    )
+    # capsys is no terminal: plain lines, the summary on stdout.
+    err = out.err.splitlines()
+    assert err[0] == "infogan-train: a message" and err[1].startswith("infogan-train: step 7/7 d_loss=1.5000 ")
+    assert out.out.startswith("infogan-train: done: step 7/3000, 7 steps in 0:00:0")
+    assert f"  checkpoint   {result.checkpoint}\n" in out.out
+    assert f"  infogan-export --model_dir={tmp_path} --export_dir=export/models/infogan_{tmp_path.name}\n" in out.out
 
     calls.clear()
     monkeypatch.setattr(loop, "train", lambda *a, **k: result._replace(stopped_by=signal.SIGTERM))
     assert _main(f"--model_dir={tmp_path}", strategy=strategy) == errors.PREEMPTED_EXIT_CODE == 143
     out = capsys.readouterr()
-    assert out.out == "" and out.err.strip().splitlines() == [
+    assert out.out == "" and out.err.strip().splitlines()[-2:] == [
+        f"  resume with  infogan-train --model_dir={tmp_path}",
         f"infogan-train: preempted (SIGTERM) at step 7; checkpoint {result.checkpoint}; "
-        "rerun the same command to resume"
+        "rerun the same command to resume",
     ]
     monkeypatch.setattr(loop, "train", lambda *a, **k: result._replace(stopped_by=signal.SIGTERM, checkpoint=None))
     assert _main(f"--model_dir={tmp_path}", strategy=strategy) == 143
     assert "at step 7; the chief saved the checkpoint; rerun" in capsys.readouterr().err
     monkeypatch.setattr(loop, "train", lambda *a, **k: result._replace(stopped_by=signal.SIGINT))
     assert _main(f"--model_dir={tmp_path}", strategy=strategy) == errors.INTERRUPTED_EXIT_CODE == 130
-    assert capsys.readouterr().err.strip().splitlines() == [
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"infogan-train: interrupted (Ctrl-C) at step 7; checkpoint {result.checkpoint}; "
         "rerun the same command to resume"
-    ]
+    )
 
 
 @pytest.mark.parametrize(
@@ -225,9 +233,19 @@ def test_trains_on_injected_images_under_an_injected_strategy(tmp_path, capsys, 
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     assert _main(*TINY_FLAGS, f"--model_dir={model_dir}", "--nojit_compile", images=fake_images, strategy=strategy) == 0
     out = capsys.readouterr()
-    assert out.out.strip() == (
-        f"infogan-train: step 2; checkpoint {model_dir}/checkpoints/ckpt-2; summaries: tensorboard --logdir {model_dir}"
-    )
+    summary = out.out.splitlines()
+    assert summary[0].startswith("infogan-train: done: step 2/2, 2 steps in ") and "steps/s" in summary[0]
+    assert summary[1].startswith("  L_I          ") and "of H(c) = 2.3026" in summary[1]
+    assert summary[2:5] == [
+        f"  checkpoint   {model_dir}/checkpoints/ckpt-2",
+        f"  TensorBoard  {model_dir}/train",
+        "next:",
+    ]
+    export_dir = "export/models/infogan_run"
+    assert f"  infogan-export --model_dir={model_dir} --export_dir={export_dir}" in summary
+    assert f"  infogan-evaluate --model_dir={model_dir}" in summary
+    assert f"  infogan-explore --saved_model={export_dir}/2" in summary
+    assert summary[-1] == f"  tensorboard --logdir={model_dir}"
     assert "infogan-train: step 2/2" in out.err and "steps/s" in out.err
     assert json.loads((model_dir / "config.json").read_text())["optim"]["train_steps"] == 2
 
@@ -242,7 +260,7 @@ def test_train_resume_and_refuse_a_different_config(tmp_path, capsys, mnist_data
 
     assert _main(f"--flagfile={flagfile}", f"--manual_dir={MNIST_DIR}") == 0
     out = capsys.readouterr()
-    assert f"checkpoint {model_dir}/checkpoints/ckpt-2" in out.out
+    assert f"checkpoint   {model_dir}/checkpoints/ckpt-2" in out.out
     assert "step 2/2" in out.err and "L_I=" in out.err and "steps/s" in out.err and "ETA" in out.err
     saved = json.loads((model_dir / "config.json").read_text())
     assert saved["optim"]["batch_size"] == 8 and saved["model"]["d_filters"] == [8, 16]
@@ -250,7 +268,8 @@ def test_train_resume_and_refuse_a_different_config(tmp_path, capsys, mnist_data
     # Resuming continues to the new --train_steps from the saved step.
     assert _main(f"--flagfile={flagfile}", "--train_steps=3") == 0
     out = capsys.readouterr()
-    assert "at step 2" in out.err and f"checkpoint {model_dir}/checkpoints/ckpt-3" in out.out
+    assert "at step 2" in out.err and f"checkpoint   {model_dir}/checkpoints/ckpt-3" in out.out
+    assert "1 step in" in out.out and "resumed at 2" in out.out
 
     # A different code layout is refused; nothing in model_dir changes.
     before = {p: p.stat().st_mtime_ns for p in model_dir.rglob("*")}

@@ -9,7 +9,9 @@ answers ``--help``/``--helpfull`` on stdout, and reports any failure as the
 single line ``<prog>: error: <message>`` on stderr with the exit status of
 its :class:`~infogan_tf.errors.InfoGANError` kind: 2 for bad usage (also
 absl's own flag errors: unknown flag, malformed number, value outside an
-enum; stray positional arguments), 1 when the work failed.
+enum; stray positional arguments), 1 when the work failed. Every command
+takes ``--verbosity`` (absl's levels; 0 shows info lines and TensorFlow's
+start-up lines, which ``cli.quiet`` hides by default).
 
 Nothing here imports TensorFlow, so a bad flag is reported in milliseconds.
 """
@@ -22,6 +24,7 @@ from collections.abc import Callable, Sequence
 from absl import flags, logging
 
 from infogan_tf import errors
+from infogan_tf.cli import quiet
 
 HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpfull", "-helpfull", "--helpshort", "-helpshort")
 
@@ -46,6 +49,25 @@ def print_help(doc: str | None, values: flags.FlagValues) -> None:
     sys.stdout.write((doc or "").strip() + "\n\nflags:\n" + values.get_help() + "\n")
 
 
+def define_common_flags(values: flags.FlagValues) -> None:
+    """The flags every command takes: ``--verbosity`` (``-v``)."""
+    flags.DEFINE_integer(
+        "verbosity",
+        -1,
+        "Logging level: -1 warnings (default), 0 also info lines and TensorFlow's C++ start-up lines, 1 debug. "
+        "INFOGAN_TF_VERBOSE=1 does the same for TensorFlow's lines.",
+        short_name="v",
+        flag_values=values,
+    )
+
+
+def apply_common_flags(values: flags.FlagValues) -> None:
+    """Applies ``--verbosity`` when given: absl's logging level, and TensorFlow's start-up lines back."""
+    if values["verbosity"].present:
+        logging.set_verbosity(values.verbosity)
+        quiet.set_verbosity(values.verbosity)
+
+
 def parse_flags(define_flags: Callable[[flags.FlagValues], None], argv: Sequence[str]) -> flags.FlagValues:
     """A fresh FlagValues with the command's flags, parsed from ``argv`` (``argv[0]``: the program).
 
@@ -54,6 +76,7 @@ def parse_flags(define_flags: Callable[[flags.FlagValues], None], argv: Sequence
     """
     values = flags.FlagValues()
     define_flags(values)
+    define_common_flags(values)
     try:
         rest = values(list(argv))
     except flags.Error as e:
@@ -82,9 +105,12 @@ def run_main(
         if _wants_help(argv[1:]):
             values = flags.FlagValues()
             define_flags(values)
+            define_common_flags(values)
             print_help(doc, values)
             return 0
-        return command(parse_flags(define_flags, argv))
+        values = parse_flags(define_flags, argv)
+        apply_common_flags(values)
+        return command(values)
     except errors.InfoGANError as e:
         return report(prog, e)
     except KeyboardInterrupt:
@@ -95,10 +121,14 @@ def run_main(
 def init_logging() -> None:
     """For a console entry point: absl warnings on stderr in absl's format, as under ``app.run``.
 
+    Also hides TensorFlow's C++ start-up noise (``cli.quiet``); it must run
+    before TensorFlow is imported, so every ``run()`` calls this first.
+
     The command's own flags live in a private FlagValues, so the global one
     (holding absl's logging flags) is marked parsed with its defaults:
     warnings and errors go to stderr, info lines do not.
     """
+    quiet.install()
     logging.use_absl_handler()
     if not flags.FLAGS.is_parsed():
         flags.FLAGS.mark_as_parsed()

@@ -2,7 +2,8 @@
 
     infogan-evaluate --model_dir=runs/mnist --manual_dir=../shared/data/mnist
 
-prints a JSON report on stdout and writes it, with figures, to
+prints a JSON report on stdout (and a table of its headline numbers on
+stderr: ``cli.summary.evaluation_table``) and writes it, with figures, to
 ``<model_dir>/eval/<step>/`` (or --out_dir): report.json (unsupervised test
 accuracy of the categorical code, the lower bound L_I next to H(c), Q's code
 recovery, Fréchet distance and classifier score, what each continuous code
@@ -28,6 +29,7 @@ from absl import flags
 
 from infogan_tf import errors
 from infogan_tf.cli import common as cli
+from infogan_tf.cli import summary
 from infogan_tf.evaluation import evaluate as evaluate_lib
 
 PROG = "infogan-evaluate"
@@ -90,7 +92,8 @@ def config_from_flags(values: flags.FlagValues) -> evaluate_lib.EvalConfig:
 
 def _evaluate(config: evaluate_lib.EvalConfig, data, classifier) -> int:
     result = evaluate_lib.evaluate_model_dir(config, data, classifier)
-    print(json.dumps(result.report, indent=2))
+    print(json.dumps(result.report, indent=2), flush=True)
+    sys.stderr.write(summary.evaluation_table(result.report))
     print(f"{PROG}: report and figures in {result.out_dir}", file=sys.stderr)
     return 0
 

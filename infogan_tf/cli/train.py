@@ -159,30 +159,30 @@ def config_from_flags(values: flags.FlagValues) -> config_lib.TrainConfig:
     return config_lib.TrainConfig(latent=latent, **parts).validate()
 
 
-def _progress(line: str) -> None:
-    print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+def _classifier_ready(dataset: str) -> bool:
+    """Whether infogan-evaluate finds its sample-quality classifier in the default cache."""
+    from infogan_tf.evaluation import classifier
+
+    return os.path.isfile(os.path.join(classifier.default_classifier_dir(dataset), "info.json"))
 
 
-def _train(config: config_lib.TrainConfig, images, strategy, input_fn) -> int:
+def _train(config: config_lib.TrainConfig, argv: Sequence[str], images, strategy, input_fn) -> int:
     # Only now pay for TensorFlow.
-    from infogan_tf.training import loop
+    from infogan_tf.cli import summary
+    from infogan_tf.training import console, loop
     from infogan_tf.training.distribute import get_strategy
 
     if strategy is None:
         rt = config.runtime
         strategy = get_strategy(rt.strategy, rt.num_devices, rt.device)
-    result = loop.train(config, strategy, images=images, input_fn=input_fn, progress=_progress)
+    reporter = console.for_stream(sys.stderr, config.latent.categorical_entropy(), PROG)
+    result = loop.train(config, strategy, images=images, input_fn=input_fn, reporter=reporter)
     if result.preempted:
-        saved = f"checkpoint {result.checkpoint}" if result.checkpoint else "the chief saved the checkpoint"
+        sys.stderr.write(summary.stopped_summary(PROG, result, reporter, config, argv))
         interrupted = result.stopped_by == signal.SIGINT
-        what = "interrupted (Ctrl-C)" if interrupted else "preempted (SIGTERM)"
-        print(f"{PROG}: {what} at step {result.step}; {saved}; rerun the same command to resume", file=sys.stderr)
         return errors.INTERRUPTED_EXIT_CODE if interrupted else errors.PREEMPTED_EXIT_CODE
     if result.checkpoint:
-        print(
-            f"{PROG}: step {result.step}; checkpoint {result.checkpoint}; "
-            f"summaries: tensorboard --logdir {os.path.dirname(result.summary_dir)}"
-        )
+        sys.stdout.write(summary.train_summary(PROG, result, reporter, config, _classifier_ready(config.data.dataset)))
     return 0
 
 
@@ -201,7 +201,7 @@ def main(argv: Sequence[str], images=None, strategy=None, input_fn=None) -> int:
         __doc__,
         define_flags,
         argv,
-        lambda values: _train(config_from_flags(values), images, strategy, input_fn),
+        lambda values: _train(config_from_flags(values), argv, images, strategy, input_fn),
     )
 
 

@@ -6,7 +6,7 @@ prints a JSON report and writes it, with figures, to
 ``<model_dir>/eval/<step>/``:
 
 * ``report.json`` -- unsupervised test accuracy of the categorical code
-  (Hungarian and many-to-one, confusion matrix), the lower bound L_I on fresh
+  (Hungarian and many-to-one, NMI and ARI, confusion matrix), the lower bound L_I on fresh
   samples next to H(c), Q's code recovery, Fréchet distance and classifier
   score of generated and of real test images (in the feature space of the
   project's MNIST classifier, :mod:`infogan_tf.evaluation.classifier`), and what each
@@ -211,6 +211,8 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
         "step": handle.step,
         "accuracy": accuracy[0]["accuracy"] if accuracy else None,
         "purity": accuracy[0]["purity"] if accuracy else None,
+        "nmi": accuracy[0]["nmi"] if accuracy else None,
+        "ari": accuracy[0]["ari"] if accuracy else None,
         "info_lower_bound": information["categorical"]["lower_bound"],
         "categorical_entropy": information["categorical"]["entropy"],
         "continuous_info_lower_bound": information["continuous"]["lower_bound"],

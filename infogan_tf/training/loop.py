@@ -9,7 +9,8 @@ quantity is finite and only restored after every tensor read back intact
 (``training.rundir``), logs rewound to the restored step so each step is
 logged once (``training.records``), and a clean save-and-stop on SIGTERM or
 Ctrl-C (``training.stopping``; every worker of a cluster stops after the same
-step). The strategy is built by the caller (``get_strategy``).
+step). The strategy is built by the caller (``get_strategy``); what the user
+sees of the progress is a reporter's business (``training.console``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from infogan_tf.config import TrainConfig
 from infogan_tf.data import datasets
 from infogan_tf.data.pixels import to_unit_range
 from infogan_tf.errors import CheckpointError, NonFiniteError
-from infogan_tf.training import cluster, precision, records, resume, stopping
+from infogan_tf.training import cluster, console, precision, records, resume, stopping
 from infogan_tf.training.distribute import get_strategy
 from infogan_tf.training.rundir import RunDir, latest_checkpoint, restore_checkpoint
 from infogan_tf.training.step import GUARDED_QUANTITIES, InfoGANStep, InputFn, build_state, input_stream, state_bytes
@@ -216,13 +217,13 @@ class Trainer:
         records.rewind_metrics_log(self.run_dir.metrics_log, start)
         records.rewind_events(self.run_dir.summaries, start)
 
-    def _log(self, step: int, out: dict, rate: float, elapsed: float, at_summary: bool, writer, say) -> dict:
-        """One progress line, one metrics.jsonl line (chief), the TensorBoard scalars (and grid)."""
+    def _log(self, step: int, out: dict, rate: float, elapsed: float, at_summary: bool, writer, reporter) -> dict:
+        """The reporter's log step, one metrics.jsonl line (chief), the TensorBoard scalars (and grid)."""
         metrics = {k: float(v) for k, v in out.items()}
         metrics["steps_per_sec"] = rate
         metrics["elapsed_s"] = elapsed  # seconds since this process started (or resumed) training
         entropy = self.config.latent.categorical_entropy()
-        say(records.progress_line(step, self.config.optim.train_steps, metrics, entropy, rate))
+        reporter.log(step, metrics)
         if self.chief:
             records.append_metrics(self.write_dir.metrics_log, step, metrics)
         grid = self.traversal_grid() if at_summary else None
@@ -240,26 +241,32 @@ class Trainer:
         )
         return max(1, min(rt.steps_per_loop, boundary - step))
 
-    def train(self, progress: Callable[[str], None] | None = None) -> TrainResult:
+    def train(
+        self, progress: Callable[[str], None] | None = None, reporter: console.Reporter | None = None
+    ) -> TrainResult:
         """Trains from the latest checkpoint (if any) to ``optim.train_steps``.
+
+        ``reporter`` shows the progress (``training.console``); by default
+        plain lines go to ``progress`` (default: ``logging.info``).
 
         The chief holds the run directory's lock from the first write on: a
         second process on the same ``--model_dir`` is refused
         (``errors.RunDirBusyError``) with the directory as it was.
         """
-        say = progress or logging.info
+        if reporter is None:
+            reporter = console.Reporter(progress or logging.info, self.config.latent.categorical_entropy())
         rt = self.config.runtime
-        say(
+        reporter.say(
             f"computing in {rt.mixed_precision} ({self.precision_reason}), XLA "
             f"{'on' if self.step_fn.jit_compile else 'off'}, up to {rt.steps_per_loop} steps per call"
         )
-        start = self._restore_and_agree(say)
+        start = self._restore_and_agree(reporter.say)
         lock = self.run_dir.lock() if self.chief else contextlib.nullcontext()
         with lock, self._signals:
             self._record_start(start)
-            return self._train(start, say)
+            return self._train(start, reporter)
 
-    def _train(self, start: int, say: Callable[[str], None]) -> TrainResult:
+    def _train(self, start: int, reporter: console.Reporter) -> TrainResult:
         cfg, rt = self.config, self.config.runtime
         iterator = self.input_iterator(start)
         writer = tf.summary.create_file_writer(self.write_dir.summaries)
@@ -271,6 +278,7 @@ class Trainer:
         metrics: dict = {}
         window_start, window_step = time.time(), step
         loop_start = window_start
+        reporter.begin(start, cfg.optim.train_steps)
         try:
             while step < cfg.optim.train_steps and stopped_by is None:
                 try:
@@ -282,17 +290,19 @@ class Trainer:
                 stopped_by = stopping.stopped_by(float(out.pop("stop_requested")))
                 step += int(out.pop("steps_run"))
                 self.check_finite()
+                reporter.advance(step)
                 at_summary = step % rt.summary_every == 0
                 if at_summary or step % rt.log_every == 0 or step == cfg.optim.train_steps:
                     now = time.time()
                     rate = (step - window_step) / max(now - window_start, 1e-9)
                     window_start, window_step = now, step
-                    metrics = self._log(step, out, rate, now - loop_start, at_summary, writer, say)
+                    metrics = self._log(step, out, rate, now - loop_start, at_summary, writer, reporter)
                 if step % rt.checkpoint_every == 0:
                     last_checkpoint, saved_step = self.save(), step
             if step != saved_step:
                 last_checkpoint = self.save()
         finally:
+            reporter.end()
             try:
                 writer.close()  # flushes the last events
             except tf.errors.OpError as e:
@@ -302,7 +312,7 @@ class Trainer:
                 shutil.rmtree(self.write_dir.path, ignore_errors=True)
         if stopped_by is not None:
             saved = last_checkpoint if self.chief else f"the chief's checkpoint of step {step}"
-            say(f"stopped ({stopped_by.name}): saved {saved}; rerun the same command to resume")
+            reporter.say(f"stopped ({stopped_by.name}): saved {saved}; rerun the same command to resume")
         return TrainResult(
             step=step,
             checkpoint=last_checkpoint if self.chief else None,
@@ -318,9 +328,13 @@ def train(
     images: np.ndarray | None = None,
     input_fn: InputFn | None = None,
     progress: Callable[[str], None] | None = None,
+    reporter: console.Reporter | None = None,
 ) -> TrainResult:
-    """Library entry point: trains ``config`` under ``strategy`` (default: the one ``config.runtime`` names)."""
+    """Library entry point: trains ``config`` under ``strategy`` (default: the one ``config.runtime`` names).
+
+    Progress goes to ``reporter`` (``training.console``), or as plain lines to ``progress``.
+    """
     if strategy is None:
         rt = config.runtime
         strategy = get_strategy(rt.strategy, rt.num_devices, rt.device)
-    return Trainer(config, strategy, images=images, input_fn=input_fn).train(progress=progress)
+    return Trainer(config, strategy, images=images, input_fn=input_fn).train(progress=progress, reporter=reporter)

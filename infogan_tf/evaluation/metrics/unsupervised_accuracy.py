@@ -8,7 +8,11 @@ matching is the optimal one-to-one assignment on the confusion matrix
 many-to-one accuracy (cluster purity: every category votes for its majority
 digit, two categories may pick the same digit) is reported next to it; it is
 >= the one-to-one accuracy, and a large gap means categories are split or
-merged (e.g. two categories for 4/9 and none for another digit).
+merged (e.g. two categories for 4/9 and none for another digit). The
+clustering scores of the same confusion matrix are reported too: normalised
+mutual information (NMI, I(category; label) over the mean of the two
+entropies) and the adjusted Rand index (ARI, pair agreement corrected for
+chance: 0 for independent labels, 1 for the same partition).
 
 Labels enter here and only here (and in the classifier used for sample
 quality); training never sees them.
@@ -37,6 +41,36 @@ def confusion_matrix(predictions: np.ndarray, labels: np.ndarray, num_categories
     return out
 
 
+def _entropy(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def clustering_scores(confusion: np.ndarray) -> tuple[float, float]:
+    """(NMI, ARI) of the partitions a confusion (contingency) matrix compares.
+
+    NMI = I(K; Y) / ((H(K) + H(Y)) / 2), 1 when either partition is a single
+    block on both sides; ARI = (index - expected) / (max - expected) over pair
+    counts (Hubert and Arabie 1985), 1 when there is nothing to correct.
+    """
+    confusion = np.asarray(confusion, np.float64)
+    n = confusion.sum()
+    rows, cols = confusion.sum(axis=1), confusion.sum(axis=0)
+    h_rows, h_cols = _entropy(rows), _entropy(cols)
+    nonzero = confusion > 0
+    mutual = float((confusion[nonzero] / n * np.log(confusion[nonzero] * n / np.outer(rows, cols)[nonzero])).sum())
+    nmi = 1.0 if h_rows + h_cols == 0 else max(0.0, mutual) / ((h_rows + h_cols) / 2)
+
+    def pairs(x):
+        return float((x * (x - 1) / 2).sum())
+
+    index, row_pairs, col_pairs = pairs(confusion), pairs(rows), pairs(cols)
+    expected = row_pairs * col_pairs / (n * (n - 1) / 2) if n > 1 else 0.0
+    top = (row_pairs + col_pairs) / 2
+    ari = 1.0 if top == expected else (index - expected) / (top - expected)
+    return float(nmi), float(ari)
+
+
 def _scores(confusion: np.ndarray) -> dict:
     """Hungarian (one-to-one) and purity (many-to-one) accuracy from a confusion matrix."""
     total = int(confusion.sum())
@@ -46,9 +80,12 @@ def _scores(confusion: np.ndarray) -> dict:
     assignment = {int(k): int(y) for k, y in zip(rows, cols)}
     matched = int(confusion[rows, cols].sum())
     majority = confusion.argmax(axis=1)
+    nmi, ari = clustering_scores(confusion)
     return {
         "accuracy": matched / total,
         "purity": float(confusion.max(axis=1).sum()) / total,
+        "nmi": nmi,
+        "ari": ari,
         # category -> label under the one-to-one matching (categories left
         # unmatched when there are more categories than labels are absent).
         "assignment": assignment,
@@ -68,7 +105,7 @@ def compute_unsupervised_accuracy(categorical_probs: np.ndarray, labels: np.ndar
 
     Returns:
       dict with ``accuracy`` (optimal one-to-one matching), ``purity``
-      (many-to-one), ``assignment`` {category: label}, ``majority_label``
+      (many-to-one), ``nmi`` and ``ari`` (clustering scores), ``assignment`` {category: label}, ``majority_label``
       {category: label}, ``confusion_matrix`` (K rows of num_classes counts),
       ``category_counts`` (images per category), ``num_examples``.
     """
