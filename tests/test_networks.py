@@ -59,7 +59,7 @@ def test_paper_architecture_sizes():
 def test_several_categorical_codes_get_their_own_logits():
     spec = LatentSpec(noise_dim=4, categorical=(3, 5, 2), continuous=1)
     g, d = build_networks(
-        spec, ModelConfig(g_fc_units=8, g_base_filters=8, d_filters=(4, 4), d_fc_units=8, q_fc_units=8)
+        spec, ModelConfig(g_fc_units=8, g_filters=(8, 4), d_filters=(4, 4), d_fc_units=8, q_fc_units=8)
     )
     codes = spec.sample(2, tf.constant([1, 1], tf.int64))
     out = d(g(codes.z, codes.c))
@@ -71,7 +71,7 @@ def test_fixed_std_has_no_log_std_head():
     _g, d = build_networks(
         spec,
         ModelConfig(
-            g_fc_units=8, g_base_filters=8, d_filters=(4, 4), d_fc_units=8, q_fc_units=8, continuous_std="fixed"
+            g_fc_units=8, g_filters=(8, 4), d_filters=(4, 4), d_fc_units=8, q_fc_units=8, continuous_std="fixed"
         ),
     )
     out = d(tf.zeros([2, 28, 28, 1]))

@@ -137,11 +137,12 @@ def config_from_flags(values: flags.FlagValues) -> config_lib.TrainConfig:
             if values[field.name].present
         }
         parts[part_name] = dataclasses.replace(getattr(base, part_name), **overrides)
-    # The image shape follows the dataset.
+    # The image shape is the preset's; a --dataset given explicitly brings its own.
     dataset = parts["data"].dataset
-    if dataset not in config_lib.DATASETS:
-        raise errors.ConfigError(f"--dataset must be one of {', '.join(config_lib.DATASETS)}, got {dataset!r}")
-    parts["model"] = dataclasses.replace(parts["model"], image_shape=config_lib.DATASETS[dataset].image_shape)
+    if values["dataset"].present:
+        if dataset not in config_lib.DATASETS:
+            raise errors.ConfigError(f"--dataset must be one of {', '.join(config_lib.DATASETS)}, got {dataset!r}")
+        parts["model"] = dataclasses.replace(parts["model"], image_shape=config_lib.DATASETS[dataset].image_shape)
     lat = base.latent
     try:
         latent = LatentSpec(
