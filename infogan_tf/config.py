@@ -230,11 +230,6 @@ class TrainConfig:
             out.extend(manual_dir_problems(d))
         out.extend(self.latent.problems())
         out.extend(network_problems(m))
-        if d.dataset in DATASETS and d.image_shape != m.image_shape:
-            out.append(
-                f"the networks take {m.image_shape} images (--preset), --dataset {d.dataset} has {d.image_shape}; "
-                f"choose a preset or dataset of that shape"
-            )
         if m.continuous_std not in ("learned", "fixed"):
             out.append(f"--continuous_std must be 'learned' or 'fixed', got {m.continuous_std!r}")
         if not 0 <= m.leaky_slope < 1:

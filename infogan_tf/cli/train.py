@@ -157,7 +157,15 @@ def config_from_flags(values: flags.FlagValues) -> config_lib.TrainConfig:
         )
     except ValueError as e:
         raise errors.ConfigError(str(e)) from None
-    return config_lib.TrainConfig(latent=latent, **parts).validate()
+    config = config_lib.TrainConfig(latent=latent, **parts).validate()
+    # The TFDS datasets are read at their own size: the networks must take it.
+    shape, info = config.model.image_shape, config_lib.DATASETS.get(dataset)
+    if info is not None and info.image_shape != shape:
+        raise errors.ConfigError(
+            f"--preset={values.preset} takes {shape} images, --dataset={dataset} has {info.image_shape}; "
+            f"use a preset of that size or give --dataset explicitly"
+        )
+    return config
 
 
 def _progress(line: str) -> None:
