@@ -6,8 +6,9 @@ activations, losses and the optimiser updates are elementwise and left out:
 this is the "conv/matmul work" whose rate is compared with the machine's
 fp32 GEMM peak. Biases are left out too.
 
-Layers are those of ``infogan_tf.model.networks`` (the paper's Table 1 for MNIST,
-Chen et al. 2016, App. C). Per example, with ``m(layer)`` = forward MACs:
+Layers are those of ``infogan_tf.model.networks``, sized by
+``infogan_tf.architecture.network_plan`` (the paper's Table 1 for MNIST,
+Chen et al. 2016, App. C; its other tables through the presets). Per example, with ``m(layer)`` = forward MACs:
 
   dense  in -> out                      m = in * out
   conv   k x k, stride s, Cin -> Cout   m = Hout * Wout * k * k * Cin * Cout
@@ -29,7 +30,8 @@ each equal to its forward MACs, and only what reaches the variables is run
                                 + 2B * (D - conv1)   (input grads; conv1's input is the images)
   g_loss -> G variables         2B * D  (input grads through D, weights not needed)
                                 + B * G (weight grads)
-                                + B * (G - fc1)      (input grads; fc1's input is (z, c))
+                                + B * (G - fc1)      (input grads; fc1's input is (z, c);
+                                                      fc1 is fc2 when G has no first FC)
 
   MACs per step = 3 B G - B fc1 + 8 B D - 2 B conv1,   FLOPs = 2 * MACs.
 
@@ -46,7 +48,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from infogan_tf.config import ModelConfig
+from infogan_tf.architecture import ModelConfig, network_plan
 from infogan_tf.latent import LatentSpec
 
 
@@ -95,52 +97,68 @@ class StepWork(NamedTuple):
         }
 
 
-_KERNEL = 4  # every (up)convolution of the paper's networks is 4x4, stride 2
+_KERNEL = 4  # every (up)convolution of the paper's networks is 4x4
 
 
 def layer_work(latent: LatentSpec, model: ModelConfig) -> tuple[LayerWork, ...]:
-    """Forward MACs per example of every conv/upconv/dense layer of G and D."""
+    """Forward MACs per example of every conv/upconv/dense layer of G and D (sized by ``network_plan``)."""
+    plan = network_plan(model)
     h, w, ch = model.image_shape
-    gh, gw = h // 4, w // 4
-    base = model.g_base_filters
-    f1, f2 = model.d_filters
     k2 = _KERNEL * _KERNEL
-    g = [
-        ("fc1", (latent.noise_dim + latent.code_dim) * model.g_fc_units),
-        ("fc2", model.g_fc_units * gh * gw * base),
-        ("upconv1", gh * gw * k2 * base * (base // 2)),
-        ("upconv2", (2 * gh) * (2 * gw) * k2 * (base // 2) * ch),
-    ]
-    d = [
-        ("conv1", (h // 2) * (w // 2) * k2 * ch * f1),
-        ("conv2", gh * gw * k2 * f1 * f2),
-        ("fc", gh * gw * f2 * model.d_fc_units),
-        ("d_head", model.d_fc_units * 1),
-        ("q_fc", model.d_fc_units * model.q_fc_units),
-    ]
+    inputs = latent.noise_dim + latent.code_dim
+    gh, gw = plan.grid
+    g = []
+    if model.g_fc_units:
+        g.append(("fc1", inputs * model.g_fc_units))
+    g.append(("fc2", (model.g_fc_units or inputs) * gh * gw * model.g_filters[0]))
+    channels = (*model.g_filters, ch)
+    for i, stride in enumerate(plan.g_strides):
+        g.append((f"upconv{i + 1}", gh * gw * k2 * channels[i] * channels[i + 1]))  # at its input's size
+        gh, gw = gh * stride, gw * stride
+    d = []
+    dh, dw, c_in = h, w, ch
+    for i, (filters, stride) in enumerate(zip(model.d_filters, plan.d_strides)):
+        dh, dw = -(-dh // stride), -(-dw // stride)
+        d.append((f"conv{i + 1}", dh * dw * k2 * c_in * filters))
+        c_in = filters
+    features = dh * dw * c_in
+    if model.d_fc_units:
+        d.append(("fc", features * model.d_fc_units))
+        features = model.d_fc_units
+    d.append(("d_head", features * 1))
+    q_in = features
+    if model.q_fc_units:
+        d.append(("q_fc", features * model.q_fc_units))
+        q_in = model.q_fc_units
     if latent.categorical:
-        d.append(("q_categorical", model.q_fc_units * latent.categorical_dim))
+        d.append(("q_categorical", q_in * latent.categorical_dim))
     if latent.continuous:
-        d.append(("q_mean", model.q_fc_units * latent.continuous))
+        d.append(("q_mean", q_in * latent.continuous))
         if model.continuous_std == "learned":
-            d.append(("q_log_std", model.q_fc_units * latent.continuous))
+            d.append(("q_log_std", q_in * latent.continuous))
     return tuple(LayerWork("generator", n, m) for n, m in g) + tuple(LayerWork("discriminator", n, m) for n, m in d)
 
 
 def generator_weight_bytes(latent: LatentSpec, model: ModelConfig) -> int:
     """float32 bytes of every generator variable (as infogan_tf.model.networks builds them)."""
-    _, _, ch = model.image_shape
-    fc2_units = (model.image_shape[0] // 4) * (model.image_shape[1] // 4) * model.g_base_filters
-    half = model.g_base_filters // 2
-    kernels = (
-        (latent.noise_dim + latent.code_dim) * model.g_fc_units
-        + model.g_fc_units * fc2_units
-        + _KERNEL * _KERNEL * model.g_base_filters * half
-        + _KERNEL * _KERNEL * half * ch
-        + ch  # upconv2's bias; the other layers have none (batch norm follows)
-    )
-    batch_norm = 4 * (model.g_fc_units + fc2_units + half)  # gamma, beta, moving mean and variance
-    return 4 * (kernels + batch_norm)
+    plan = network_plan(model)
+    ch = model.image_shape[2]
+    inputs = latent.noise_dim + latent.code_dim
+    grid_units = plan.grid[0] * plan.grid[1] * model.g_filters[0]
+    kernels = inputs * model.g_fc_units + (model.g_fc_units or inputs) * grid_units
+    normalised = [model.g_fc_units, grid_units] if model.g_fc_units else [grid_units]
+    hidden = len(model.g_filters) - 1
+    bn_upconvs = hidden if model.g_upconv_batchnorm < 0 else model.g_upconv_batchnorm
+    channels = (*model.g_filters, ch)
+    biases = ch  # the last upconvolution's; a layer that batch norm follows has none
+    for i in range(len(model.g_filters)):
+        kernels += _KERNEL * _KERNEL * channels[i] * channels[i + 1]
+        if i < bn_upconvs:
+            normalised.append(channels[i + 1])
+        elif i < hidden:
+            biases += channels[i + 1]
+    batch_norm = 4 * sum(normalised)  # gamma, beta, moving mean and variance
+    return 4 * (kernels + biases + batch_norm)
 
 
 def step_work(latent: LatentSpec, model: ModelConfig, batch_size: int) -> StepWork:
@@ -150,7 +168,8 @@ def step_work(latent: LatentSpec, model: ModelConfig, batch_size: int) -> StepWo
     g = sum(layer.macs for layer in layers if layer.network == "generator")
     d = sum(layer.macs for layer in layers if layer.network == "discriminator")
     b = batch_size
-    macs = 3 * b * g - b * by_name["generator", "fc1"] + 8 * b * d - 2 * b * by_name["discriminator", "conv1"]
+    first = by_name["generator", "fc1" if model.g_fc_units else "fc2"]
+    macs = 3 * b * g - b * first + 8 * b * d - 2 * b * by_name["discriminator", "conv1"]
     return StepWork(
         layers=layers,
         generator_macs=g,

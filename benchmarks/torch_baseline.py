@@ -59,7 +59,9 @@ def build(torch, cfg: TrainConfig):
     nn = torch.nn
     m, lat = cfg.model, cfg.latent
     h, w, ch = m.image_shape
-    gh, gw, base = h // 4, w // 4, m.g_base_filters
+    if len(m.g_filters) != 2 or len(m.d_filters) != 2 or not (m.g_fc_units and m.d_fc_units and m.q_fc_units):
+        raise SystemExit("torch_baseline.py mirrors the MNIST-shaped networks only (two upconvolutions, two convs)")
+    gh, gw, base = h // 4, w // 4, m.g_filters[0]
     f1, f2 = m.d_filters
     slope = m.leaky_slope
 
@@ -77,10 +79,10 @@ def build(torch, cfg: TrainConfig):
         bn1d(gh * gw * base),
         nn.ReLU(),
         nn.Unflatten(1, (base, gh, gw)),
-        nn.ConvTranspose2d(base, base // 2, 4, stride=2, padding=1, bias=False),
-        bn2d(base // 2),
+        nn.ConvTranspose2d(base, m.g_filters[1], 4, stride=2, padding=1, bias=False),
+        bn2d(m.g_filters[1]),
         nn.ReLU(),
-        nn.ConvTranspose2d(base // 2, ch, 4, stride=2, padding=1),
+        nn.ConvTranspose2d(m.g_filters[1], ch, 4, stride=2, padding=1),
         nn.Tanh(),
     )
 

@@ -23,6 +23,7 @@ import math
 import os
 from typing import Any
 
+from infogan_tf.architecture import ModelConfig, network_problems
 from infogan_tf.errors import ConfigError
 from infogan_tf.latent import LatentSpec
 
@@ -100,48 +101,6 @@ def manual_dir_problems(data: DataConfig) -> list[str]:
             f"{data.dataset} needs the original files {', '.join(expected)}"
         ]
     return []
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    """Architecture; the defaults are the paper's MNIST networks (Table 1 of App. C). See each field's ``help``."""
-
-    g_fc_units: int = dataclasses.field(
-        default=1024, metadata={"help": "Width of the generator's first fully connected layer."}
-    )
-    g_base_filters: int = dataclasses.field(
-        default=128,
-        metadata={
-            "help": "Generator channels at 1/4 resolution (the FC 7x7x128 layer on MNIST); the next "
-            "upconvolution has half of them."
-        },
-    )
-    d_filters: tuple[int, int] = dataclasses.field(
-        default=(64, 128), metadata={"help": "Channels of the discriminator's two strided convolutions."}
-    )
-    d_fc_units: int = dataclasses.field(
-        default=1024, metadata={"help": "Width of the discriminator's fully connected layer."}
-    )
-    q_fc_units: int = dataclasses.field(default=128, metadata={"help": "Width of the Q head's hidden layer."})
-    leaky_slope: float = dataclasses.field(
-        default=0.1, metadata={"help": "Slope of the leaky ReLUs in D and Q (paper: 0.1)."}
-    )
-    continuous_std: str = dataclasses.field(
-        default="fixed",
-        metadata={
-            "help": "Q's std for continuous codes: fixed (unit std, as in the authors' reference code; the "
-            "Gaussian NLL becomes a scaled MSE) or learned (Q predicts a log-std per code).",
-            "choices": ("learned", "fixed"),
-        },
-    )
-    image_shape: tuple[int, int, int] = dataclasses.field(
-        default=(28, 28, 1),
-        metadata={"help": "(H, W, C) of the images, H and W divisible by 4; follows --dataset.", "flag": False},
-    )
-
-    def __post_init__(self):
-        object.__setattr__(self, "d_filters", tuple(int(x) for x in self.d_filters))
-        object.__setattr__(self, "image_shape", tuple(int(x) for x in self.image_shape))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,14 +240,7 @@ class TrainConfig:
         elif d.manual_dir is not None:
             out.extend(manual_dir_problems(d))
         out.extend(self.latent.problems())
-        h, w, ch = m.image_shape
-        if h % 4 or w % 4 or min(h, w, ch) <= 0:
-            out.append(f"image shape {m.image_shape} must be positive with H and W divisible by 4")
-        for name in ("g_fc_units", "g_base_filters", "d_fc_units", "q_fc_units"):
-            if getattr(m, name) <= 0:
-                out.append(f"--{name} must be positive, got {getattr(m, name)}")
-        if len(m.d_filters) != 2 or min(m.d_filters) <= 0:
-            out.append(f"--d_filters must be two positive integers, got {m.d_filters}")
+        out.extend(network_problems(m))
         if m.continuous_std not in ("learned", "fixed"):
             out.append(f"--continuous_std must be 'learned' or 'fixed', got {m.continuous_std!r}")
         if not 0 <= m.leaky_slope < 1:
@@ -369,7 +321,7 @@ class TrainConfig:
         return cls(
             data=DataConfig(**d["data"]),
             latent=LatentSpec.from_dict(d["latent"]),
-            model=ModelConfig(**d["model"]),
+            model=ModelConfig.from_dict(d["model"]),
             optim=OptimConfig(**d["optim"]),
             runtime=RuntimeConfig(**d["runtime"]),
         )

@@ -25,7 +25,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST_DIR = os.path.join(os.path.dirname(REPO), "shared", "data", "mnist")
 
 # A model small enough for a CPU test to train in well under a second a step.
-TINY_MODEL = config_lib.ModelConfig(g_fc_units=32, g_base_filters=16, d_filters=(8, 16), d_fc_units=32, q_fc_units=16)
+TINY_MODEL = config_lib.ModelConfig(g_fc_units=32, g_filters=(16, 8), d_filters=(8, 16), d_fc_units=32, q_fc_units=16)
 
 
 def tiny_config(model_dir: str, **optim) -> config_lib.TrainConfig:

@@ -21,18 +21,30 @@ sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 import benchmark
 import flops
 
+# The layer tables of the svhn (no FC layers, four upconvolutions) and chairs (stride-1 layers) presets, tiny.
+SVHN_TINY = dataclasses.replace(
+    TINY_MODEL, image_shape=(32, 32, 3), g_fc_units=0, g_filters=(16, 8, 8, 4), g_upconv_batchnorm=1,
+    d_filters=(4, 8, 8), d_fc_units=0,
+)  # fmt: skip
+CHAIRS_TINY = dataclasses.replace(
+    TINY_MODEL, image_shape=(64, 64, 1), g_filters=(8, 8, 8, 4, 4), g_grid=8, d_filters=(4, 4, 8, 8, 8)
+)
+
 
 @pytest.mark.parametrize(
-    "latent, continuous_std",
+    "latent, model",
     [
-        (LatentSpec(), "learned"),
-        (LatentSpec(noise_dim=5, categorical=(10, 4), continuous=1), "fixed"),
+        (LatentSpec(), dataclasses.replace(TINY_MODEL, continuous_std="learned")),
+        (LatentSpec(noise_dim=5, categorical=(10, 4), continuous=1), TINY_MODEL),
+        (LatentSpec(noise_dim=5, categorical=(10, 4), continuous=1), SVHN_TINY),
+        (LatentSpec(noise_dim=5, categorical=(10, 4), continuous=1), CHAIRS_TINY),
     ],
+    ids=["mnist_learned_std", "mnist_fixed_std", "svhn_table", "chairs_table"],
 )
-def test_analytic_flops_equal_the_traced_train_step(tmp_path, latent, continuous_std):
+def test_analytic_flops_equal_the_traced_train_step(tmp_path, latent, model):
     # The step the benchmark times and flops.py counts: the joint update of the paper's objective.
     cfg = tiny_config(str(tmp_path), update="joint", lambda_real_info=0.0, real_info_view="same")
-    cfg = dataclasses.replace(cfg, latent=latent, model=dataclasses.replace(TINY_MODEL, continuous_std=continuous_std))
+    cfg = dataclasses.replace(cfg, latent=latent, model=model)
     traced = benchmark.traced_train_step_macs(cfg)
     work = flops.step_work(cfg.latent, cfg.model, cfg.optim.batch_size)
     assert 2 * sum(traced.values()) == work.train_step_flops
@@ -71,7 +83,9 @@ def test_torch_baseline_skips_cleanly_without_torch(tmp_path):
     assert "skipped" in proc.stderr
 
 
-@pytest.mark.parametrize("model", [TINY_MODEL, dataclasses.replace(TINY_MODEL, image_shape=(32, 32, 3))])
+@pytest.mark.parametrize(
+    "model", [TINY_MODEL, dataclasses.replace(TINY_MODEL, image_shape=(32, 32, 3)), SVHN_TINY, CHAIRS_TINY]
+)
 def test_generator_weight_bytes_match_the_built_generator(model):
     import numpy as np
 

@@ -130,3 +130,44 @@ def test_config_and_the_command_lines_do_not_import_tensorflow():
     code = f"import sys, {', '.join(modules)}; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_paper_presets_name_their_size_codes_and_layers():
+    paper = {name: presets.PRESETS[name](TrainConfig()) for name in ("svhn", "celeba", "faces", "chairs")}
+    # App. C Tables 2-5: input size, and G's input dimension (noise + codes).
+    assert {n: c.model.image_shape for n, c in paper.items()} == {
+        "svhn": (32, 32, 3),
+        "celeba": (32, 32, 3),
+        "faces": (32, 32, 1),
+        "chairs": (64, 64, 1),
+    }
+    assert {n: c.latent.noise_dim + c.latent.code_dim for n, c in paper.items()} == {
+        "svhn": 168,
+        "celeba": 228,
+        "faces": 133,
+        "chairs": 189,
+    }
+    svhn = paper["svhn"].model
+    assert (svhn.g_fc_units, svhn.g_filters, svhn.d_filters, svhn.d_fc_units) == (
+        0,
+        (448, 256, 128, 64),
+        (64, 128, 256),
+        0,
+    )
+    assert paper["celeba"].model == svhn and paper["celeba"].data.dataset == "celeb_a"
+    for name in ("svhn", "faces", "chairs"):
+        paper[name].validate()
+
+
+def test_a_config_json_from_before_g_filters_still_reads_and_resumes(tmp_path):
+    cfg = _with("runtime", model_dir=str(tmp_path))
+    saved = json.loads(cfg.to_json())
+    model = saved["model"]
+    for name in ("g_filters", "g_grid", "g_upconv_batchnorm"):
+        del model[name]
+    model["g_base_filters"] = 128  # the field it replaced: the FC's channels, halved by the one hidden upconv
+    assert TrainConfig.from_dict(saved) == cfg
+    resume.check_resume(saved, cfg, str(tmp_path / "config.json"))  # the same run: accepted
+    model["g_base_filters"] = 256
+    with pytest.raises(ConfigError, match=r"model.g_filters: saved \[256, 128\], now \[128, 64\]"):
+        resume.check_resume(saved, cfg, str(tmp_path / "config.json"))

@@ -69,7 +69,7 @@ def test_mutual_information_loss_weights_the_parts():
 
 def test_mi_gradient_reaches_generator_q_head_and_trunk():
     spec = LatentSpec(noise_dim=4, categorical=(3,), continuous=1)
-    model = ModelConfig(g_fc_units=8, g_base_filters=8, d_filters=(4, 4), d_fc_units=8, q_fc_units=8)
+    model = ModelConfig(g_fc_units=8, g_filters=(8, 4), d_filters=(4, 4), d_fc_units=8, q_fc_units=8)
     g, d = build_networks(spec, model)
     codes = spec.sample(6, tf.constant([0, 1], tf.int64))
     with tf.GradientTape() as tape:

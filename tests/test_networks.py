@@ -1,4 +1,7 @@
-"""Networks: output shapes for MNIST- and SVHN-sized images, Q outputs per code, the sub-pixel upconvolution."""
+"""Networks: one rule for every image shape, the MNIST variables kept, Q outputs per code, one-line shape errors."""
+
+import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -6,15 +9,16 @@ import tensorflow as tf
 
 from infogan_tf import config as config_lib
 from infogan_tf import presets
-from infogan_tf.config import ModelConfig
+from infogan_tf.architecture import network_plan
+from infogan_tf.config import ConfigError, ModelConfig
 from infogan_tf.latent import LatentSpec
 from infogan_tf.model.networks import build_networks
 
 
 @pytest.mark.parametrize(
     "config",
-    [config_lib.TrainConfig(), presets.svhn_preset(config_lib.TrainConfig())],
-    ids=["mnist_28x28x1", "svhn_32x32x3"],
+    [preset(config_lib.TrainConfig()) for preset in presets.PRESETS.values()],
+    ids=list(presets.PRESETS),
 )
 def test_shapes_follow_the_image_shape(config):
     spec, model = config.latent, config.model
@@ -59,7 +63,7 @@ def test_paper_architecture_sizes():
 def test_several_categorical_codes_get_their_own_logits():
     spec = LatentSpec(noise_dim=4, categorical=(3, 5, 2), continuous=1)
     g, d = build_networks(
-        spec, ModelConfig(g_fc_units=8, g_base_filters=8, d_filters=(4, 4), d_fc_units=8, q_fc_units=8)
+        spec, ModelConfig(g_fc_units=8, g_filters=(8, 4), d_filters=(4, 4), d_fc_units=8, q_fc_units=8)
     )
     codes = spec.sample(2, tf.constant([1, 1], tf.int64))
     out = d(g(codes.z, codes.c))
@@ -71,7 +75,7 @@ def test_fixed_std_has_no_log_std_head():
     _g, d = build_networks(
         spec,
         ModelConfig(
-            g_fc_units=8, g_base_filters=8, d_filters=(4, 4), d_fc_units=8, q_fc_units=8, continuous_std="fixed"
+            g_fc_units=8, g_filters=(8, 4), d_filters=(4, 4), d_fc_units=8, q_fc_units=8, continuous_std="fixed"
         ),
     )
     out = d(tf.zeros([2, 28, 28, 1]))
@@ -85,3 +89,101 @@ def test_fixed_std_default_has_no_log_std_layer():
     assert not any("q_log_std" in v.path for v in d.weights)
     out = d(tf.zeros([2, 28, 28, 1]))
     np.testing.assert_array_equal(out.continuous_log_std.numpy(), np.zeros([2, 2]))
+
+
+def test_mnist_networks_keep_their_variables_in_order():
+    # Checkpoints of existing runs restore by these names, and the optimisers' slots by this order.
+    g, d = build_networks(LatentSpec(), ModelConfig())
+    assert [v.path for v in g.variables] == [
+        f"generator/{layer}/{name}"
+        for layer, names in [
+            ("fc1", ["kernel"]),
+            ("bn1", ["gamma", "beta", "moving_mean", "moving_variance"]),
+            ("fc2", ["kernel"]),
+            ("bn2", ["gamma", "beta", "moving_mean", "moving_variance"]),
+            ("upconv1", ["kernel"]),
+            ("bn3", ["gamma", "beta", "moving_mean", "moving_variance"]),
+            ("upconv2", ["kernel", "bias"]),
+        ]
+        for name in names
+    ]
+    assert [v.path.split("/")[1] for v in d.trainable_variables] == [
+        "conv1", "conv1", "conv2", "bn2", "bn2", "fc", "bn3", "bn3", "d_head", "d_head",
+        "q_fc", "q_bn", "q_bn", "q_categorical", "q_categorical", "q_mean", "q_mean",
+    ]  # fmt: skip
+    checkpoint_keys = {k for k, _ in tf.train.list_variables(_saved(g, d))}
+    assert "generator/up1/kernel/.ATTRIBUTES/VARIABLE_VALUE" in checkpoint_keys
+    assert "discriminator/bn3/moving_mean/.ATTRIBUTES/VARIABLE_VALUE" in checkpoint_keys
+
+
+def _saved(g, d):
+    import tempfile
+
+    return tf.train.Checkpoint(generator=g, discriminator=d).save(tempfile.mkdtemp() + "/ckpt")
+
+
+TINY = dict(g_fc_units=8, d_fc_units=8, q_fc_units=8)
+
+
+@pytest.mark.parametrize(
+    "model, image, g_strides, d_strides",
+    [
+        (ModelConfig(g_filters=(8, 4), d_filters=(4, 8), **TINY), (28, 28, 1), (2, 2), (2, 2)),
+        (ModelConfig(g_filters=(8, 4), d_filters=(4, 8), **TINY), (28, 36, 3), (2, 2), (2, 2)),  # H != W
+        (ModelConfig(g_filters=(8, 8, 4, 4), d_filters=(4, 8, 8), **TINY), (48, 48, 3), (2, 2, 2, 2), (2, 2, 2)),
+        (
+            ModelConfig(g_filters=(8, 8, 8, 4, 4), g_grid=8, d_filters=(4, 4, 8, 8, 8), **TINY),
+            (64, 64, 1),
+            (1, 1, 2, 2, 2),
+            (2, 2, 2, 1, 1),
+        ),
+        (
+            ModelConfig(g_filters=(8, 4, 4), g_grid=8, d_filters=(4, 4, 8, 8), **TINY),
+            (32, 32, 1),
+            (1, 2, 2),
+            (2, 2, 1, 1),
+        ),
+    ],
+)
+def test_one_rule_builds_every_image_shape(model, image, g_strides, d_strides):
+    model = dataclasses.replace(model, image_shape=image)
+    spec = LatentSpec(noise_dim=4, categorical=(3,), continuous=1)
+    g, d = build_networks(spec, model)
+    assert [tuple(u.strides) for u in g.upconvolutions] == [(s, s) for s in g_strides]
+    assert [tuple(getattr(d, f"conv{i + 1}").strides) for i in range(len(d_strides))] == [(s, s) for s in d_strides]
+    codes = spec.sample(2, tf.constant([0, 1], tf.int64))
+    images = g(codes.z, codes.c, training=True)
+    assert images.shape == (2, *image)
+    out = d(images, training=True)
+    assert out.d_logit.shape == (2,) and out.categorical_logits[0].shape == (2, 3)
+
+
+def test_zero_widths_drop_the_fully_connected_layers():
+    model = ModelConfig(g_fc_units=0, g_filters=(8, 4), d_filters=(4, 8), d_fc_units=0, q_fc_units=0)
+    g, d = build_networks(LatentSpec(), model)
+    assert not {v.path.split("/")[1] for v in g.variables} & {"fc1", "bn1"}
+    assert not {v.path.split("/")[1] for v in d.variables} & {"fc", "bn3", "q_fc", "q_bn"}
+    assert dict((v.path, tuple(v.shape)) for v in d.variables)["discriminator/q_categorical/kernel"] == (7 * 7 * 8, 10)
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (ModelConfig(image_shape=(30, 30, 1)), "image shape (30, 30, 1) must have H and W divisible by 4"),
+        (
+            ModelConfig(image_shape=(48, 48, 1), g_filters=(8, 8, 8, 4, 4), g_grid=8),
+            "image shape (48, 48, 1) cannot be built from --g_grid=8: H / g_grid must be a power of 2",
+        ),
+        (ModelConfig(image_shape=(64, 64, 1), g_grid=8), "H / g_grid must be a power of 2 up to 2^2"),
+        (ModelConfig(g_filters=()), "--g_filters must be one or more positive integers"),
+        (ModelConfig(d_filters=(8, 0)), "--d_filters must be one or more positive integers, got (8, 0)"),
+        (ModelConfig(g_upconv_batchnorm=2), "--g_upconv_batchnorm must be -1 (all) or 0..1"),
+        (ModelConfig(q_fc_units=-1), "--q_fc_units must be >= 0, got -1"),
+    ],
+)
+def test_a_shape_the_rule_cannot_build_is_a_one_line_config_error(model, message):
+    with pytest.raises(ConfigError) as e:
+        network_plan(model)
+    assert message in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="^" + re.escape(str(e.value)) + "$"):
+        dataclasses.replace(config_lib.TrainConfig(), model=model).validate()

@@ -27,7 +27,7 @@ TINY_FLAGS = [
     "--summary_every=2",
     "--checkpoint_every=2",
     "--g_fc_units=32",
-    "--g_base_filters=16",
+    "--g_filters=16,8",
     "--d_filters=8,16",
     "--d_fc_units=32",
     "--q_fc_units=16",
@@ -148,15 +148,15 @@ def test_every_config_field_is_a_flag_with_the_fields_help_and_default():
 def test_flags_build_the_config_and_only_explicit_flags_override_the_preset():
     assert train_cli.config_from_flags(_parsed()) == config_lib.TrainConfig().validate()
     svhn = presets.PRESETS["svhn"](config_lib.TrainConfig())
-    # A flag given with the default's value still overrides the preset (svhn: 256 filters, 124 noise dims).
+    # A flag given with the default's value still overrides the preset (svhn: g_filters 448,256,128,64; 124 noise dims).
     cfg = train_cli.config_from_flags(
-        _parsed("--preset=svhn", "--g_base_filters=128", "--noise_dim=62", "--d_filters=8,16", "--nojit_compile")
+        _parsed("--preset=svhn", "--g_filters=128,64", "--noise_dim=62", "--d_filters=8,16", "--nojit_compile")
     )
-    assert cfg.model.g_base_filters == 128 and cfg.latent.noise_dim == 62 and cfg.model.d_filters == (8, 16)
+    assert cfg.model.g_filters == (128, 64) and cfg.latent.noise_dim == 62 and cfg.model.d_filters == (8, 16)
     assert cfg.latent.categorical == svhn.latent.categorical and cfg.model.image_shape == (32, 32, 3)
     assert cfg.data.dataset == "svhn_cropped" and cfg.runtime.jit_compile is False
     # Flags not given keep the preset's values.
-    assert train_cli.config_from_flags(_parsed("--preset=svhn")).model.g_base_filters == 256
+    assert train_cli.config_from_flags(_parsed("--preset=svhn")).model.g_filters == (448, 256, 128, 64)
 
 
 def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_path, capsys, monkeypatch):
@@ -278,3 +278,14 @@ def test_train_resume_and_refuse_a_different_config(tmp_path, capsys, mnist_data
     assert "holds a run with a different configuration" in err
     assert "latent.categorical: saved [10], now [12]" in err
     assert {p: p.stat().st_mtime_ns for p in model_dir.rglob("*")} == before
+
+
+def test_a_preset_of_another_size_than_the_dataset_is_refused_naming_both():
+    with pytest.raises(errors.ConfigError) as e:
+        train_cli.config_from_flags(_parsed("--preset=chairs"))
+    assert str(e.value) == (
+        "--preset=chairs takes (64, 64, 1) images, --dataset=mnist has (28, 28, 1); "
+        "use a preset of that size or give --dataset explicitly"
+    )
+    cfg = train_cli.config_from_flags(_parsed("--preset=faces", "--dataset=mnist"))  # its own size then
+    assert cfg.model.image_shape == (28, 28, 1) and cfg.latent.continuous == 5

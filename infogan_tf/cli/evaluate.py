@@ -58,6 +58,15 @@ def define_flags(values: flags.FlagValues) -> None:
     flags.DEFINE_bool(
         "sample_quality", d.sample_quality, "Compute Fréchet distance and classifier score.", flag_values=values
     )
+    flags.DEFINE_enum(
+        "feature_space",
+        d.feature_space,
+        list(evaluate_lib.FEATURE_SPACES),
+        "Feature space of the Fréchet distance: classifier (the cached classifier of the run's dataset), "
+        "random (a fixed random-init CNN, any image shape, no labels) or auto (the classifier for a labelled "
+        "dataset of its size, or with --classifier_dir; else random).",
+        flag_values=values,
+    )
     flags.DEFINE_integer(
         "num_samples",
         d.num_samples,

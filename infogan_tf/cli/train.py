@@ -137,11 +137,12 @@ def config_from_flags(values: flags.FlagValues) -> config_lib.TrainConfig:
             if values[field.name].present
         }
         parts[part_name] = dataclasses.replace(getattr(base, part_name), **overrides)
-    # The image shape follows the dataset.
+    # The image shape is the preset's; a --dataset given explicitly brings its own.
     dataset = parts["data"].dataset
-    if dataset not in config_lib.DATASETS:
-        raise errors.ConfigError(f"--dataset must be one of {', '.join(config_lib.DATASETS)}, got {dataset!r}")
-    parts["model"] = dataclasses.replace(parts["model"], image_shape=config_lib.DATASETS[dataset].image_shape)
+    if values["dataset"].present:
+        if dataset not in config_lib.DATASETS:
+            raise errors.ConfigError(f"--dataset must be one of {', '.join(config_lib.DATASETS)}, got {dataset!r}")
+        parts["model"] = dataclasses.replace(parts["model"], image_shape=config_lib.DATASETS[dataset].image_shape)
     lat = base.latent
     try:
         latent = LatentSpec(
@@ -156,7 +157,15 @@ def config_from_flags(values: flags.FlagValues) -> config_lib.TrainConfig:
         )
     except ValueError as e:
         raise errors.ConfigError(str(e)) from None
-    return config_lib.TrainConfig(latent=latent, **parts).validate()
+    config = config_lib.TrainConfig(latent=latent, **parts).validate()
+    # The TFDS datasets are read at their own size: the networks must take it.
+    shape, info = config.model.image_shape, config_lib.DATASETS.get(dataset)
+    if info is not None and info.image_shape != shape:
+        raise errors.ConfigError(
+            f"--preset={values.preset} takes {shape} images, --dataset={dataset} has {info.image_shape}; "
+            f"use a preset of that size or give --dataset explicitly"
+        )
+    return config
 
 
 def _classifier_ready(dataset: str) -> bool:

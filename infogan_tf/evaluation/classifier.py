@@ -92,11 +92,12 @@ class ClassifierOutputs(NamedTuple):
 
     Attributes:
       features: float32 [N, D], the penultimate (``features``) layer.
-      probabilities: float32 [N, num_classes], softmax class probabilities.
+      probabilities: float32 [N, num_classes], softmax class probabilities
+        (None from a feature space without classes, ``random_features``).
     """
 
     features: np.ndarray
-    probabilities: np.ndarray
+    probabilities: np.ndarray | None
 
 
 class Classifier(NamedTuple):

@@ -8,9 +8,11 @@ prints a JSON report and writes it, with figures, to
 * ``report.json`` -- unsupervised test accuracy of the categorical code
   (Hungarian and many-to-one, NMI and ARI, confusion matrix), the lower bound L_I on fresh
   samples next to H(c), Q's code recovery, Fréchet distance and classifier
-  score of generated and of real test images (in the feature space of the
-  project's MNIST classifier, :mod:`infogan_tf.evaluation.classifier`), and what each
-  continuous code controls (Chen et al. 2016, Sec. 7.1 and Figures 1-2);
+  score of generated and of real test images (features of the project's
+  classifier, :mod:`~infogan_tf.evaluation.classifier`, or for data without
+  one a fixed random CNN, :mod:`~infogan_tf.evaluation.random_features`;
+  the report names it), and what each continuous code controls (Chen et al.
+  2016, Sec. 7.1 and Figures 1-2); no accuracy without labels;
 * ``traversal_c<j>.png`` -- Figure 2 style: rows = categories ordered by the
   digit they were matched to, columns = continuous code j swept over -2..2;
 * ``categories.png`` -- the categories (rows, same order) for 10 noise draws;
@@ -39,6 +41,7 @@ from infogan_tf.errors import UsageError
 from infogan_tf.training.rundir import RunDir
 
 REPORT_FILENAME = "report.json"
+FEATURE_SPACES = ("auto", "classifier", "random")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +58,11 @@ class EvalConfig:
         the run's dataset (``~/.cache/infogan_tf/<dataset>_classifier``).
       sample_quality: compute Fréchet distance and classifier score (needs
         the classifier).
+      feature_space: where the Fréchet distance is measured: "classifier"
+        (the project's classifier of the run's dataset; also gives the
+        classifier score), "random" (a fixed random-init CNN for any image
+        shape, no labels needed: ``evaluation.random_features``) or "auto"
+        (the classifier for a labelled dataset of its own size, else random).
       num_samples: fresh (z, c) samples for L_I, code recovery and sample
         quality.
       num_reference: training images forming the Fréchet reference set.
@@ -72,6 +80,7 @@ class EvalConfig:
     data_dir: str | None = None
     classifier_dir: str | None = None
     sample_quality: bool = True
+    feature_space: str = "auto"
     num_samples: int = 10000
     num_reference: int = 10000
     sweep_samples: int = 64
@@ -91,6 +100,8 @@ class EvalConfig:
             out.append(f"--model_dir {self.model_dir!r} has no config.json; it is not an infogan_tf training run")
         if self.manual_dir is not None and not os.path.isdir(self.manual_dir):
             out.append(f"--manual_dir {self.manual_dir!r} is not a directory")
+        if self.feature_space not in FEATURE_SPACES:
+            out.append(f"--feature_space must be one of {', '.join(FEATURE_SPACES)}, got {self.feature_space!r}")
         if self.num_samples < 10:
             out.append(f"--num_samples must be >= 10, got {self.num_samples}")
         if self.num_reference < 2:
@@ -109,14 +120,15 @@ class EvalData(NamedTuple):
     """The real images an evaluation uses.
 
     Attributes:
-      test_images: uint8 [N, H, W, C], the labelled test split.
-      test_labels: int [N], its labels (used for the accuracy only).
+      test_images: uint8 [N, H, W, C], held-out real images (the test split).
+      test_labels: int [N], their labels (used for the accuracy only), or
+        None for data without labels (no accuracy is reported).
       reference_images: uint8 [M, H, W, C] training images, the Fréchet
         reference set (None when sample quality is not computed).
     """
 
     test_images: np.ndarray
-    test_labels: np.ndarray
+    test_labels: np.ndarray | None
     reference_images: np.ndarray | None
 
 
@@ -153,19 +165,22 @@ def _sample_quality(samples, data: EvalData, classifier) -> dict:
     generated = classifier.predict(samples.images)
     real = classifier.predict(uint8_to_unit(data.test_images))
     splits = 10
+
+    def scores(outputs) -> dict:
+        out = compute_frechet_distance(outputs.features, reference.features)
+        if outputs.probabilities is not None:  # a classifier, not the random features
+            out.update(compute_classifier_score(outputs.probabilities, splits))
+        return out
+
     return {
-        "generated": {
-            **compute_frechet_distance(generated.features, reference.features),
-            **compute_classifier_score(generated.probabilities, splits),
-        },
+        "generated": scores(generated),
         # Real test images scored the same way: the floor a perfect generator
         # would reach (the Fréchet estimate is biased by sample size, so
         # compare at equal sizes: --num_samples = the 10,000 test images).
-        "real_test": {
-            **compute_frechet_distance(real.features, reference.features),
-            **compute_classifier_score(real.probabilities, splits),
-        },
+        "real_test": scores(real),
         "reference": f"{len(data.reference_images)} training images",
+        "feature_space": classifier.info.get("feature_space")
+        or f"penultimate layer of the project's {classifier.info.get('dataset')} classifier ({classifier.path})",
         "classifier": {"path": classifier.path, "test_accuracy": classifier.info.get("test_accuracy")},
     }
 
@@ -188,9 +203,11 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
     from infogan_tf.evaluation.metrics.unsupervised_accuracy import compute_unsupervised_accuracy
 
     latent = handle.latent
-    num_classes = int(np.max(data.test_labels)) + 1
-    q_test = handle_lib.encode_in_batches(handle, uint8_to_unit(data.test_images), config.batch_size)
-    accuracy = [compute_unsupervised_accuracy(p, data.test_labels, num_classes) for p in q_test.categorical_probs]
+    accuracy = []
+    if data.test_labels is not None:  # labels: the categorical codes' accuracy; without, none
+        num_classes = int(np.max(data.test_labels)) + 1
+        q_test = handle_lib.encode_in_batches(handle, uint8_to_unit(data.test_images), config.batch_size)
+        accuracy = [compute_unsupervised_accuracy(p, data.test_labels, num_classes) for p in q_test.categorical_probs]
     samples = handle_lib.draw_samples(handle, config.num_samples, config.batch_size, config.seed)
     information = compute_mutual_information(samples, latent)
     recovery = compute_code_recovery(samples)
@@ -225,8 +242,9 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
         summary.update(
             frechet_distance=quality["generated"]["frechet_distance"],
             frechet_distance_real_test=quality["real_test"]["frechet_distance"],
-            classifier_score=quality["generated"]["classifier_score"],
-            classifier_score_real_test=quality["real_test"]["classifier_score"],
+            classifier_score=quality["generated"].get("classifier_score"),
+            classifier_score_real_test=quality["real_test"].get("classifier_score"),
+            feature_space=quality["feature_space"],
         )
     report = {
         "model": {"source": handle.source, "step": handle.step, "latent": latent.to_dict()},
@@ -307,6 +325,17 @@ def load_eval_data(config: EvalConfig, run_data, seed: int) -> EvalData:
     return EvalData(test.images, test.labels, reference)
 
 
+def _feature_space(config: EvalConfig, run_config) -> str:
+    """ "classifier" or "random": --feature_space, with "auto" resolved for the run."""
+    from infogan_tf.config import DATASETS
+
+    if config.feature_space != "auto":
+        return config.feature_space
+    info = DATASETS.get(run_config.data.dataset)
+    labelled = info is not None and info.image_shape == tuple(run_config.model.image_shape)
+    return "classifier" if labelled or config.classifier_dir else "random"
+
+
 def evaluate_model_dir(config: EvalConfig, data: EvalData | None = None, classifier=None) -> EvalResult:
     """Evaluates a training run and writes report.json and the figures.
 
@@ -332,6 +361,10 @@ def evaluate_model_dir(config: EvalConfig, data: EvalData | None = None, classif
     run_config = run.load_config()
     # The checkpoint first: a damaged run is refused before anything else is read.
     handle = handle_from_model_dir(config.model_dir, config.checkpoint)
+    if config.sample_quality and classifier is None and _feature_space(config, run_config) == "random":
+        from infogan_tf.evaluation.random_features import random_feature_extractor
+
+        classifier = random_feature_extractor(run_config.model.image_shape, config.batch_size)
     if config.sample_quality and classifier is None:
         path = config.classifier_dir or classifier_lib.default_classifier_dir(run_config.data.dataset)
         classifier = classifier_lib.load_classifier(path, run_config.data.dataset)

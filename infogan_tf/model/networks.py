@@ -1,19 +1,30 @@
-"""The generator and the shared-trunk discriminator with its D and Q heads.
+"""The generator and the shared-trunk discriminator with its D and Q heads, built by one rule.
 
-Default sizes follow the paper's MNIST architecture (Chen et al. 2016,
-Appendix C, Table 1), generalised to any (H, W, C) with H and W divisible by 4:
+``infogan_tf.architecture.network_plan`` sizes both from the image shape
+(H, W, C) and the layer description in ModelConfig; the defaults are the
+paper's MNIST networks (Chen et al. 2016, Appendix C, Table 1), the presets
+its other tables:
 
-  G(z, c): FC g_fc_units, BN, ReLU -> FC (H/4)(W/4)g_base_filters, BN, ReLU
-           -> upconv g_base_filters/2 4x4 s2, BN, ReLU -> upconv C 4x4 s2 -> tanh
-  trunk(x): conv d_filters[0] 4x4 s2, lReLU -> conv d_filters[1] 4x4 s2, BN,
-           lReLU -> FC d_fc_units, BN, lReLU
+  G(z, c): [FC g_fc_units, BN, ReLU] -> FC h0 x w0 x g_filters[0], BN, ReLU
+           -> per further g_filters entry: 4x4 upconv, [BN], ReLU
+           -> 4x4 upconv to C channels -> tanh
+           (the last log2(H / h0) upconvolutions have stride 2, the others 1)
+  trunk(x): 4x4 conv d_filters[0], lReLU -> per further entry: 4x4 conv, BN,
+           lReLU (stride 2 down to G's first grid, then 1) -> [FC d_fc_units,
+           BN, lReLU]
   D head:  FC 1 (real/fake logit)
-  Q head:  FC q_fc_units, BN, lReLU -> per categorical code k logits,
+  Q head:  [FC q_fc_units, BN, lReLU] -> per categorical code k logits,
            continuous mean and log-std (learned) or log-std 0 (fixed).
+  ([...]: absent when its width is 0, as in the SVHN and CelebA tables.)
 
 Q shares the trunk with D, which is what makes L_I almost free to compute
-(Sec. 5 of the paper). Images are in [-1, 1] (tanh), the training data is
-scaled to match; exported signatures map them to [0, 1].
+(Sec. 5 of the paper). Images are in [-1, 1] (tanh; the paper's 3D-faces and
+chairs tables end in a sigmoid, the same map up to the pixel scale), the
+training data is scaled to match; exported signatures map them to [0, 1].
+
+Layers are attributes named as in the MNIST networks (fc1, bn1, fc2, bn2,
+up1, bn3, up2; conv1, conv2, bn2, fc, bn3, ...), numbered on for more
+layers: checkpoints of MNIST runs restore unchanged.
 
 BatchNormalization uses ``synchronized=True``: under a multi-replica
 tf.distribute strategy the batch statistics are all-reduced, so every replica
@@ -29,7 +40,7 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from infogan_tf.config import ModelConfig
+from infogan_tf.architecture import ModelConfig, network_plan
 from infogan_tf.latent import LatentSpec
 
 
@@ -72,28 +83,45 @@ class Generator(keras.Model):
         super().__init__(name=kwargs.pop("name", "generator"), **kwargs)
         self.latent = latent
         self.model_config = model_config
-        h, w, ch = model_config.image_shape
-        self._grid = (h // 4, w // 4, model_config.g_base_filters)
-        self.fc1 = keras.layers.Dense(model_config.g_fc_units, use_bias=False, name="fc1")
-        self.bn1 = _bn("bn1")
+        plan = network_plan(model_config)
+        m, ch = model_config, model_config.image_shape[2]
+        self._grid = (*plan.grid, m.g_filters[0])
+        self.fc1 = keras.layers.Dense(m.g_fc_units, use_bias=False, name="fc1") if m.g_fc_units else None
+        self.bn1 = _bn("bn1") if m.g_fc_units else None
         self.fc2 = keras.layers.Dense(self._grid[0] * self._grid[1] * self._grid[2], use_bias=False, name="fc2")
         self.bn2 = _bn("bn2")
-        self.up1 = keras.layers.Conv2DTranspose(
-            model_config.g_base_filters // 2, 4, strides=2, padding="same", use_bias=False, name="upconv1"
-        )
-        self.bn3 = _bn("bn3")
-        self.up2 = keras.layers.Conv2DTranspose(ch, 4, strides=2, padding="same", name="upconv2")
+        hidden = len(m.g_filters) - 1
+        normalised = hidden if m.g_upconv_batchnorm < 0 else m.g_upconv_batchnorm
+        self._upconvs = len(m.g_filters)
+        for i, (filters, stride) in enumerate(zip((*m.g_filters[1:], ch), plan.g_strides), start=1):
+            last, bn = i == self._upconvs, i <= normalised
+            layer = keras.layers.Conv2DTranspose(
+                filters, 4, strides=stride, padding="same", use_bias=last or not bn, name=f"upconv{i}"
+            )
+            setattr(self, f"up{i}", layer)
+            if not last:
+                setattr(self, f"bn{i + 2}", _bn(f"bn{i + 2}") if bn else None)
+
+    @property
+    def upconvolutions(self) -> tuple:
+        """G's transposed convolutions, in order (the last makes the image)."""
+        return tuple(getattr(self, f"up{i}") for i in range(1, self._upconvs + 1))
 
     def call(self, z, c, training=False, upsample: Upsample | None = None):
-        """G(z, c); ``upsample(layer, x)`` may compute the two upconvolutions another way (serving does)."""
+        """G(z, c); ``upsample(layer, x)`` may compute the upconvolutions another way (serving does)."""
         up = upsample or _apply
         x = tf.concat([tf.cast(z, self.compute_dtype), tf.cast(c, self.compute_dtype)], axis=-1)
-        x = tf.nn.relu(self.bn1(self.fc1(x), training=training))
+        if self.fc1 is not None and self.bn1 is not None:
+            x = tf.nn.relu(self.bn1(self.fc1(x), training=training))
         x = tf.nn.relu(self.bn2(self.fc2(x), training=training))
         x = tf.reshape(x, [-1, *self._grid])
-        x = tf.nn.relu(self.bn3(up(self.up1, x), training=training))
+        *hidden, last = self.upconvolutions
+        for i, layer in enumerate(hidden, start=1):
+            x = up(layer, x)
+            bn = getattr(self, f"bn{i + 2}")
+            x = tf.nn.relu(bn(x, training=training) if bn is not None else x)
         # Images leave G in float32 whatever the compute dtype.
-        return tf.tanh(tf.cast(up(self.up2, x), tf.float32))
+        return tf.tanh(tf.cast(up(last, x), tf.float32))
 
     def build_variables(self) -> Generator:
         """Creates the variables (subclassed models only get them when called)."""
@@ -109,42 +137,57 @@ class Discriminator(keras.Model):
         super().__init__(name=kwargs.pop("name", "discriminator"), **kwargs)
         self.latent = latent
         self.model_config = model_config
-        f1, f2 = model_config.d_filters
-        self.slope = model_config.leaky_slope
-        # Shared trunk.
-        self.conv1 = keras.layers.Conv2D(f1, 4, strides=2, padding="same", name="conv1")
-        self.conv2 = keras.layers.Conv2D(f2, 4, strides=2, padding="same", use_bias=False, name="conv2")
-        self.bn2 = _bn("bn2")
+        m = model_config
+        plan = network_plan(m)
+        self.slope = m.leaky_slope
+        # Shared trunk: conv1 (no BN), then conv_i with bn_i.
+        self._convs = len(m.d_filters)
+        for i, (filters, stride) in enumerate(zip(m.d_filters, plan.d_strides), start=1):
+            conv = keras.layers.Conv2D(filters, 4, strides=stride, padding="same", use_bias=i == 1, name=f"conv{i}")
+            setattr(self, f"conv{i}", conv)
+            if i > 1:
+                setattr(self, f"bn{i}", _bn(f"bn{i}"))
         self.flatten = keras.layers.Flatten(name="flatten")
-        self.fc = keras.layers.Dense(model_config.d_fc_units, use_bias=False, name="fc")
-        self.bn3 = _bn("bn3")
+        self.fc = keras.layers.Dense(m.d_fc_units, use_bias=False, name="fc") if m.d_fc_units else None
+        self._fc_bn = f"bn{self._convs + 1}"
+        setattr(self, self._fc_bn, _bn(self._fc_bn) if m.d_fc_units else None)
         # D head.
         self.d_head = keras.layers.Dense(1, name="d_head")
         # Q head.
-        self.q_fc = keras.layers.Dense(model_config.q_fc_units, use_bias=False, name="q_fc")
-        self.q_bn = _bn("q_bn")
+        self.q_fc = keras.layers.Dense(m.q_fc_units, use_bias=False, name="q_fc") if m.q_fc_units else None
+        self.q_bn = _bn("q_bn") if m.q_fc_units else None
         self.q_categorical = (
             keras.layers.Dense(latent.categorical_dim, name="q_categorical") if latent.categorical else None
         )
         self.q_mean = keras.layers.Dense(latent.continuous, name="q_mean") if latent.continuous else None
         self.q_log_std = (
             keras.layers.Dense(latent.continuous, name="q_log_std")
-            if latent.continuous and model_config.continuous_std == "learned"
+            if latent.continuous and m.continuous_std == "learned"
             else None
         )
+
+    def _trunk_layers(self) -> list:
+        names = [f"conv{i}" for i in range(1, self._convs + 1)] + [f"bn{i}" for i in range(2, self._convs + 1)]
+        layers = [getattr(self, n) for n in names] + [self.fc, getattr(self, self._fc_bn)]
+        return [layer for layer in layers if layer is not None]
 
     def trunk(self, images, training=False):
         """The layers D and Q share."""
         lrelu = lambda t: tf.nn.leaky_relu(t, alpha=self.slope)
         x = lrelu(self.conv1(tf.cast(images, self.compute_dtype)))
-        x = lrelu(self.bn2(self.conv2(x), training=training))
-        x = lrelu(self.bn3(self.fc(self.flatten(x)), training=training))
+        for i in range(2, self._convs + 1):
+            x = lrelu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x), training=training))
+        x = self.flatten(x)
+        if self.fc is not None:
+            x = lrelu(getattr(self, self._fc_bn)(self.fc(x), training=training))
         return x
 
     def call(self, images, training=False) -> DiscriminatorOutput:
         h = self.trunk(images, training=training)
         d_logit = tf.cast(self.d_head(h), tf.float32)[:, 0]
-        q = tf.nn.leaky_relu(self.q_bn(self.q_fc(h), training=training), alpha=self.slope)
+        q = h
+        if self.q_fc is not None and self.q_bn is not None:
+            q = tf.nn.leaky_relu(self.q_bn(self.q_fc(h), training=training), alpha=self.slope)
         batch = tf.shape(images)[0]
         if self.q_categorical is not None:
             logits = tf.cast(self.q_categorical(q), tf.float32)
@@ -171,8 +214,7 @@ class Discriminator(keras.Model):
         return [v for layer in layers if layer is not None for v in layer.trainable_variables]
 
     def trunk_variables(self) -> list:
-        layers = [self.conv1, self.conv2, self.bn2, self.fc, self.bn3]
-        return [v for layer in layers for v in layer.trainable_variables]
+        return [v for layer in self._trunk_layers() for v in layer.trainable_variables]
 
 
 class Networks(NamedTuple):

@@ -6,7 +6,9 @@ batch >= 64, and the sub-pixel form of it (one 3x3 convolution and a phase
 interleave) is about 1.5x faster there and slower below ~8 images
 (``benchmarks/deconv_forms.py``). :func:`auto` picks by the batch size at run
 time; the XLA export keeps TF's transposed convolution, which XLA compiles
-faster at batch 1 and 64. Training never uses this module.
+faster at batch 1 and 64. G may have any number of upconvolutions: each
+4x4 stride-2 one takes the sub-pixel form, any other runs as the Keras layer.
+Training never uses this module.
 """
 
 from __future__ import annotations
@@ -55,12 +57,25 @@ def subpixel_conv_transpose(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     return tf.reshape(tf.transpose(y, [0, 1, 3, 2, 4, 5]), [batch, 2 * height, 2 * width, out_ch])
 
 
+def _doubles(layer: keras.layers.Conv2DTranspose) -> bool:
+    """A 4x4, stride-2, "same" upconvolution: the form the sub-pixel path computes."""
+    return tuple(layer.strides) == (2, 2) and tuple(layer.kernel_size) == (4, 4) and layer.padding == "same"
+
+
 def subpixel(layer: keras.layers.Conv2DTranspose, x: tf.Tensor) -> tf.Tensor:
-    """``layer(x)`` computed in sub-pixel form (a ``Generator.call`` ``upsample``)."""
+    """``layer(x)`` computed in sub-pixel form (a ``Generator.call`` ``upsample``); other layers run as they are.
+
+    A stride-1 upconvolution (the 3D-chairs generator has two) gains nothing
+    from the phase split and is computed by the layer itself.
+    """
+    if not _doubles(layer):
+        return layer(x)
     y = subpixel_conv_transpose(x, layer.kernel)
     return y + tf.cast(layer.bias, y.dtype) if layer.use_bias else y
 
 
 def auto(layer: keras.layers.Conv2DTranspose, x: tf.Tensor) -> tf.Tensor:
     """Sub-pixel form from SUBPIXEL_MIN_BATCH images on, TF's transposed convolution below (a runtime switch)."""
+    if not _doubles(layer):
+        return layer(x)
     return tf.cond(tf.shape(x)[0] >= SUBPIXEL_MIN_BATCH, lambda: subpixel(layer, x), lambda: layer(x))

@@ -20,6 +20,7 @@ Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 from typing import Any
@@ -51,7 +52,11 @@ def _flat(d: Any, prefix: str) -> dict[str, Any]:
 
 def changes(saved: dict[str, Any], new: TrainConfig) -> dict[str, dict[str, Any]]:
     """``{"optim.train_steps": {"from": 3000, "to": 5000}, ...}``: every field that differs."""
-    old_flat = _flat({k: v for k, v in saved.items() if k != HISTORY_KEY}, "")
+    old = {k: v for k, v in saved.items() if k != HISTORY_KEY}
+    # In today's form: a field that a config.json predates reads as its default.
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        old = TrainConfig.from_dict(old).to_dict()
+    old_flat = _flat(json.loads(json.dumps(old)), "")
     new_flat = _flat(json.loads(new.to_json()), "")
     return {
         key: {"from": old_flat.get(key), "to": new_flat.get(key)}
