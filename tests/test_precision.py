@@ -8,7 +8,7 @@ import tensorflow as tf
 from conftest import make_trainer, tiny_config
 
 from infogan_tf.training import precision
-from infogan_tf.training.step import use_jit_compile
+from infogan_tf.training.precision import use_jit_compile
 
 _ZEN4 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512vl\n"
 _ZEN3 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n"

@@ -12,7 +12,7 @@ from conftest import make_trainer, nan_input_fn, tiny_config
 from infogan_tf import errors
 from infogan_tf.training import loop
 from infogan_tf.training.distribute import mirrored_strategy
-from infogan_tf.training.step import use_jit_compile
+from infogan_tf.training.precision import use_jit_compile
 
 
 def _weights(trainer):

@@ -232,15 +232,6 @@ class Trainer:
         )
         return metrics
 
-    def _steps_this_call(self, step: int) -> int:
-        """``--steps_per_loop``, cut short so that a call ends on the next log, summary or checkpoint step."""
-        rt = self.config.runtime
-        boundary = min(
-            self.config.optim.train_steps,
-            *(step + every - step % every for every in (rt.log_every, rt.summary_every, rt.checkpoint_every)),
-        )
-        return max(1, min(rt.steps_per_loop, boundary - step))
-
     def train(
         self, progress: Callable[[str], None] | None = None, reporter: console.Reporter | None = None
     ) -> TrainResult:
@@ -282,7 +273,7 @@ class Trainer:
         try:
             while step < cfg.optim.train_steps and stopped_by is None:
                 try:
-                    out = self.step_fn(iterator, self._signals.stop_code(), self._steps_this_call(step))
+                    out = self.step_fn(iterator, self._signals.stop_code(), steps_this_call(self.config, step))
                 except tf.errors.OpError as e:
                     if cluster.is_multi_worker(self.strategy):
                         raise cluster.cluster_error(e, f"during step {step + 1}", self._last_checkpoint()) from e
@@ -320,6 +311,16 @@ class Trainer:
             metrics=metrics,
             stopped_by=stopped_by,
         )
+
+
+def steps_this_call(config: TrainConfig, step: int) -> int:
+    """``--steps_per_loop``, cut short so that a call from ``step`` ends on the next log, summary or checkpoint step."""
+    rt = config.runtime
+    boundary = min(
+        config.optim.train_steps,
+        *(step + every - step % every for every in (rt.log_every, rt.summary_every, rt.checkpoint_every)),
+    )
+    return max(1, min(rt.steps_per_loop, boundary - step))
 
 
 def train(

@@ -1,4 +1,4 @@
-"""The compute precision of a run: ``--mixed_precision=auto`` picks bfloat16 where the hardware has it.
+"""How a run computes: ``--mixed_precision=auto`` picks bfloat16 where the hardware has it; XLA or not.
 
 ``auto`` (the default) means bfloat16 compute (Keras' ``mixed_bfloat16``
 policy: float32 variables, losses and outputs) on hardware with native
@@ -66,3 +66,15 @@ def resolve(config: TrainConfig, cpuinfo_path: str = "/proc/cpuinfo") -> tuple[T
     precision, why = compute_precision(config, cpuinfo_path)
     runtime = dataclasses.replace(config.runtime, mixed_precision=precision)
     return dataclasses.replace(config, runtime=runtime), why
+
+
+def use_jit_compile(config: TrainConfig, strategy: tf.distribute.Strategy) -> bool:
+    """``--jit_compile``, or by default: on for single-replica, single-process float32 runs.
+
+    XLA fails on a multi-replica step on TF 2.21, and with bfloat16 on a CPU
+    it is slower than oneDNN's kernels (BUILD_NOTES, "Precision").
+    """
+    if config.runtime.jit_compile is not None:
+        return config.runtime.jit_compile
+    single = strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    return single and config.runtime.mixed_precision == "float32"

@@ -42,6 +42,7 @@ from infogan_tf.data.pipeline import make_input_fn
 from infogan_tf.latent import LatentBatch
 from infogan_tf.model import losses
 from infogan_tf.model.networks import Discriminator, DiscriminatorOutput, Generator, build_networks
+from infogan_tf.training import precision
 
 # Quantities checked for finiteness each step, in bit order of the mask.
 GUARDED_QUANTITIES = ("d_loss", "g_loss", "mi_loss", "d_grad_norm", "g_grad_norm")
@@ -147,18 +148,6 @@ class StepTerms(NamedTuple):
     real_info: tf.Tensor
 
 
-def use_jit_compile(config: TrainConfig, strategy: tf.distribute.Strategy) -> bool:
-    """``--jit_compile``, or by default: on for single-replica, single-process float32 runs.
-
-    XLA fails on a multi-replica step on TF 2.21, and with bfloat16 on a CPU
-    it is slower than oneDNN's kernels (BUILD_NOTES, "Precision").
-    """
-    if config.runtime.jit_compile is not None:
-        return config.runtime.jit_compile
-    single = strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    return single and config.runtime.mixed_precision == "float32"
-
-
 def input_stream(
     config: TrainConfig,
     strategy: tf.distribute.Strategy,
@@ -194,7 +183,7 @@ class InfoGANStep:
         self.config = config
         self.strategy = strategy
         self.state = state
-        self.jit_compile = use_jit_compile(config, strategy)
+        self.jit_compile = precision.use_jit_compile(config, strategy)
         # XLA cannot compile the iterator op, so only the per-replica step is
         # jit-compiled; the outer function fetches the batch and reduces.
         self._replica_fn = tf.function(self.replica_step, jit_compile=True) if self.jit_compile else self.replica_step
