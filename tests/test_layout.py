@@ -17,6 +17,7 @@ PACKAGE = pathlib.Path(REPO) / "infogan_tf"
 # Lower layers never import higher ones: cli -> serving / evaluation -> training -> data / model -> base.
 LAYERS = {
     "config": 0,
+    "dataconfig": 0,
     "latent": 0,
     "errors": 0,
     "fileio": 0,
@@ -31,7 +32,7 @@ LAYERS = {
     "cli": 4,
 }
 # Modules that a CLI imports before TensorFlow, to reject a bad flag in milliseconds.
-TF_FREE = ("config", "latent", "errors", "fileio", "presets", "serving.signatures")
+TF_FREE = ("config", "dataconfig", "latent", "errors", "fileio", "presets", "serving.signatures")
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 250
 

@@ -29,7 +29,8 @@ from absl import logging
 
 from infogan_tf import fileio, visualize
 from infogan_tf.config import TrainConfig
-from infogan_tf.data import datasets
+from infogan_tf.data import source
+from infogan_tf.data.pipeline import StreamedImages
 from infogan_tf.data.pixels import to_unit_range
 from infogan_tf.errors import CheckpointError, NonFiniteError
 from infogan_tf.training import cluster, records, resume, stopping
@@ -67,8 +68,9 @@ class Trainer:
     Args:
       config: the validated run configuration.
       strategy: the tf.distribute.Strategy to train under (built by the caller).
-      images: uint8 [N, H, W, C] training images (tests inject fakes); default
-        loaded with TFDS from ``config.data``.
+      images: uint8 [N, H, W, C] training images (tests inject fakes), or
+        files to stream; default loaded from ``config.data`` (TFDS or
+        --image_dir, ``data.source``) at ``config.model.image_shape``.
       input_fn: replaces the input pipeline over ``images`` (a test seam; see
         ``step.input_stream``).
     """
@@ -77,7 +79,7 @@ class Trainer:
         self,
         config: TrainConfig,
         strategy: tf.distribute.Strategy,
-        images: np.ndarray | None = None,
+        images: np.ndarray | StreamedImages | None = None,
         input_fn: InputFn | None = None,
     ):
         self.config = config.validate()
@@ -86,10 +88,18 @@ class Trainer:
         self.run_dir = RunDir(config.runtime.model_dir)
         self.chief = cluster.is_chief(strategy)
         self._check_run_dir()
+        self._images_manifest: dict | None = None  # a folder's file list, recorded by train()
         if images is None and input_fn is None:
-            images = datasets.load_train_images(config.data)
+            loaded = source.load_training_data(
+                config.data,
+                config.model.image_shape,
+                self.run_dir.read_images_manifest() if config.data.image_dir else None,
+                self.run_dir.images_manifest,
+            )
+            images, self._images_manifest = loaded
         # With an input_fn the images are not read; an empty array stands for them.
-        self.images: np.ndarray = images if images is not None else np.zeros([0, *config.model.image_shape], np.uint8)
+        empty = np.zeros([0, *config.model.image_shape], np.uint8)
+        self.images: np.ndarray | StreamedImages = images if images is not None else empty
         self._input_fn = input_fn
         # Non-chief workers take part in saving (it may involve collectives)
         # but write to a scratch directory that train() removes at the end.
@@ -211,6 +221,8 @@ class Trainer:
         if not self.chief:
             return
         fileio.write_text(self.run_dir.config_path, resume.record(self._saved_config, self.config, start))
+        if self._images_manifest is not None:
+            self.run_dir.write_images_manifest(self._images_manifest)
         self.run_dir.remove_unfinished_writes()
         records.rewind_metrics_log(self.run_dir.metrics_log, start)
         records.rewind_events(self.run_dir.summaries, start)
@@ -300,7 +312,7 @@ class Trainer:
 def train(
     config: TrainConfig,
     strategy: tf.distribute.Strategy | None = None,
-    images: np.ndarray | None = None,
+    images: np.ndarray | StreamedImages | None = None,
     input_fn: InputFn | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
