@@ -106,6 +106,26 @@ def test_resume_refuses_a_different_architecture(tmp_path, change, mentioned):
     assert mentioned in str(e.value) and "different configuration" in str(e.value)
 
 
+@pytest.mark.parametrize(
+    "saved_data, now, mentioned",
+    [
+        ({}, {"image_dir": "/imgs"}, "holds a run trained on --dataset=mnist, not --image_dir /imgs"),
+        ({"image_dir": "/imgs"}, {}, "holds a run trained on --image_dir /imgs, not --dataset=mnist"),
+        ({}, {"image_key": "picture"}, "trained with --image_key=None; resuming it with --image_key=picture"),
+        ({"image_dir": "/i"}, {"image_dir": "/i", "eval_fraction": 0.1}, "--eval_fraction=0.0; resuming it with"),
+    ],
+)
+def test_resume_refuses_other_images(tmp_path, saved_data, now, mentioned):
+    cfg = _with("runtime", model_dir=str(tmp_path))
+    saved = json.loads(dataclasses.replace(cfg, data=config_lib.DataConfig(**saved_data)).to_json())
+    with pytest.raises(ConfigError, match=r"would train on other images|use a new --model_dir") as e:
+        resume.check_resume(saved, dataclasses.replace(cfg, data=config_lib.DataConfig(**now)), "config.json")
+    assert mentioned in str(e.value)
+    # A config.json of an older version, without the new fields, resumes as it did.
+    del saved["data"]["train_split"], saved["data"]["image_key"]
+    resume.check_resume(saved, dataclasses.replace(cfg, data=config_lib.DataConfig(**saved_data)), "config.json")
+
+
 def test_resume_refuses_a_foreign_config_naming_its_file(tmp_path):
     path = str(tmp_path / "config.json")
     with pytest.raises(ConfigError, match=f"{path} is not a config written by infogan_tf \\(missing data.dataset\\)"):
