@@ -252,6 +252,12 @@ def test_images_smaller_than_the_training_size(tmp_path, capsys):
     assert loaded.images.shape == (3, 16, 16, 1)
 
 
+def test_fewer_images_than_a_batch(tmp_path, capsys):
+    root = _folder(tmp_path / "imgs", n=3)
+    line = _refused(tmp_path, capsys, root, "--image_size=16")
+    assert line.endswith("the training data has 3 images, fewer than the per-replica batch of 4")
+
+
 def test_a_folder_that_is_not_there(tmp_path, capsys):
     line = _refused(tmp_path, capsys, tmp_path / "missing", status=2)
     assert f"--image_dir '{tmp_path / 'missing'}' is not a directory" in line

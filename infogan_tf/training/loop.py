@@ -32,7 +32,7 @@ from infogan_tf.config import TrainConfig
 from infogan_tf.data import source
 from infogan_tf.data.pipeline import StreamedImages
 from infogan_tf.data.pixels import to_unit_range
-from infogan_tf.errors import CheckpointError, NonFiniteError
+from infogan_tf.errors import CheckpointError, DataError, NonFiniteError
 from infogan_tf.training import cluster, records, resume, stopping
 from infogan_tf.training.distribute import get_strategy
 from infogan_tf.training.rundir import RunDir, latest_checkpoint, restore_checkpoint
@@ -100,6 +100,11 @@ class Trainer:
         # With an input_fn the images are not read; an empty array stands for them.
         empty = np.zeros([0, *config.model.image_shape], np.uint8)
         self.images: np.ndarray | StreamedImages = images if images is not None else empty
+        per_replica = config.optim.batch_size // strategy.num_replicas_in_sync
+        if input_fn is None and len(self.images) < per_replica:  # refused before anything is written
+            raise DataError(
+                f"the training data has {len(self.images)} images, fewer than the per-replica batch of {per_replica}"
+            )
         self._input_fn = input_fn
         # Non-chief workers take part in saving (it may involve collectives)
         # but write to a scratch directory that train() removes at the end.
