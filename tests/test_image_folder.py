@@ -185,6 +185,20 @@ def test_training_on_a_streamed_folder_records_its_files_and_resumes(tmp_path, c
     assert snapshot(run) == before
 
 
+@pytest.mark.slow
+def test_a_file_removed_while_streaming_stops_the_run_with_one_line(tmp_path):
+    from conftest import make_trainer, tiny_config
+
+    root = _folder(tmp_path / "imgs", n=12, size=(28, 28))
+    paths = [os.path.join(root, p) for p, _ in folder.list_files(root)[0]]
+    trainer = make_trainer(tiny_config(str(tmp_path / "run"), train_steps=6), StreamedImages(tuple(paths), (28, 28, 1)))
+    os.remove(paths[5])
+    with pytest.raises(errors.DataError) as e:
+        trainer.train(progress=lambda _: None)
+    assert str(e.value).startswith("reading the training images failed during step ")
+    assert "restore --image_dir and rerun to resume from" in str(e.value) and "\n" not in str(e.value)
+
+
 # ------------------------------------------------------------------ bad input (issue 13, item 5)
 def _refused(tmp_path, capsys, image_dir, *flags, status=1):
     run = tmp_path / "run"

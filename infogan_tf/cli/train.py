@@ -186,6 +186,9 @@ def _input_shape(
     channels (recorded as --channels). The data is only read when a part of
     the shape comes from it.
     """
+    for name in ("image_dir", "eval_image_dir"):  # "--image_dir=~/faces": the shell leaves that ~ alone
+        if getattr(data, name):
+            data = dataclasses.replace(data, **{name: os.path.expanduser(getattr(data, name))})
     problems = data.problems()
     if problems:  # a malformed data flag is refused before anything is read
         raise errors.ConfigError(problems[0])

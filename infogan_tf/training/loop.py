@@ -32,7 +32,7 @@ from infogan_tf.config import TrainConfig
 from infogan_tf.data import source
 from infogan_tf.data.pipeline import StreamedImages
 from infogan_tf.data.pixels import to_unit_range
-from infogan_tf.errors import CheckpointError, DataError, NonFiniteError
+from infogan_tf.errors import CheckpointError, DataError, NonFiniteError, describe
 from infogan_tf.training import cluster, records, resume, stopping
 from infogan_tf.training.distribute import get_strategy
 from infogan_tf.training.rundir import RunDir, latest_checkpoint, restore_checkpoint
@@ -62,6 +62,34 @@ class TrainResult(NamedTuple):
         return self.stopped_by is not None
 
 
+def training_images(
+    config: TrainConfig,
+    strategy: tf.distribute.Strategy,
+    run_dir: RunDir,
+    images: np.ndarray | StreamedImages | None,
+    input_fn: InputFn | None,
+) -> tuple[np.ndarray | StreamedImages, dict | None]:
+    """The run's images (given, or loaded per ``config.data``) and a folder's manifest to record; writes nothing.
+
+    A folder run reads its saved ``images.json`` (resume). With an
+    ``input_fn`` the images are not read; an empty array stands for them.
+    """
+    manifest = None
+    if images is None and input_fn is None:
+        saved = run_dir.read_images_manifest() if config.data.image_dir else None
+        images, manifest = source.load_training_data(
+            config.data, config.model.image_shape, saved, run_dir.images_manifest
+        )
+    if images is None:
+        images = np.zeros([0, *config.model.image_shape], np.uint8)
+    per_replica = config.optim.batch_size // strategy.num_replicas_in_sync
+    if input_fn is None and len(images) < per_replica:
+        raise DataError(
+            f"the training data has {len(images)} images, fewer than the per-replica batch of {per_replica}"
+        )
+    return images, manifest
+
+
 class Trainer:
     """One run: its state, its compiled step, its run directory; ``train()`` runs it.
 
@@ -88,23 +116,7 @@ class Trainer:
         self.run_dir = RunDir(config.runtime.model_dir)
         self.chief = cluster.is_chief(strategy)
         self._check_run_dir()
-        self._images_manifest: dict | None = None  # a folder's file list, recorded by train()
-        if images is None and input_fn is None:
-            loaded = source.load_training_data(
-                config.data,
-                config.model.image_shape,
-                self.run_dir.read_images_manifest() if config.data.image_dir else None,
-                self.run_dir.images_manifest,
-            )
-            images, self._images_manifest = loaded
-        # With an input_fn the images are not read; an empty array stands for them.
-        empty = np.zeros([0, *config.model.image_shape], np.uint8)
-        self.images: np.ndarray | StreamedImages = images if images is not None else empty
-        per_replica = config.optim.batch_size // strategy.num_replicas_in_sync
-        if input_fn is None and len(self.images) < per_replica:  # refused before anything is written
-            raise DataError(
-                f"the training data has {len(self.images)} images, fewer than the per-replica batch of {per_replica}"
-            )
+        self.images, self._images_manifest = training_images(config, strategy, self.run_dir, images, input_fn)
         self._input_fn = input_fn
         # Non-chief workers take part in saving (it may involve collectives)
         # but write to a scratch directory that train() removes at the end.
@@ -281,6 +293,11 @@ class Trainer:
                 except tf.errors.OpError as e:
                     if cluster.is_multi_worker(self.strategy):
                         raise cluster.cluster_error(e, f"during step {step + 1}", self._last_checkpoint()) from e
+                    if isinstance(self.images, StreamedImages):  # a file removed or damaged while training
+                        raise DataError(
+                            f"reading the training images failed during step {step + 1} ({describe(e)}); restore "
+                            f"--image_dir and rerun to resume from {self._last_checkpoint() or 'the start'}"
+                        ) from e
                     raise
                 stopped_by = stopping.stopped_by(float(out.pop("stop_requested")))
                 step += 1
