@@ -142,11 +142,14 @@ def test_eval_fraction_holds_out_a_fixed_part_that_evaluation_reads(tmp_path):
 
 def test_a_second_folder_is_the_held_out_part(tmp_path):
     root = _folder(tmp_path / "train", n=8)
-    other = _folder(tmp_path / "eval", n=3, size=(32, 32), seed=5)
-    data = DataConfig(image_dir=root, eval_image_dir=other)
+    other = tmp_path / "eval"
+    for i in range(3):
+        _write(str(other / f"held_{i}.png"), np.full((16, 16, 1), 50 + i, np.uint8))
+    data = DataConfig(image_dir=root, eval_image_dir=str(other))
     loaded = source.load_training_data(data, (16, 16, 1))
     assert len(loaded.images) == 8 and len(loaded.manifest["held_out"]) == 3
-    assert source.load_eval_images(data, (16, 16, 1), loaded.manifest, limit=2).shape == (2, 16, 16, 1)
+    held = source.load_eval_images(data, (16, 16, 1), loaded.manifest, limit=2)
+    assert held.shape == (2, 16, 16, 1) and held[:, 0, 0, 0].tolist() == [50, 52]
 
 
 # ------------------------------------------------------------------ the command line

@@ -69,3 +69,5 @@ def test_the_command_line_sizes_the_network_from_the_dataset_or_the_flags():
     assert _config("--dataset=dsprites", "--preset=svhn").model.image_shape == (32, 32, 3)
     with pytest.raises(errors.ConfigError, match="is not a TFDS dataset"):
         _config("--dataset=no_such_dataset")
+    with pytest.raises(errors.ConfigError, match=r"celeb_a has 218x178 images, .*give --image_size \(e.g. 64\)"):
+        _config("--dataset=celeb_a")

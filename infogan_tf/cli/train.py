@@ -210,6 +210,11 @@ def _input_shape(
             raise errors.ConfigError(
                 f"--dataset={data.dataset} has images of varying size {tuple(own)}; give --image_size and --channels"
             )
+        if height % 4 or width % 4:
+            raise errors.ConfigError(
+                f"--dataset={data.dataset} has {height}x{width} images, which the networks do not take (H and W "
+                "must be multiples of 4); give --image_size (e.g. 64) or a --preset"
+            )
     return data, (int(height), int(width), int(channels))
 
 

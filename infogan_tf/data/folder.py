@@ -77,12 +77,13 @@ class Plan(NamedTuple):
     train: tuple[ImageFile, ...]
     held_out: tuple[ImageFile, ...]
     skipped: tuple[tuple[str, str], ...]  # (path, reason): unreadable files left out
+    held_out_root: str  # --eval_image_dir, or root (--eval_fraction)
 
     def train_paths(self) -> list[str]:
         return [os.path.join(self.root, f.path) for f in self.train]
 
     def held_out_paths(self) -> list[str]:
-        return [os.path.join(self.root, f.path) for f in self.held_out]
+        return [os.path.join(self.held_out_root, f.path) for f in self.held_out]
 
 
 def _shown(names: list[str]) -> str:
@@ -213,14 +214,16 @@ def plan(data: DataConfig, image_shape) -> Plan:
         check_bad(extra.root, list(extra.bad), len(extra.images) + len(extra.bad), data, "--eval_image_dir")
         check_images(extra.images, extra.root, data, image_shape, "--eval_image_dir")
         held_out = extra.images
-    return Plan(found.root, train, held_out, found.bad)
+    return Plan(found.root, train, held_out, found.bad, data.eval_image_dir or found.root)
 
 
 def without(p: Plan, failed: list[tuple[str, str]]) -> Plan:
-    """The plan without training files that failed to decode (``failed``: (path, reason))."""
+    """The plan without the files that failed to decode (``failed``: (path, reason)), recorded as skipped."""
     names = {path for path, _ in failed}
     return p._replace(
-        train=tuple(f for f in p.train if f.path not in names), skipped=tuple(sorted(p.skipped + tuple(failed)))
+        train=tuple(f for f in p.train if f.path not in names),
+        held_out=tuple(f for f in p.held_out if f.path not in names),
+        skipped=tuple(sorted(p.skipped + tuple(failed))),
     )
 
 
@@ -230,6 +233,7 @@ def manifest(p: Plan, image_shape) -> dict[str, Any]:
     return {
         "version": MANIFEST_VERSION,
         "image_dir": os.path.abspath(p.root),
+        "held_out_dir": os.path.abspath(p.held_out_root),
         "image_shape": [int(d) for d in image_shape],
         "train": [list(f) for f in p.train],
         "held_out": [list(f) for f in p.held_out],
@@ -268,4 +272,4 @@ def plan_from_manifest(saved: dict[str, Any], data: DataConfig, manifest_path: s
             f"--image_dir {data.image_dir!r} changed since this run started (its files are listed in "
             f"{manifest_path}): {'; '.join(parts)}; restore it, or train in a new --model_dir"
         )
-    return Plan(data.image_dir, train, held_out, skipped)
+    return Plan(data.image_dir, train, held_out, skipped, data.eval_image_dir or data.image_dir)

@@ -66,23 +66,25 @@ def load_training_data(
     plan, new = _folder_plan(data, shape, saved_manifest, manifest_path)
     paths = plan.train_paths()
     cached = cache_in_memory(data, len(paths), shape)
+    images: np.ndarray | StreamedImages = StreamedImages(tuple(paths), shape)
     if cached or new:
         decoded = decode_files(paths, shape, keep=cached)
-        if decoded.failed:
-            if not new:  # a file the first start decoded no longer does
-                path, why = paths[decoded.failed[0][0]], decoded.failed[0][1]
-                raise DataError(f"--image_dir: {path} no longer decodes ({why}); restore it or use a new --model_dir")
-            failed = [(plan.train[i].path, why) for i, why in decoded.failed]
+        if decoded.failed and not new:  # a file the first start decoded no longer does
+            path, why = paths[decoded.failed[0][0]], decoded.failed[0][1]
+            raise DataError(f"--image_dir: {path} no longer decodes ({why}); restore it or use a new --model_dir")
+        failed = [(plan.train[i].path, why) for i, why in decoded.failed]
+        if new and plan.held_out and data.eval_image_dir is None:  # the held-out files are checked too
+            held = decode_files(plan.held_out_paths(), shape, keep=False)
+            failed += [(plan.held_out[i].path, why) for i, why in held.failed]
+        if failed:
             total = len(plan.train) + len(plan.held_out) + len(plan.skipped)
             folder.check_bad(plan.root, failed + list(plan.skipped), total, data)
             plan = folder.without(plan, failed)
             paths = plan.train_paths()
-        images: np.ndarray | StreamedImages = StreamedImages(tuple(paths), shape)
+            images = StreamedImages(tuple(paths), shape)
         if cached:
             assert decoded.images is not None
             images = decoded.images
-    else:
-        images = StreamedImages(tuple(paths), shape)
     logging.info(
         "--image_dir %s: %d training images at %s, %s; %d held out, %d skipped",
         plan.root,
