@@ -91,6 +91,20 @@ def test_images_of_the_training_size_are_read_bit_exact(tmp_path):
     np.testing.assert_array_equal(loaded.images[0], image)
 
 
+def test_a_tfds_split_written_as_pngs_reads_back_as_the_same_array(tmp_path):
+    # What benchmarks/folder_vs_tfds.py relies on for "the same batches" from both paths.
+    import tensorflow_datasets as tfds
+
+    from infogan_tf.data.datasets import load_train_images
+
+    with tfds.testing.mock_data(num_examples=12):
+        split = load_train_images(DataConfig(dataset="mnist"))
+    for i, image in enumerate(split):
+        _write(str(tmp_path / "png" / f"{i:02d}.png"), image)
+    loaded = source.load_training_data(DataConfig(image_dir=str(tmp_path / "png")), (28, 28, 1))
+    np.testing.assert_array_equal(loaded.images, split)
+
+
 def test_resize_keeps_the_centre_and_converts_channels():
     # 40 x 120: thirds red, green, blue; at 16 x 16 the centre crop is the green third.
     image = np.zeros((40, 120, 3), np.uint8)
