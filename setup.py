@@ -25,6 +25,8 @@ setup(
         "tqdm>=4.66,<5",
         "numpy>=1.26,<3",
         "scipy>=1.11,<2",
+        # --image_dir: the header pass over a folder's files (format, size, grey/colour) before TF decodes them.
+        "pillow>=10,<14",
         # The L_I-over-training figure of infogan-evaluate.
         "matplotlib>=3.8,<4",
         # SavedModel warmup records (PredictionLog) and the gRPC client example.

@@ -84,7 +84,11 @@ class ModelConfig:
     )
     image_shape: tuple[int, int, int] = dataclasses.field(
         default=(28, 28, 1),
-        metadata={"help": "(H, W, C) of the images the networks take; set by --preset or --dataset.", "flag": False},
+        metadata={
+            "help": "(H, W, C) of the images the networks take; the data is delivered at this shape. Set by "
+            "the CLI from --image_size/--channels, else the preset, else the data.",
+            "flag": False,
+        },
     )
 
     def __post_init__(self):

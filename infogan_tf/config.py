@@ -20,10 +20,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from typing import Any
 
 from infogan_tf.architecture import ModelConfig, network_problems
+
+# Re-exported: the data part of a TrainConfig lives in its own module.
+from infogan_tf.dataconfig import CACHE_MODES as CACHE_MODES
+from infogan_tf.dataconfig import DATASETS as DATASETS
+from infogan_tf.dataconfig import DataConfig as DataConfig
+from infogan_tf.dataconfig import DatasetInfo as DatasetInfo
+from infogan_tf.dataconfig import manual_dir_problems as manual_dir_problems
 from infogan_tf.errors import ConfigError
 from infogan_tf.latent import LatentSpec
 
@@ -31,76 +37,6 @@ STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 UPDATES = ("alternating", "joint")
 REAL_INFO_VIEWS = ("same", "affine")
 PRECISIONS = ("auto", "float32", "bfloat16")
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-    """Static facts about a supported TFDS dataset."""
-
-    name: str
-    image_shape: tuple[int, int, int]
-    train_split: str
-    test_split: str
-    # The original files TFDS looks for in --manual_dir (offline preparation).
-    manual_files: tuple[str, ...]
-
-
-_IDX_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
-DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo("mnist", (28, 28, 1), "train", "test", _IDX_FILES),
-    "fashion_mnist": DatasetInfo("fashion_mnist", (28, 28, 1), "train", "test", _IDX_FILES),
-    # 32x32x3 street-view digits, for the `svhn` preset.
-    "svhn_cropped": DatasetInfo(
-        "svhn_cropped", (32, 32, 3), "train", "test", ("train_32x32.mat", "test_32x32.mat", "extra_32x32.mat")
-    ),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """Where the training images come from (each field's ``help`` says what it means)."""
-
-    dataset: str = dataclasses.field(default="mnist", metadata={"help": f"TFDS dataset: {', '.join(DATASETS)}."})
-    data_dir: str | None = dataclasses.field(
-        default=None,
-        metadata={"help": "TFDS data directory of prepared datasets (default: TFDS's own, ~/tensorflow_datasets)."},
-    )
-    manual_dir: str | None = dataclasses.field(
-        default=None,
-        metadata={
-            "help": "Folder with the dataset's original files (MNIST: the four official IDX .gz files); "
-            "prepares the dataset offline."
-        },
-    )
-
-    @property
-    def info(self) -> DatasetInfo:
-        return DATASETS[self.dataset]
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return self.info.image_shape
-
-
-def manual_dir_problems(data: DataConfig) -> list[str]:
-    """What is wrong with --manual_dir for this dataset (empty list: nothing, or no --manual_dir)."""
-    if data.manual_dir is None:
-        return []
-    if not os.path.isdir(data.manual_dir):
-        return [f"--manual_dir {data.manual_dir!r} is not a directory"]
-    expected = data.info.manual_files
-    missing = [f for f in expected if not os.path.isfile(os.path.join(data.manual_dir, f))]
-    if missing:
-        return [
-            f"--manual_dir {data.manual_dir!r} lacks {', '.join(missing)}; "
-            f"{data.dataset} needs the original files {', '.join(expected)}"
-        ]
-    return []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,10 +171,12 @@ class TrainConfig:
         """Every invalid value, each phrased as a one-line message naming its flag."""
         out = []
         d, m, o, r = self.data, self.model, self.optim, self.runtime
-        if d.dataset not in DATASETS:
-            out.append(f"--dataset must be one of {', '.join(DATASETS)}, got {d.dataset!r}")
-        elif d.manual_dir is not None:
-            out.extend(manual_dir_problems(d))
+        out.extend(d.problems())
+        if d.channels and d.channels != m.image_shape[2]:
+            out.append(f"--channels={d.channels} but the network takes {m.image_shape[2]}-channel images")
+        if d.image_size and (d.image_size, d.image_size) != tuple(m.image_shape[:2]):
+            shape = f"{m.image_shape[0]}x{m.image_shape[1]}"
+            out.append(f"--image_size={d.image_size} but the network takes {shape} images")
         out.extend(self.latent.problems())
         out.extend(network_problems(m))
         if m.continuous_std not in ("learned", "fixed"):

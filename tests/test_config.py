@@ -29,11 +29,17 @@ def _with(part, **kw):
         ("optim", {"lambda_cont": float("nan")}, "--lambda_cont must be a finite number >= 0"),
         ("optim", {"g_learning_rate": 0.0}, "--g_learning_rate must be a finite number > 0"),
         ("optim", {"beta1": 1.0}, "--beta1 must be in [0, 1)"),
-        (
-            "data",
-            {"dataset": "imagenet"},
-            "--dataset must be one of mnist, fashion_mnist, svhn_cropped, got 'imagenet'",
-        ),
+        ("data", {"dataset": "Not A Name"}, "--dataset 'Not A Name' is not a TFDS dataset name"),
+        ("data", {"image_dir": "/no/such/dir"}, "--image_dir '/no/such/dir' is not a directory"),
+        ("data", {"eval_fraction": 0.1}, "--eval_fraction needs --image_dir"),
+        ("data", {"image_dir": "/", "eval_fraction": 1.0}, "--eval_fraction must be in [0, 1), got 1.0"),
+        ("data", {"image_dir": "/", "eval_fraction": 0.1, "eval_image_dir": "/"}, "give one"),
+        ("data", {"image_size": 30}, "--image_size must be a positive multiple of 4"),
+        ("data", {"channels": 2}, "--channels must be 1 or 3"),
+        ("data", {"channels": 3}, "--channels=3 but the network takes 1-channel images"),
+        ("data", {"image_size": 32}, "--image_size=32 but the network takes 28x28 images"),
+        ("data", {"cache": "disk"}, "--cache must be one of auto, memory, stream"),
+        ("data", {"max_bad_fraction": 1.0}, "--max_bad_fraction must be in [0, 1)"),
         ("data", {"manual_dir": "/no/such/dir"}, "--manual_dir '/no/such/dir' is not a directory"),
         (
             "runtime",
@@ -98,6 +104,26 @@ def test_resume_refuses_a_different_architecture(tmp_path, change, mentioned):
     with pytest.raises(ConfigError) as e:
         resume.check_resume(saved, dataclasses.replace(cfg, **change), str(tmp_path / "config.json"))
     assert mentioned in str(e.value) and "different configuration" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "saved_data, now, mentioned",
+    [
+        ({}, {"image_dir": "/imgs"}, "holds a run trained on --dataset=mnist, not --image_dir /imgs"),
+        ({"image_dir": "/imgs"}, {}, "holds a run trained on --image_dir /imgs, not --dataset=mnist"),
+        ({}, {"image_key": "picture"}, "trained with --image_key=None; resuming it with --image_key=picture"),
+        ({"image_dir": "/i"}, {"image_dir": "/i", "eval_fraction": 0.1}, "--eval_fraction=0.0; resuming it with"),
+    ],
+)
+def test_resume_refuses_other_images(tmp_path, saved_data, now, mentioned):
+    cfg = _with("runtime", model_dir=str(tmp_path))
+    saved = json.loads(dataclasses.replace(cfg, data=config_lib.DataConfig(**saved_data)).to_json())
+    with pytest.raises(ConfigError, match=r"would train on other images|use a new --model_dir") as e:
+        resume.check_resume(saved, dataclasses.replace(cfg, data=config_lib.DataConfig(**now)), "config.json")
+    assert mentioned in str(e.value)
+    # A config.json of an older version, without the new fields, resumes as it did.
+    del saved["data"]["train_split"], saved["data"]["image_key"]
+    resume.check_resume(saved, dataclasses.replace(cfg, data=config_lib.DataConfig(**saved_data)), "config.json")
 
 
 def test_resume_refuses_a_foreign_config_naming_its_file(tmp_path):

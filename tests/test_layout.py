@@ -18,6 +18,7 @@ PACKAGE = pathlib.Path(REPO) / "infogan_tf"
 LAYERS = {
     "architecture": 0,
     "config": 0,
+    "dataconfig": 0,
     "latent": 0,
     "errors": 0,
     "fileio": 0,
@@ -32,7 +33,7 @@ LAYERS = {
     "cli": 4,
 }
 # Modules that a CLI imports before TensorFlow, to reject a bad flag in milliseconds.
-TF_FREE = ("architecture", "config", "latent", "errors", "fileio", "presets", "serving.signatures")
+TF_FREE = ("architecture", "config", "dataconfig", "latent", "errors", "fileio", "presets", "serving.signatures")
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 250
 

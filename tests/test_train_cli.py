@@ -57,7 +57,7 @@ def _parsed(*args):
             ["--batch_size=9", "--strategy=mirrored", "--num_devices=2"],
             "--batch_size 9 must be divisible by the number of replicas",
         ),
-        (["--dataset=cifar100"], "--dataset must be one of"),
+        (["--dataset=Cifar-100"], "--dataset 'Cifar-100' is not a TFDS dataset name"),
         (["--strategy=tpu"], "--strategy must be one of"),
         (["--categorical_codes=10,1"], "every cardinality must be >= 2, got 1"),
         (["--categorical_codes=ten"], "--categorical_codes must be comma-separated integers"),

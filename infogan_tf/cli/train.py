@@ -14,6 +14,8 @@ Exit 0 means the run reached --train_steps.
 Examples:
   infogan-train --model_dir=runs/mnist --train_steps=5000
   infogan-train --manual_dir=../shared/data/mnist --model_dir=runs/mnist
+  infogan-train --image_dir=~/my_images --image_size=64 --eval_fraction=0.05 --model_dir=runs/mine
+  infogan-train --dataset=cifar10 --model_dir=runs/cifar10
   infogan-train --flagfile=my_run.flags
 """
 
@@ -137,12 +139,8 @@ def config_from_flags(values: flags.FlagValues) -> config_lib.TrainConfig:
             if values[field.name].present
         }
         parts[part_name] = dataclasses.replace(getattr(base, part_name), **overrides)
-    # The image shape is the preset's; a --dataset given explicitly brings its own.
-    dataset = parts["data"].dataset
-    if values["dataset"].present:
-        if dataset not in config_lib.DATASETS:
-            raise errors.ConfigError(f"--dataset must be one of {', '.join(config_lib.DATASETS)}, got {dataset!r}")
-        parts["model"] = dataclasses.replace(parts["model"], image_shape=config_lib.DATASETS[dataset].image_shape)
+    parts["data"], image_shape = _input_shape(values, base, parts["data"])
+    parts["model"] = dataclasses.replace(parts["model"], image_shape=image_shape)
     lat = base.latent
     try:
         latent = LatentSpec(
@@ -157,15 +155,7 @@ def config_from_flags(values: flags.FlagValues) -> config_lib.TrainConfig:
         )
     except ValueError as e:
         raise errors.ConfigError(str(e)) from None
-    config = config_lib.TrainConfig(latent=latent, **parts).validate()
-    # The TFDS datasets are read at their own size: the networks must take it.
-    shape, info = config.model.image_shape, config_lib.DATASETS.get(dataset)
-    if info is not None and info.image_shape != shape:
-        raise errors.ConfigError(
-            f"--preset={values.preset} takes {shape} images, --dataset={dataset} has {info.image_shape}; "
-            f"use a preset of that size or give --dataset explicitly"
-        )
-    return config
+    return config_lib.TrainConfig(latent=latent, **parts).validate()
 
 
 def _classifier_ready(dataset: str) -> bool:
@@ -173,6 +163,66 @@ def _classifier_ready(dataset: str) -> bool:
     from infogan_tf.evaluation import classifier
 
     return os.path.isfile(os.path.join(classifier.default_classifier_dir(dataset), "info.json"))
+
+
+def _data_shape(data: config_lib.DataConfig) -> tuple:
+    """The data's own (H, W, C): a folder's (from its headers), or a TFDS dataset's (None: it varies)."""
+    if data.image_dir is not None:
+        from infogan_tf.data import folder
+
+        found = folder.scan(data.image_dir)
+        if not found.images:
+            folder.check_bad(found.root, list(found.bad), len(found.bad), data)
+        shape = folder.shape_from_files(found.images, found.root)
+        if shape[2] == 0 and not data.channels:  # grey and colour files: refused, naming some of each
+            folder.check_images(found.images, found.root, data, (*shape[:2], 3), "--image_dir")
+        return shape
+    if data.dataset in config_lib.DATASETS:  # known without importing TensorFlow
+        return config_lib.DATASETS[data.dataset].image_shape
+    from infogan_tf.data import datasets
+
+    return datasets.native_shape(data)
+
+
+def _input_shape(
+    values: flags.FlagValues, base: config_lib.TrainConfig, data: config_lib.DataConfig
+) -> tuple[config_lib.DataConfig, tuple[int, int, int]]:
+    """The network's input (H, W, C): --image_size/--channels, else the preset's if --preset is given, else the data's.
+
+    With a preset and a folder, the files are converted to the preset's
+    channels (recorded as --channels). The data is only read when a part of
+    the shape comes from it.
+    """
+    for name in ("image_dir", "eval_image_dir"):  # "--image_dir=~/faces": the shell leaves that ~ alone
+        if getattr(data, name):
+            data = dataclasses.replace(data, **{name: os.path.expanduser(getattr(data, name))})
+    problems = data.problems()
+    if problems:  # a malformed data flag is refused before anything is read
+        raise errors.ConfigError(problems[0])
+    preset = values["preset"].present
+    height, width, channels = base.model.image_shape
+    if data.image_size:
+        height = width = data.image_size
+    if data.channels:
+        channels = data.channels
+    elif preset and data.image_dir is not None:
+        data = dataclasses.replace(data, channels=channels)
+    if not preset and not (data.image_size and data.channels):
+        own = _data_shape(data)
+        if not data.image_size:
+            height, width = own[0], own[1]
+        if not data.channels:
+            channels = own[2]
+        if None in (height, width, channels):
+            raise errors.ConfigError(
+                f"--dataset={data.dataset} has images of varying size {tuple(own)}; give --image_size and --channels"
+            )
+        if height % 4 or width % 4:
+            raise errors.ConfigError(
+                f"--dataset={data.dataset} has {height}x{width} images, which the networks do not take (H and W "
+                "must be multiples of 4); give --image_size (e.g. 64) or a --preset"
+            )
+    return data, (int(height), int(width), int(channels))
 
 
 def _train(config: config_lib.TrainConfig, argv: Sequence[str], images, strategy, input_fn) -> int:

@@ -1,1 +1,1 @@
-"""Training and evaluation images: TFDS preparation and loading, the input pipeline, pixel ranges, augmentation."""
+"""Training and evaluation images: TFDS datasets and image folders (``data.source``), decoding, the pipeline, pixels."""

@@ -309,6 +309,11 @@ def load_eval_data(config: EvalConfig, run_data, seed: int) -> EvalData:
     """The labelled test split and a random training subset, via TFDS."""
     from infogan_tf.data import datasets as data_lib
 
+    if run_data.image_dir is not None:  # not the default TFDS dataset in its place
+        raise UsageError(
+            f"{config.model_dir} was trained on --image_dir {run_data.image_dir}, which has no labels to measure "
+            "accuracy with; its held-out images are data.source.load_eval_images"
+        )
     data = dataclasses.replace(
         run_data,
         manual_dir=config.manual_dir

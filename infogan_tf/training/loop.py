@@ -30,9 +30,10 @@ from absl import logging
 
 from infogan_tf import fileio, visualize
 from infogan_tf.config import TrainConfig
-from infogan_tf.data import datasets
+from infogan_tf.data import source
+from infogan_tf.data.pipeline import StreamedImages
 from infogan_tf.data.pixels import to_unit_range
-from infogan_tf.errors import CheckpointError, NonFiniteError
+from infogan_tf.errors import CheckpointError, DataError, NonFiniteError, describe
 from infogan_tf.training import cluster, console, precision, records, resume, stopping
 from infogan_tf.training.distribute import get_strategy
 from infogan_tf.training.rundir import RunDir, latest_checkpoint, restore_checkpoint
@@ -62,14 +63,43 @@ class TrainResult(NamedTuple):
         return self.stopped_by is not None
 
 
+def training_images(
+    config: TrainConfig,
+    strategy: tf.distribute.Strategy,
+    run_dir: RunDir,
+    images: np.ndarray | StreamedImages | None,
+    input_fn: InputFn | None,
+) -> tuple[np.ndarray | StreamedImages, dict | None]:
+    """The run's images (given, or loaded per ``config.data``) and a folder's manifest to record; writes nothing.
+
+    A folder run reads its saved ``images.json`` (resume). With an
+    ``input_fn`` the images are not read; an empty array stands for them.
+    """
+    manifest = None
+    if images is None and input_fn is None:
+        saved = run_dir.read_images_manifest() if config.data.image_dir else None
+        images, manifest = source.load_training_data(
+            config.data, config.model.image_shape, saved, run_dir.images_manifest
+        )
+    if images is None:
+        images = np.zeros([0, *config.model.image_shape], np.uint8)
+    per_replica = config.optim.batch_size // strategy.num_replicas_in_sync
+    if input_fn is None and len(images) < per_replica:
+        raise DataError(
+            f"the training data has {len(images)} images, fewer than the per-replica batch of {per_replica}"
+        )
+    return images, manifest
+
+
 class Trainer:
     """One run: its state, its compiled step, its run directory; ``train()`` runs it.
 
     Args:
       config: the validated run configuration.
       strategy: the tf.distribute.Strategy to train under (built by the caller).
-      images: uint8 [N, H, W, C] training images (tests inject fakes); default
-        loaded with TFDS from ``config.data``.
+      images: uint8 [N, H, W, C] training images (tests inject fakes), or
+        files to stream; default loaded from ``config.data`` (TFDS or
+        --image_dir, ``data.source``) at ``config.model.image_shape``.
       input_fn: replaces the input pipeline over ``images`` (a test seam; see
         ``step.input_stream``).
     """
@@ -78,7 +108,7 @@ class Trainer:
         self,
         config: TrainConfig,
         strategy: tf.distribute.Strategy,
-        images: np.ndarray | None = None,
+        images: np.ndarray | StreamedImages | None = None,
         input_fn: InputFn | None = None,
     ):
         config, self.precision_reason = precision.resolve(config.validate())
@@ -88,10 +118,7 @@ class Trainer:
         self.run_dir = RunDir(config.runtime.model_dir)
         self.chief = cluster.is_chief(strategy)
         self._check_run_dir()
-        if images is None and input_fn is None:
-            images = datasets.load_train_images(config.data)
-        # With an input_fn the images are not read; an empty array stands for them.
-        self.images: np.ndarray = images if images is not None else np.zeros([0, *config.model.image_shape], np.uint8)
+        self.images, self._images_manifest = training_images(config, strategy, self.run_dir, images, input_fn)
         self._input_fn = input_fn
         # Non-chief workers take part in saving (it may involve collectives)
         # but write to a scratch directory that train() removes at the end.
@@ -213,6 +240,8 @@ class Trainer:
         if not self.chief:
             return
         fileio.write_text(self.run_dir.config_path, resume.record(self._saved_config, self.config, start))
+        if self._images_manifest is not None:
+            self.run_dir.write_images_manifest(self._images_manifest)
         self.run_dir.remove_unfinished_writes()
         records.rewind_metrics_log(self.run_dir.metrics_log, start)
         records.rewind_events(self.run_dir.summaries, start)
@@ -277,6 +306,11 @@ class Trainer:
                 except tf.errors.OpError as e:
                     if cluster.is_multi_worker(self.strategy):
                         raise cluster.cluster_error(e, f"during step {step + 1}", self._last_checkpoint()) from e
+                    if isinstance(self.images, StreamedImages):  # a file removed or damaged while training
+                        raise DataError(
+                            f"reading the training images failed during step {step + 1} ({describe(e)}); restore "
+                            f"--image_dir and rerun to resume from {self._last_checkpoint() or 'the start'}"
+                        ) from e
                     raise
                 stopped_by = stopping.stopped_by(float(out.pop("stop_requested")))
                 step += int(out.pop("steps_run"))
@@ -326,7 +360,7 @@ def steps_this_call(config: TrainConfig, step: int) -> int:
 def train(
     config: TrainConfig,
     strategy: tf.distribute.Strategy | None = None,
-    images: np.ndarray | None = None,
+    images: np.ndarray | StreamedImages | None = None,
     input_fn: InputFn | None = None,
     progress: Callable[[str], None] | None = None,
     reporter: console.Reporter | None = None,

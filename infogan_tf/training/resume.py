@@ -6,7 +6,10 @@ refused or recorded (Chen et al.'s objective is unchanged either way):
 * **refused** -- anything that would make the resumed run another run: the
   architecture and code layout (``data.dataset``, ``latent``, ``model``:
   the checkpoint's variables would not match, or would match with another
-  meaning), and what fixes the data order, the noise and the update itself
+  meaning), what selects the images (a folder or a TFDS dataset,
+  ``--image_key``, ``--train_split``, ``--eval_fraction``; a folder's files
+  themselves are checked against its ``images.json`` by ``data.folder``),
+  and what fixes the data order, the noise and the update itself
   (``--seed``, ``--batch_size``, ``--update``, ``--real_info_view``);
 * **recorded** -- everything else (``--train_steps``, learning rates and
   loss weights, the strategy and devices, precision and XLA, how often it
@@ -32,6 +35,8 @@ from infogan_tf.errors import ConfigError
 ARCHITECTURE = (("data", "dataset"), ("latent",), ("model",))
 # Fields that make the run what it is: its data order, noise and update.
 IDENTITY = (("runtime", "seed"), ("optim", "batch_size"), ("optim", "update"), ("optim", "real_info_view"))
+# What selects the training images, with its default (for a config.json written before the field existed).
+DATA_SOURCE = {"image_key": None, "train_split": "train", "eval_fraction": 0.0}
 HISTORY_KEY = "history"
 
 
@@ -84,6 +89,7 @@ def check_resume(saved: dict[str, Any], new: TrainConfig, saved_path: str) -> No
             f"--model_dir {model_dir} holds a run with a different configuration ({shown}); "
             "use a new --model_dir or the original flags"
         )
+    _check_data_source(saved.get("data", {}), new)
     for path in IDENTITY:
         key = ".".join(path)
         if key in diff:
@@ -91,6 +97,25 @@ def check_resume(saved: dict[str, Any], new: TrainConfig, saved_path: str) -> No
                 f"--model_dir {model_dir} holds a run trained with --{path[-1]}={diff[key]['from']}; resuming it "
                 f"with --{path[-1]}={diff[key]['to']} would make it another run (its data order, noise and update "
                 "follow it); use a new --model_dir, or the original value"
+            )
+
+
+def _check_data_source(saved_data: dict[str, Any], new: TrainConfig) -> None:
+    """Refuses a resume on other images: folder vs TFDS, another image feature, split or held-out part."""
+    model_dir, data = new.runtime.model_dir, new.data
+    was = f"--image_dir {saved_data.get('image_dir')}" if saved_data.get("image_dir") else f"--dataset={data.dataset}"
+    if (saved_data.get("image_dir") is None) != (data.image_dir is None):
+        now = f"--image_dir {data.image_dir}" if data.image_dir else f"--dataset={data.dataset}"
+        raise ConfigError(
+            f"--model_dir {model_dir} holds a run trained on {was}, not {now}; "
+            "use a new --model_dir or the original data"
+        )
+    for key, default in DATA_SOURCE.items():
+        old, now_value = saved_data.get(key, default), getattr(data, key)
+        if old != now_value:
+            raise ConfigError(
+                f"--model_dir {model_dir} holds a run trained with --{key}={old}; resuming it with "
+                f"--{key}={now_value} would train on other images; use a new --model_dir, or the original value"
             )
 
 

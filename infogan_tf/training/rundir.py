@@ -6,6 +6,7 @@ Layout, written by ``infogan-train`` (only the chief of a cluster writes):
   <model_dir>/checkpoints/         tf.train checkpoints ckpt-<step> and their state file
   <model_dir>/train/               TensorBoard event files
   <model_dir>/metrics.jsonl        one JSON line of reduced metrics per logged step
+  <model_dir>/images.json          with --image_dir: the files trained on and held out (``data.folder``)
   <model_dir>/eval/<step>/         infogan-evaluate's report and figures
   <model_dir>/.lock                while a run trains: who writes it (pid, host, since, command)
 
@@ -48,6 +49,7 @@ CHECKPOINT_SUBDIR = "checkpoints"
 SUMMARY_SUBDIR = "train"
 METRICS_LOG = "metrics.jsonl"
 EVAL_SUBDIR = "eval"
+IMAGES_MANIFEST = "images.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +77,26 @@ class RunDir:
     @property
     def lock_path(self) -> str:
         return os.path.join(self.path, LOCK_FILENAME)
+
+    @property
+    def images_manifest(self) -> str:
+        return os.path.join(self.path, IMAGES_MANIFEST)
+
+    def read_images_manifest(self) -> dict[str, Any] | None:
+        """The recorded file list of a folder run (``data.folder.manifest``), None if there is none."""
+        if not os.path.exists(self.images_manifest):
+            return None
+        try:
+            with open(self.images_manifest) as f:
+                return json.load(f)
+        except (OSError, json.JSONDecodeError) as e:
+            raise RunDirError(
+                f"{self.images_manifest} is unreadable ({e}); move it away to re-list --image_dir"
+            ) from None
+
+    def write_images_manifest(self, manifest: dict[str, Any]) -> str:
+        """Writes images.json atomically; returns its path."""
+        return fileio.write_text(self.images_manifest, json.dumps(manifest, separators=(",", ":")) + "\n")
 
     def eval_dir(self, step: int) -> str:
         return os.path.join(self.path, EVAL_SUBDIR, str(step))

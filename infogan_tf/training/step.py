@@ -38,7 +38,7 @@ import tensorflow as tf
 
 from infogan_tf.config import TrainConfig
 from infogan_tf.data.augment import random_affine
-from infogan_tf.data.pipeline import make_input_fn
+from infogan_tf.data.pipeline import StreamedImages, make_input_fn
 from infogan_tf.latent import LatentBatch
 from infogan_tf.model import losses
 from infogan_tf.model.networks import Discriminator, DiscriminatorOutput, Generator, build_networks
@@ -151,7 +151,7 @@ class StepTerms(NamedTuple):
 def input_stream(
     config: TrainConfig,
     strategy: tf.distribute.Strategy,
-    images: np.ndarray,
+    images: np.ndarray | StreamedImages,
     start_step: int = 0,
     input_fn: InputFn | None = None,
 ):
