@@ -138,7 +138,7 @@ class RuntimeConfig:
     )
     keep_checkpoints: int = dataclasses.field(default=3, metadata={"help": "How many recent checkpoints to keep."})
     mixed_precision: str = dataclasses.field(
-        default="auto",
+        default="float32",
         metadata={
             "help": "Compute dtype of the layers; bfloat16 (Keras mixed_bfloat16 policy) keeps variables "
             "and losses in float32; auto = bfloat16 on hardware with native bfloat16 arithmetic (x86 "

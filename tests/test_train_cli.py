@@ -280,12 +280,13 @@ def test_train_resume_and_refuse_a_different_config(tmp_path, capsys, mnist_data
     assert {p: p.stat().st_mtime_ns for p in model_dir.rglob("*")} == before
 
 
-def test_a_preset_of_another_size_than_the_dataset_is_refused_naming_both():
+def test_a_preset_of_another_size_than_its_default_dataset_needs_its_images_named():
     with pytest.raises(errors.ConfigError) as e:
         train_cli.config_from_flags(_parsed("--preset=chairs"))
     assert str(e.value) == (
-        "--preset=chairs takes (64, 64, 1) images, --dataset=mnist has (28, 28, 1); "
-        "use a preset of that size or give --dataset explicitly"
+        "--preset=chairs takes (64, 64, 1) images and --dataset=mnist has (28, 28, 1); "
+        "give the images with --image_dir (or name a --dataset explicitly)"
     )
-    cfg = train_cli.config_from_flags(_parsed("--preset=faces", "--dataset=mnist"))  # its own size then
-    assert cfg.model.image_shape == (28, 28, 1) and cfg.latent.continuous == 5
+    # A dataset named explicitly is resized to the preset's networks.
+    cfg = train_cli.config_from_flags(_parsed("--preset=faces", "--dataset=mnist"))
+    assert cfg.model.image_shape == (32, 32, 1) and cfg.latent.continuous == 5

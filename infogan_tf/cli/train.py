@@ -141,6 +141,14 @@ def config_from_flags(values: flags.FlagValues) -> config_lib.TrainConfig:
         parts[part_name] = dataclasses.replace(getattr(base, part_name), **overrides)
     parts["data"], image_shape = _input_shape(values, base, parts["data"])
     parts["model"] = dataclasses.replace(parts["model"], image_shape=image_shape)
+    data, native = parts["data"], config_lib.DATASETS.get(parts["data"].dataset)
+    named = values["dataset"].present or data.image_dir is not None
+    if values["preset"].present and not named and native and native.image_shape != image_shape:
+        # e.g. --preset=chairs alone: its data is a folder, not the default MNIST blown up to 64 px.
+        raise errors.ConfigError(
+            f"--preset={values.preset} takes {image_shape} images and --dataset={data.dataset} has "
+            f"{native.image_shape}; give the images with --image_dir (or name a --dataset explicitly)"
+        )
     lat = base.latent
     try:
         latent = LatentSpec(

@@ -19,12 +19,9 @@ prints a JSON report and writes it, with figures, to
 * ``info_curve.png`` -- Figure 1 style: L_I logged during training
   (``<model_dir>/metrics.jsonl``) against H(c).
 
-Labels of the test split are used here only. The command line is
-``infogan_tf/cli/evaluate.py``; the library entry point is
-:func:`evaluate_model_dir` (tests inject data and a classifier through it);
-:func:`evaluate` computes the report for any
-:class:`~infogan_tf.evaluation.handle.ModelHandle`, so a SavedModel-backed
-handle plugs in the same way.
+Labels of the test split are used here only. CLI: ``infogan_tf/cli/evaluate.py``; library:
+:func:`evaluate_model_dir` (tests inject data and a classifier through it); :func:`evaluate` takes any
+:class:`~infogan_tf.evaluation.handle.ModelHandle` (a SavedModel-backed one plugs in the same way).
 """
 
 from __future__ import annotations

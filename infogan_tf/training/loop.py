@@ -275,11 +275,7 @@ class Trainer:
         """
         if reporter is None:
             reporter = console.Reporter(progress or logging.info, self.config.latent.categorical_entropy())
-        rt = self.config.runtime
-        reporter.say(
-            f"computing in {rt.mixed_precision} ({self.precision_reason}), XLA "
-            f"{'on' if self.step_fn.jit_compile else 'off'}, up to {rt.steps_per_loop} steps per call"
-        )
+        reporter.say(precision.describe(self.config, self.precision_reason, self.step_fn.jit_compile))
         start = self._restore_and_agree(reporter.say)
         lock = self.run_dir.lock() if self.chief else contextlib.nullcontext()
         with lock, self._signals:
@@ -335,9 +331,6 @@ class Trainer:
                     raise records.summary_error(self.write_dir.summaries, e) from e
             if not self.chief:
                 shutil.rmtree(self.write_dir.path, ignore_errors=True)
-        if stopped_by is not None:
-            saved = last_checkpoint if self.chief else f"the chief's checkpoint of step {step}"
-            reporter.say(f"stopped ({stopped_by.name}): saved {saved}; rerun the same command to resume")
         return TrainResult(
             step=step,
             checkpoint=last_checkpoint if self.chief else None,

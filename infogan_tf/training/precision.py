@@ -78,3 +78,10 @@ def use_jit_compile(config: TrainConfig, strategy: tf.distribute.Strategy) -> bo
         return config.runtime.jit_compile
     single = strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     return single and config.runtime.mixed_precision == "float32"
+
+
+def describe(config: TrainConfig, why: str, jit_compile: bool) -> str:
+    """The line a run starts with: how it computes, and why."""
+    rt = config.runtime
+    xla = "on" if jit_compile else "off"
+    return f"computing in {rt.mixed_precision} ({why}), XLA {xla}, up to {rt.steps_per_loop} steps per call"
