@@ -29,11 +29,12 @@ TINY = [
     "--summary_every=100",
     "--checkpoint_every=2",
     "--g_fc_units=16",
-    "--g_base_filters=8",
+    "--g_filters=8,4",
     "--d_filters=4,8",
     "--d_fc_units=16",
     "--q_fc_units=8",
     "--nojit_compile",
+    "--mixed_precision=float32",
 ]
 
 
@@ -292,3 +293,22 @@ def test_fewer_images_than_a_batch(tmp_path, capsys):
 def test_a_folder_that_is_not_there(tmp_path, capsys):
     line = _refused(tmp_path, capsys, tmp_path / "missing", status=2)
     assert f"--image_dir '{tmp_path / 'missing'}' is not a directory" in line
+
+
+@pytest.mark.slow
+def test_a_folder_run_is_evaluated_on_its_held_out_files_without_labels(tmp_path):
+    from infogan_tf.evaluation import evaluate as evaluate_lib
+
+    root = _folder(tmp_path / "imgs", n=16)
+    run = tmp_path / "run"
+    args = [f"--image_dir={root}", "--image_size=16", "--eval_fraction=0.25", f"--model_dir={run}", *TINY]
+    assert _main(*args, "--train_steps=1") == 0
+    held_out = json.loads((run / "images.json").read_text())
+    settings = dict(num_samples=20, num_reference=20, sweep_samples=2, sweep_values=3, batch_size=10)
+    result = evaluate_lib.evaluate_model_dir(
+        evaluate_lib.EvalConfig(model_dir=str(run), out_dir=str(tmp_path / "eval"), **settings)
+    )
+    summary = result.report["summary"]
+    # No labels: no accuracy; the Fréchet distance is measured against the held-out files in random-CNN features.
+    assert summary["accuracy"] is None and "random-init CNN" in summary["feature_space"]
+    assert summary["frechet_distance"] > 0 and len(held_out["train"]) == 12

@@ -35,6 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from infogan_tf.errors import UsageError
+from infogan_tf.evaluation.eval_data import EvalData, load_eval_data
 from infogan_tf.training.rundir import RunDir
 
 REPORT_FILENAME = "report.json"
@@ -111,22 +112,6 @@ class EvalConfig:
         if not self.sweep_lo < self.sweep_hi:
             out.append(f"--sweep_lo must be < --sweep_hi, got {self.sweep_lo} and {self.sweep_hi}")
         return out
-
-
-class EvalData(NamedTuple):
-    """The real images an evaluation uses.
-
-    Attributes:
-      test_images: uint8 [N, H, W, C], held-out real images (the test split).
-      test_labels: int [N], their labels (used for the accuracy only), or
-        None for data without labels (no accuracy is reported).
-      reference_images: uint8 [M, H, W, C] training images, the Fréchet
-        reference set (None when sample quality is not computed).
-    """
-
-    test_images: np.ndarray
-    test_labels: np.ndarray | None
-    reference_images: np.ndarray | None
 
 
 class EvalResult(NamedTuple):
@@ -302,31 +287,6 @@ def write_figures(handle, report: dict, out_dir: str, metrics_path: str | None, 
     return {"figures": written, "training_curve": curve}
 
 
-def load_eval_data(config: EvalConfig, run_data, seed: int) -> EvalData:
-    """The labelled test split and a random training subset, via TFDS."""
-    from infogan_tf.data import datasets as data_lib
-
-    if run_data.image_dir is not None:  # not the default TFDS dataset in its place
-        raise UsageError(
-            f"{config.model_dir} was trained on --image_dir {run_data.image_dir}, which has no labels to measure "
-            "accuracy with; its held-out images are data.source.load_eval_images"
-        )
-    data = dataclasses.replace(
-        run_data,
-        manual_dir=config.manual_dir
-        if config.manual_dir is not None
-        else (run_data.manual_dir if run_data.manual_dir and os.path.isdir(run_data.manual_dir) else None),
-        data_dir=config.data_dir if config.data_dir is not None else run_data.data_dir,
-    )
-    test = data_lib.load_labeled_split(data)
-    reference = None
-    if config.sample_quality:
-        train = data_lib.load_train_images(data)
-        pick = np.random.default_rng(seed).choice(len(train), size=min(config.num_reference, len(train)), replace=False)
-        reference = train[np.sort(pick)]
-    return EvalData(test.images, test.labels, reference)
-
-
 def _feature_space(config: EvalConfig, run_config) -> str:
     """ "classifier" or "random": --feature_space, with "auto" resolved for the run."""
     from infogan_tf.config import DATASETS
@@ -382,7 +342,7 @@ def evaluate_model_dir(config: EvalConfig, data: EvalData | None = None, classif
                 f"the model makes {run_config.model.image_shape}"
             )
     if data is None:
-        data = load_eval_data(config, run_config.data, config.seed)
+        data = load_eval_data(config, run_config.data, config.seed, run_config.model.image_shape)
     report = evaluate(handle, data, config, classifier)
     report["model"]["model_dir"] = config.model_dir
 

@@ -275,11 +275,12 @@ class Trainer:
         """
         if reporter is None:
             reporter = console.Reporter(progress or logging.info, self.config.latent.categorical_entropy())
-        reporter.say(precision.describe(self.config, self.precision_reason, self.step_fn.jit_compile))
         start = self._restore_and_agree(reporter.say)
         lock = self.run_dir.lock() if self.chief else contextlib.nullcontext()
         with lock, self._signals:
             self._record_start(start)
+            jit = precision.use_jit_compile(self.config, self.strategy)
+            reporter.say(precision.describe(self.config, self.precision_reason, jit))
             return self._train(start, reporter)
 
     def _train(self, start: int, reporter: console.Reporter) -> TrainResult:
