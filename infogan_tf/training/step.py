@@ -47,6 +47,12 @@ from infogan_tf.training import precision
 # Quantities checked for finiteness each step, in bit order of the mask.
 GUARDED_QUANTITIES = ("d_loss", "g_loss", "mi_loss", "d_grad_norm", "g_grad_norm")
 
+# What a step returns (summed over replicas), each a float32 scalar.
+METRICS = tuple(
+    "d_loss g_loss mi_loss mi_categorical_ce mi_continuous_nll d_real d_fake d_grad_norm g_grad_norm real_info "  # noqa: SIM905
+    "stop_requested info_lower_bound".split()
+)
+
 # Streams of the per-replica stateless seeds (codes; affine views).
 _CODES_STREAM, _VIEWS_STREAM = 0x1F0, 0xA6F
 
@@ -356,17 +362,18 @@ class InfoGANStep:
 
     # ------------------------------------------------------ across replicas
     def _distributed_steps(self, iterator, stop_requested: tf.Tensor, steps: tf.Tensor) -> dict:
-        """Up to ``steps`` distributed steps in one graph; the last one's metrics and ``steps_run``."""
+        """Up to ``steps`` distributed steps in one graph (traced once); the last one's metrics and ``steps_run``."""
         nonfinite_step = self.state.nonfinite_step
 
         def more(done: tf.Tensor, metrics: dict) -> tf.Tensor:
-            return (done < steps) & (metrics["stop_requested"] <= 0.0) & (nonfinite_step < 0)
+            go_on = (metrics["stop_requested"] <= 0.0) & (nonfinite_step < 0)
+            return (done < steps) & ((done == 0) | go_on)
 
         def step(done: tf.Tensor, _last: dict) -> tuple:
             return done + 1, self._distributed_step(iterator, stop_requested)
 
-        # The first step is taken outside the loop: it gives the metrics their structure.
-        done, metrics = tf.while_loop(more, step, (tf.constant(1), self._distributed_step(iterator, stop_requested)))
+        zeros = {name: tf.constant(0.0) for name in METRICS}
+        done, metrics = tf.while_loop(more, step, (tf.constant(0), zeros))
         return {**metrics, "steps_run": done}
 
     def _distributed_step(self, iterator, stop_requested: tf.Tensor) -> dict:
@@ -381,6 +388,8 @@ class InfoGANStep:
         summed = tf.unstack(self.strategy.reduce(tf.distribute.ReduceOp.SUM, stacked, axis=None))
         metrics = dict(zip(names, summed))
         metrics["info_lower_bound"] = self.config.latent.categorical_entropy() - metrics["mi_categorical_ce"]
+        if set(metrics) != set(METRICS):  # the loop carries exactly these
+            raise AssertionError(f"the step's metrics {sorted(metrics)} are not METRICS {sorted(METRICS)}")
         # Record the first step at which anything guarded stops being finite.
         bits = [tf.where(tf.math.is_finite(metrics[name]), 0, 1 << i) for i, name in enumerate(GUARDED_QUANTITIES)]
         mask = tf.add_n(bits)
