@@ -82,29 +82,12 @@ def main(argv) -> None:
         )
 
     from infogan_tf.data.datasets import load_train_images
-    from infogan_tf.evaluation import classifier as classifier_lib
-    from infogan_tf.evaluation import evaluate as evaluate_lib
 
     png_dir = os.path.join(f.runs_dir, "png")
     train = load_train_images(base.data, base.model.image_shape)
     write_pngs(train[: f.max_images] if f.max_images else train, png_dir)
-    eval_config = evaluate_lib.EvalConfig(
-        model_dir="",
-        manual_dir=base.data.manual_dir,
-        data_dir=base.data.data_dir,
-        classifier_dir=f.classifier_dir,
-        sample_quality=f.sample_quality,
-        num_samples=f.eval_num_samples,
-    )
-    classifier = None
-    if f.sample_quality:
-        path = f.classifier_dir or classifier_lib.default_classifier_dir(base.data.dataset)
-        try:
-            classifier = classifier_lib.load_classifier(path, base.data.dataset)
-        except classifier_lib.ClassifierError as e:
-            sys.exit(f"folder_vs_tfds: error: {e} (or pass --sample_quality=false)")
     # The same labelled test split and Fréchet reference for both sources (the TFDS run's data).
-    eval_data = evaluate_lib.load_eval_data(eval_config, base.data, eval_config.seed)
+    eval_config, classifier, eval_data = reproduce_mnist.evaluation_setup(base, f, "folder_vs_tfds")
     rows = []
     for seed in seeds:
         for name in SOURCES:

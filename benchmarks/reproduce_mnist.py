@@ -223,22 +223,11 @@ def run_seed(config: config_lib.TrainConfig, eval_config, eval_data, classifier)
     return row
 
 
-def main(argv) -> None:
-    if len(argv) > 1:
-        sys.exit(f"reproduce_mnist: error: unexpected arguments: {' '.join(argv[1:])}")
-    f = flags.FLAGS
-    try:
-        base = train_cli.config_from_flags(flags.FLAGS)
-        seeds = [int(s) for s in f.seeds]
-    except ValueError as e:  # errors.ConfigError is one
-        sys.exit(f"reproduce_mnist: error: {e}")
-    if not seeds:
-        sys.exit("reproduce_mnist: error: --seeds is empty")
-
+def evaluation_setup(base: config_lib.TrainConfig, f, prog: str):
+    """(EvalConfig, classifier or None, EvalData) from the script's flags ``f``: the TFDS test split of ``base``."""
     from infogan_tf.evaluation import classifier as classifier_lib
     from infogan_tf.evaluation import evaluate as evaluate_lib
 
-    os.makedirs(f.runs_dir, exist_ok=True)
     eval_config = evaluate_lib.EvalConfig(
         model_dir="",
         manual_dir=base.data.manual_dir,
@@ -253,9 +242,26 @@ def main(argv) -> None:
         try:
             classifier = classifier_lib.load_classifier(path, base.data.dataset)
         except classifier_lib.ClassifierError as e:
-            sys.exit(f"reproduce_mnist: error: {e} (or pass --sample_quality=false)")
+            sys.exit(f"{prog}: error: {e} (or pass --sample_quality=false)")
+    eval_data = evaluate_lib.load_eval_data(eval_config, base.data, eval_config.seed, base.model.image_shape)
+    return eval_config, classifier, eval_data
+
+
+def main(argv) -> None:
+    if len(argv) > 1:
+        sys.exit(f"reproduce_mnist: error: unexpected arguments: {' '.join(argv[1:])}")
+    f = flags.FLAGS
+    try:
+        base = train_cli.config_from_flags(flags.FLAGS)
+        seeds = [int(s) for s in f.seeds]
+    except ValueError as e:  # errors.ConfigError is one
+        sys.exit(f"reproduce_mnist: error: {e}")
+    if not seeds:
+        sys.exit("reproduce_mnist: error: --seeds is empty")
+
+    os.makedirs(f.runs_dir, exist_ok=True)
     # The evaluation data is the same for every seed: load it once.
-    eval_data = evaluate_lib.load_eval_data(eval_config, base.data, eval_config.seed)
+    eval_config, classifier, eval_data = evaluation_setup(base, f, "reproduce_mnist")
 
     rows = []
     results_json = os.path.join(f.runs_dir, "results.json")

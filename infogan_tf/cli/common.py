@@ -61,6 +61,26 @@ def define_common_flags(values: flags.FlagValues) -> None:
     )
 
 
+def define_model_source_flags(values: flags.FlagValues, spec_json_when: str) -> None:
+    """``--saved_model`` or ``--server``/``--model_name``/``--model_version``/``--spec_json``: where a model is.
+
+    Shared by the CLIs that call an exported model (infogan-sample, infogan-explore).
+    """
+    from infogan_tf.serving import signatures as sig
+
+    flags.DEFINE_string(
+        "saved_model", None, "A SavedModel version directory written by infogan-export.", flag_values=values
+    )
+    flags.DEFINE_string("server", None, "TF Serving REST base URL, e.g. http://localhost:8501.", flag_values=values)
+    flags.DEFINE_string("model_name", None, "Name of the served model (with --server).", flag_values=values)
+    flags.DEFINE_integer(
+        "model_version", None, "Served version to call (with --server); default: the latest.", flag_values=values
+    )
+    flags.DEFINE_string(
+        "spec_json", None, f"The export's assets/{sig.METADATA_ASSET} ({spec_json_when}).", flag_values=values
+    )
+
+
 def apply_common_flags(values: flags.FlagValues) -> None:
     """Applies ``--verbosity`` when given: absl's logging level, and TensorFlow's start-up lines back."""
     if values["verbosity"].present:

@@ -33,7 +33,6 @@ from collections.abc import Callable, Sequence
 from absl import flags
 
 from infogan_tf.cli import common as cli
-from infogan_tf.serving import signatures as sig
 from infogan_tf.serving.explorer.backend import ExploreConfig
 
 PROG = "infogan-explore"
@@ -42,20 +41,7 @@ PROG = "infogan-explore"
 def define_flags(values: flags.FlagValues) -> None:
     """Defines the explorer's flags on ``values``."""
     d = ExploreConfig()
-    flags.DEFINE_string(
-        "saved_model", None, "A SavedModel version directory written by infogan-export.", flag_values=values
-    )
-    flags.DEFINE_string("server", None, "TF Serving REST base URL, e.g. http://localhost:8501.", flag_values=values)
-    flags.DEFINE_string("model_name", None, "Name of the served model (with --server).", flag_values=values)
-    flags.DEFINE_integer(
-        "model_version", None, "Served version to call (with --server); default: the latest.", flag_values=values
-    )
-    flags.DEFINE_string(
-        "spec_json",
-        None,
-        "The export's assets/" + sig.METADATA_ASSET + " (with --server; needed for several categorical codes).",
-        flag_values=values,
-    )
+    cli.define_model_source_flags(values, "with --server; needed for several categorical codes")
     flags.DEFINE_string("host", d.host, "Address to serve the page on (0.0.0.0: every interface).", flag_values=values)
     flags.DEFINE_integer("port", d.port, "Port to serve the page on (0: any free port).", flag_values=values)
 

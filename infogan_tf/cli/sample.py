@@ -43,7 +43,6 @@ from absl import flags
 from infogan_tf import errors
 from infogan_tf.cli import common as cli
 from infogan_tf.serving import sample as sample_lib
-from infogan_tf.serving import signatures as sig
 
 PROG = "infogan-sample"
 
@@ -51,20 +50,7 @@ PROG = "infogan-sample"
 def define_flags(values: flags.FlagValues) -> None:
     """Defines the sampling flags on ``values``."""
     d = sample_lib.SampleConfig(out="")
-    flags.DEFINE_string(
-        "saved_model", None, "A SavedModel version directory written by infogan-export.", flag_values=values
-    )
-    flags.DEFINE_string("server", None, "TF Serving REST base URL, e.g. http://localhost:8501.", flag_values=values)
-    flags.DEFINE_string("model_name", None, "Name of the served model (with --server).", flag_values=values)
-    flags.DEFINE_integer(
-        "model_version", None, "Served version to call (with --server); default: the latest.", flag_values=values
-    )
-    flags.DEFINE_string(
-        "spec_json",
-        None,
-        "The export's assets/" + sig.METADATA_ASSET + " (with --server, if needed).",
-        flag_values=values,
-    )
+    cli.define_model_source_flags(values, "with --server, if needed")
     flags.DEFINE_enum(
         "request_form",
         d.request_form,

@@ -136,12 +136,27 @@ def info_from_metadata(metadata: dict) -> ModelInfo:
         raise SampleError(f"not an infogan_tf export metadata file ({type(e).__name__}: {e})") from None
 
 
-def read_metadata_file(path: str) -> ModelInfo:
+def read_metadata_json(path: str) -> dict:
+    """The export's metadata asset as a dict; one-line SampleError if it cannot be read."""
     try:
         with open(path) as f:
-            return info_from_metadata(json.load(f))
+            return json.load(f)
     except (OSError, json.JSONDecodeError) as e:
         raise SampleError(f"cannot read export metadata {path}: {e}") from None
+
+
+def read_metadata_file(path: str) -> ModelInfo:
+    return info_from_metadata(read_metadata_json(path))
+
+
+def check_version_dir(path: str) -> str:
+    """``path`` if it is an export version directory (has saved_model.pb); its metadata asset's path."""
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise SampleError(
+            f"--saved_model {path} has no saved_model.pb; pass a version directory such as "
+            "export/models/infogan_mnist/3000"
+        )
+    return os.path.join(path, "assets", sig.METADATA_ASSET)
 
 
 class SavedModelSource:
@@ -150,12 +165,7 @@ class SavedModelSource:
     def __init__(self, path: str):
         import tensorflow as tf
 
-        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-            raise SampleError(
-                f"--saved_model {path} has no saved_model.pb; pass a version directory such as "
-                "export/models/infogan_mnist/3000"
-            )
-        self.info = read_metadata_file(os.path.join(path, "assets", sig.METADATA_ASSET))
+        self.info = read_metadata_file(check_version_dir(path))
         try:
             self._fn = tf.saved_model.load(path).signatures["generate"]
         except (KeyError, OSError, ValueError) as e:

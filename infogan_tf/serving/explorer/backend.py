@@ -22,7 +22,6 @@ an error answer from it one with 502 (the explorer's JSON errors say which).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import threading
 from collections.abc import Mapping
@@ -105,26 +104,13 @@ class Backend(Protocol):
         """The signature's outputs for checked inputs."""
 
 
-def _read_json(path: str) -> dict:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise SampleError(f"cannot read export metadata {path}: {e}") from None
-
-
 class SavedModelBackend:
     """An exported version directory, loaded in this process."""
 
     def __init__(self, path: str):
         import tensorflow as tf
 
-        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-            raise SampleError(
-                f"--saved_model {path} has no saved_model.pb; pass a version directory such as "
-                "export/models/infogan_mnist/3000"
-            )
-        self.metadata = _read_json(os.path.join(path, "assets", sig.METADATA_ASSET))
+        self.metadata = sample_lib.read_metadata_json(sample_lib.check_version_dir(path))
         self.info = sample_lib.info_from_metadata(self.metadata)
         try:
             loaded = tf.saved_model.load(path)
@@ -158,7 +144,7 @@ class ServingBackend:
         self._client = client
         url = client.model_url
         if spec_json is not None:
-            self.metadata = _read_json(spec_json)
+            self.metadata = sample_lib.read_metadata_json(spec_json)
             self.info = sample_lib.info_from_metadata(self.metadata)
         else:
             try:
