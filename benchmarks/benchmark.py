@@ -826,6 +826,16 @@ def _target(value: float, op: str, threshold: float) -> dict:
     return {"value": value, "target": f"{op} {threshold}", "met": bool(met)}
 
 
+def emit(report: dict, output: str | None) -> None:
+    """Prints the JSON report, and writes it to ``output`` too if given (the benchmark scripts' one output)."""
+    text = json.dumps(report, indent=2, sort_keys=True)
+    print(text)
+    if output:
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        with open(output, "w") as f:
+            f.write(text + "\n")
+
+
 def main(argv) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -842,12 +852,7 @@ def main(argv) -> None:
     except (ValueError, PartError) as e:
         print(f"benchmark: error: {e}", file=sys.stderr)
         sys.exit(1)
-    text = json.dumps(report, indent=2, sort_keys=True)
-    print(text)
-    if FLAGS.output:
-        os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
-        with open(FLAGS.output, "w") as f:
-            f.write(text + "\n")
+    emit(report, FLAGS.output)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ which are not counted).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import statistics
 import sys
@@ -230,12 +229,7 @@ def main(argv) -> None:
         spec = {"images": FLAGS.images, "manual_dir": FLAGS.manual_dir, "data_dir": FLAGS.data_dir}
         benchmark.run_part("images", {**spec, "images_npy": images_npy}, log)
         report = compare(images_npy, settings_from_flags(), log)
-    text = json.dumps(report, indent=2, sort_keys=True)
-    print(text)
-    if FLAGS.output:
-        os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
-        with open(FLAGS.output, "w") as f:
-            f.write(text + "\n")
+    benchmark.emit(report, FLAGS.output)
 
 
 if __name__ == "__main__":
