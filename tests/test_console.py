@@ -185,6 +185,7 @@ REPORT = {
         "classifier_score_real_test": 9.62,
     },
     "unsupervised_accuracy": [{"accuracy": 0.9512, "purity": 0.9604, "nmi": 0.8923, "ari": 0.8811}],
+    "view_consistency": {"codes": [{"agreement": 0.9377, "normalised_information": 0.8412}]},
 }
 
 
@@ -193,6 +194,7 @@ def test_the_evaluation_table_reads_the_report():
         "step                             3000",
         "categorical code: test accuracy  95.1% (many-to-one 96.0%)",
         "  NMI / ARI with the labels      0.892 / 0.881",
+        "label-free check                 93.8% of moved copies keep their category; I = 0.841 of ln K",
         "L_I (categorical)                2.2801 of H(c) = 2.3026",
         "L_I (continuous)                 0.4100",
         "Q recovers categorical 0         99.1%",

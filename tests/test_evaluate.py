@@ -111,6 +111,11 @@ def test_evaluate_model_dir_writes_report_and_figures(trained_run, tiny_classifi
     assert np.sum(accuracy["confusion_matrix"]) == 120
     assert summary["categorical_entropy"] == pytest.approx(math.log(10))
     assert summary["info_lower_bound"] <= math.log(10) + 1e-6
+    # The label-free check, on the held-out images (4 moved copies of each by default).
+    (check,) = report["view_consistency"]["codes"]
+    assert report["view_consistency"]["views"] == 4
+    assert summary["view_agreement"] == check["agreement"] and 0.0 <= check["agreement"] <= 1.0
+    assert summary["view_information"] == check["normalised_information"] and 0.0 <= check["marginal_entropy"] <= 1.0
     assert len(summary["continuous_r2"]) == 2 and 0.0 <= summary["categorical_recovery"][0] <= 1.0
     assert 1.0 <= summary["classifier_score"] <= 10.0 and 1.0 <= summary["classifier_score_real_test"] <= 10.0
     assert summary["frechet_distance"] >= 0.0 and summary["frechet_distance_real_test"] >= 0.0

@@ -28,7 +28,9 @@ from infogan_tf.evaluation.metrics.unsupervised_accuracy import (
     compute_unsupervised_accuracy,
     confusion_matrix,
 )
+from infogan_tf.evaluation.metrics.view_consistency import compute_view_consistency
 from infogan_tf.latent import LatentSpec
+from infogan_tf.training.label_free import moved_copies
 
 SPEC = LatentSpec(noise_dim=2, categorical=(10,), continuous=2)
 
@@ -331,3 +333,75 @@ def test_nmi_and_ari_match_their_definitions_and_bounds():
     assert abs(ari) < 0.02 and nmi < 0.1
     out = compute_unsupervised_accuracy(np.eye(10)[labels], labels)
     assert out["nmi"] == pytest.approx(1.0) and out["ari"] == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------ view consistency
+def _disk_images(levels: np.ndarray, size: int = 28, radius: float = 7.0) -> np.ndarray:
+    """[N, size, size, 1] images in [0, 1]: a centred disk of brightness levels[i] on black."""
+    yy, xx = np.mgrid[:size, :size]
+    disk = ((yy - (size - 1) / 2) ** 2 + (xx - (size - 1) / 2) ** 2 <= radius**2).astype(np.float32)
+    return (np.asarray(levels, np.float32)[:, None, None, None] * disk[None, :, :, None]).astype(np.float32)
+
+
+def _handle(category_of):
+    """A ModelHandle whose Q is certain of ``category_of(images)`` (int [N] in [0, 10))."""
+
+    def encode(images):
+        categories = category_of(np.asarray(images))
+        return QOutput((one_hot(categories).astype(np.float32),), np.zeros([len(images), 2]), np.ones([len(images), 2]))
+
+    return ModelHandle(latent=SPEC, generate=None, encode=encode, step=0, source="test")
+
+
+def test_view_consistency_is_perfect_for_categories_that_moves_keep():
+    # Category = brightness of the disk: rotation, scale and shift leave the interior's value unchanged.
+    levels = np.repeat(np.arange(1, 11) / 10.0, 20)
+    handle = _handle(lambda x: np.round(x.max(axis=(1, 2, 3)) * 10).astype(int) - 1)
+    out = compute_view_consistency(handle, _disk_images(levels), batch_size=64, seed=0, views=3)
+    (code,) = out["codes"]
+    assert code["agreement"] == 1.0
+    assert code["paired_information"] == pytest.approx(math.log(10), abs=1e-3)
+    assert code["normalised_information"] == pytest.approx(1.0, abs=1e-3)
+    assert code["marginal_entropy"] == pytest.approx(1.0, abs=1e-6)
+    assert out["views"] == 3 and out["limits"]["degrees"] == 25.0
+
+
+def test_view_consistency_drops_for_categories_tied_to_position():
+    # Category = which tenth of the image width holds the disk's centre of mass: shifts and
+    # rotations about the centre move it, as a moved digit changes its slant.
+    rng = np.random.default_rng(0)
+    images = np.zeros([300, 28, 28, 1], np.float32)
+    for i, (y, x) in enumerate(rng.integers(6, 22, size=(300, 2))):
+        images[i, y - 2 : y + 3, x - 2 : x + 3, 0] = 1.0
+
+    def column(x):
+        weights = x[..., 0].sum(axis=1)
+        centre = (weights * np.arange(28)).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-6)
+        return np.clip((centre - 4) / 2.0, 0, 9).astype(int)
+
+    (code,) = compute_view_consistency(_handle(column), images, batch_size=64, seed=0, views=2)["codes"]
+    assert code["agreement"] < 0.7
+    assert code["normalised_information"] < 0.7
+
+
+def test_view_consistency_is_zero_information_for_a_q_that_ignores_the_image():
+    rng = np.random.default_rng(1)
+    handle = _handle(lambda x: rng.integers(0, 10, size=len(x)))
+    (code,) = compute_view_consistency(handle, _disk_images(np.ones(2000)), batch_size=500, views=2)["codes"]
+    assert code["agreement"] == pytest.approx(0.1, abs=0.03)
+    assert code["normalised_information"] < 0.02
+
+
+def test_moved_copies_are_deterministic_per_seed_and_view_and_fill_black():
+    images = np.ones([8, 28, 28, 1], np.float32)
+    a = moved_copies(images, seed=0, view=0, batch_size=3)
+    assert a.shape == images.shape
+    np.testing.assert_array_equal(a, moved_copies(images, seed=0, view=0, batch_size=3))
+    assert not np.array_equal(a, moved_copies(images, seed=0, view=1, batch_size=3))
+    assert not np.array_equal(a, moved_copies(images, seed=1, view=0, batch_size=3))
+    assert a.min() == 0.0 and a.max() == pytest.approx(1.0)  # corners come from outside: black
+
+
+def test_view_consistency_rejects_no_views():
+    with pytest.raises(ValueError, match="views must be >= 1"):
+        compute_view_consistency(_handle(lambda x: np.zeros(len(x), int)), _disk_images(np.ones(4)), 4, views=0)

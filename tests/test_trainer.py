@@ -115,6 +115,11 @@ def test_summaries_metrics_log_and_checkpoints_are_written(tmp_path, fake_images
     assert sorted(os.listdir(tmp_path)) == ["checkpoints", "config.json", "metrics.jsonl", "train"]
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 4 and '"info_lower_bound"' in lines[-1]
+    # The label-free check runs at the summary steps (2 and 4) only.
+    records = [json.loads(line) for line in lines]
+    assert ["view_agreement" in r for r in records] == [False, True, False, True]
+    for r in records[1::2]:
+        assert 0.0 <= r["view_agreement"] <= 1.0 and 0.0 <= r["view_information"] <= 1.0 + 1e-5
     elapsed = [json.loads(line)["elapsed_s"] for line in lines]
     assert elapsed == sorted(elapsed) and elapsed[0] > 0
     assert result.checkpoint == str(tmp_path / "checkpoints" / "ckpt-4")
@@ -134,8 +139,28 @@ def test_summaries_metrics_log_and_checkpoints_are_written(tmp_path, fake_images
         "steps_per_sec",
         "elapsed_s",
         "real_info",
+        "view_agreement",
+        "view_information",
         "traversal",
     } <= tags
+
+
+def test_label_free_check_sample_is_fixed_capped_and_read_from_streamed_files(tmp_path):
+    from infogan_tf.data.pipeline import StreamedImages
+    from infogan_tf.training import label_free
+
+    many = np.random.default_rng(0).integers(0, 256, size=(1500, 28, 28, 1), dtype=np.uint8)
+    a = label_free.check_sample(many, seed=3)
+    assert a.shape == (label_free.CHECK_IMAGES, 28, 28, 1)
+    np.testing.assert_array_equal(a, label_free.check_sample(many, seed=3))
+    assert not np.array_equal(a, label_free.check_sample(many, seed=4))
+    assert label_free.check_sample(np.zeros([0, 28, 28, 1], np.uint8), seed=0) is None
+    paths = []
+    for i, image in enumerate(many[:5]):
+        paths.append(str(tmp_path / f"{i}.png"))
+        tf.io.write_file(paths[-1], tf.io.encode_png(image))
+    streamed = label_free.check_sample(StreamedImages(tuple(paths), (28, 28, 1)), seed=0)
+    np.testing.assert_array_equal(streamed, many[:5])
 
 
 def test_traversal_grid_shape(tmp_path, fake_images):

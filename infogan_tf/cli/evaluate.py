@@ -82,6 +82,13 @@ def define_flags(values: flags.FlagValues) -> None:
     flags.DEFINE_float("sweep_hi", d.sweep_hi, "Highest value of the continuous-code sweep.", flag_values=values)
     flags.DEFINE_integer("batch_size", d.batch_size, "Images per forward pass.", flag_values=values)
     flags.DEFINE_integer("seed", d.seed, "Seed of samples, sweeps and figures.", flag_values=values)
+    flags.DEFINE_integer(
+        "consistency_views",
+        d.consistency_views,
+        "Moved copies of each held-out image for the label-free check (rotations to 25 degrees, "
+        "15% scale, 3 px shifts).",
+        flag_values=values,
+    )
     flags.DEFINE_string(
         "out_dir", None, "Where report.json and figures go (default <model_dir>/eval/<step>).", flag_values=values
     )

@@ -128,6 +128,10 @@ def _rows(report: dict) -> list[tuple[str, str]]:
         rows.append((f"{name}: test accuracy", f"{_percent(acc.get('accuracy'))} (many-to-one {purity})"))
         if acc.get("nmi") is not None:
             rows.append(("  NMI / ARI with the labels", f"{_number(acc['nmi'], 3)} / {_number(acc.get('ari'), 3)}"))
+    for i, code in enumerate((report.get("view_consistency") or {}).get("codes") or []):
+        name = f"label-free check, code {i}" if len(accuracy) > 1 else "label-free check"
+        agreement, information = _percent(code["agreement"]), _number(code["normalised_information"], 3)
+        rows.append((name, f"{agreement} of moved copies keep their category; I = {information} of ln K"))
     entropy = s.get("categorical_entropy")
     bound = s.get("info_lower_bound")
     if entropy:

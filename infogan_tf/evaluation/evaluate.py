@@ -13,6 +13,9 @@ prints a JSON report and writes it, with figures, to
   one a fixed random CNN, :mod:`~infogan_tf.evaluation.random_features`;
   the report names it), and what each continuous code controls (Chen et al.
   2016, Sec. 7.1 and Figures 1-2); no accuracy without labels;
+* the label-free run check (``metrics.view_consistency``): whether Q's
+  categories of the held-out real images survive stronger moves than
+  training made -- a style-split run fails it, with no label needed;
 * ``traversal_c<j>.png`` -- Figure 2 style: rows = categories ordered by the
   digit they were matched to, columns = continuous code j swept over -2..2;
 * ``categories.png`` -- the categories (rows, same order) for 10 noise draws;
@@ -69,6 +72,8 @@ class EvalConfig:
       sweep_lo, sweep_hi: the sweep range (paper: -2..2).
       batch_size: images per forward pass.
       seed: seeds the samples, sweeps and figures.
+      consistency_views: moved copies of each held-out image for the
+        label-free check (``metrics.view_consistency``).
       out_dir: where report and figures go; None = model_dir/eval/<step>.
     """
 
@@ -87,6 +92,7 @@ class EvalConfig:
     sweep_hi: float = 2.0
     batch_size: int = 500
     seed: int = 0
+    consistency_views: int = 4
     out_dir: str | None = None
 
     def problems(self) -> list[str]:
@@ -104,7 +110,7 @@ class EvalConfig:
             out.append(f"--num_samples must be >= 10, got {self.num_samples}")
         if self.num_reference < 2:
             out.append(f"--num_reference must be >= 2, got {self.num_reference}")
-        for name in ("sweep_samples", "batch_size"):
+        for name in ("sweep_samples", "batch_size", "consistency_views"):
             if getattr(self, name) <= 0:
                 out.append(f"--{name} must be positive, got {getattr(self, name)}")
         if self.sweep_values < 3:
@@ -183,13 +189,18 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
     from infogan_tf.evaluation.metrics.continuous_effects import compute_continuous_effects, sweep_values
     from infogan_tf.evaluation.metrics.mutual_information import compute_mutual_information
     from infogan_tf.evaluation.metrics.unsupervised_accuracy import compute_unsupervised_accuracy
+    from infogan_tf.evaluation.metrics.view_consistency import compute_view_consistency
 
     latent = handle.latent
     accuracy = []
+    test_images = uint8_to_unit(data.test_images)
     if data.test_labels is not None:  # labels: the categorical codes' accuracy; without, none
         num_classes = int(np.max(data.test_labels)) + 1
-        q_test = handle_lib.encode_in_batches(handle, uint8_to_unit(data.test_images), config.batch_size)
+        q_test = handle_lib.encode_in_batches(handle, test_images, config.batch_size)
         accuracy = [compute_unsupervised_accuracy(p, data.test_labels, num_classes) for p in q_test.categorical_probs]
+    consistency = compute_view_consistency(
+        handle, test_images, config.batch_size, config.seed, config.consistency_views
+    )
     samples = handle_lib.draw_samples(handle, config.num_samples, config.batch_size, config.seed)
     information = compute_mutual_information(samples, latent)
     recovery = compute_code_recovery(samples)
@@ -212,6 +223,9 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
         "purity": accuracy[0]["purity"] if accuracy else None,
         "nmi": accuracy[0]["nmi"] if accuracy else None,
         "ari": accuracy[0]["ari"] if accuracy else None,
+        # The label-free check of the first categorical code (None without one).
+        "view_agreement": consistency["codes"][0]["agreement"] if consistency["codes"] else None,
+        "view_information": consistency["codes"][0]["normalised_information"] if consistency["codes"] else None,
         "info_lower_bound": information["categorical"]["lower_bound"],
         "categorical_entropy": information["categorical"]["entropy"],
         "continuous_info_lower_bound": information["continuous"]["lower_bound"],
@@ -232,6 +246,7 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
         "model": {"source": handle.source, "step": handle.step, "latent": latent.to_dict()},
         "summary": summary,
         "unsupervised_accuracy": accuracy,
+        "view_consistency": consistency,
         "mutual_information": information,
         "code_recovery": recovery,
         "sample_quality": quality,

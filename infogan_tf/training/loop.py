@@ -34,7 +34,7 @@ from infogan_tf.data import source
 from infogan_tf.data.pipeline import StreamedImages
 from infogan_tf.data.pixels import to_unit_range
 from infogan_tf.errors import CheckpointError, DataError, NonFiniteError, describe
-from infogan_tf.training import cluster, console, precision, records, resume, stopping
+from infogan_tf.training import cluster, console, label_free, precision, records, resume, stopping
 from infogan_tf.training.distribute import get_strategy
 from infogan_tf.training.rundir import RunDir, latest_checkpoint, restore_checkpoint
 from infogan_tf.training.step import GUARDED_QUANTITIES, InfoGANStep, InputFn, build_state, input_stream, state_bytes
@@ -140,6 +140,7 @@ class Trainer:
             step_counter=s.step,
         )
         self.restored_from: str | None = None  # set by restore()
+        self._check = label_free.RunCheck(self.images, self.state.discriminator, config.runtime.seed)
         self._signals = stopping.StopSignals()
 
     def _check_run_dir(self) -> None:
@@ -252,10 +253,11 @@ class Trainer:
         metrics["steps_per_sec"] = rate
         metrics["elapsed_s"] = elapsed  # seconds since this process started (or resumed) training
         entropy = self.config.latent.categorical_entropy()
+        grid = self.traversal_grid() if at_summary else None
+        metrics.update(self._check() if at_summary else {})
         reporter.log(step, metrics)
         if self.chief:
             records.append_metrics(self.write_dir.metrics_log, step, metrics)
-        grid = self.traversal_grid() if at_summary else None
         records.write_summaries(
             writer, self.write_dir.summaries, step, {**metrics, "categorical_entropy": entropy}, grid
         )

@@ -90,7 +90,8 @@ def progress_line(step: int, total: int, metrics: dict, entropy: float, rate: fl
         f"L_I={metrics['info_lower_bound']:.4f}/{entropy:.4f} "
         f"I_real={metrics['real_info']:.3f} "
         f"D(x)={metrics['d_real']:.3f} D(G(z))={metrics['d_fake']:.3f} "
-        f"{rate:.2f} steps/s ETA {format_eta(eta)}"
+        + (f"views_agree={metrics['view_agreement']:.3f} " if "view_agreement" in metrics else "")
+        + f"{rate:.2f} steps/s ETA {format_eta(eta)}"
     )
 
 
