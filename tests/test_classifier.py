@@ -83,6 +83,23 @@ def test_classifier_below_min_accuracy_writes_nothing(trained):
     assert sorted(os.listdir(os.path.dirname(out))) == ["mnist_classifier"]
 
 
+def test_each_dataset_has_its_own_accuracy_bar(tmp_path):
+    def bar(dataset, given=None):
+        return ClassifierConfig(data=DataConfig(dataset=dataset), min_test_accuracy=given).resolved_min_test_accuracy
+
+    assert bar("mnist") == 0.99
+    assert bar("fashion_mnist") == 0.9
+    assert bar("some_tfds_dataset") == 0.9
+    assert bar("fashion_mnist", given=0.5) == 0.5
+    # The refusal names the bar that applied: Fashion-MNIST's, not MNIST's.
+    rng = np.random.default_rng(4)
+    noise = LabeledSplit(rng.integers(0, 255, size=(60, 28, 28, 1)).astype(np.uint8), rng.integers(0, 10, size=60))
+    config = ClassifierConfig(data=DataConfig(dataset="fashion_mnist"), out_dir=str(tmp_path / "c"), epochs=1)
+    with pytest.raises(ClassifierError, match=r"below --min_test_accuracy=0\.9;"):
+        classifier_lib.train_classifier(config, noise, noise)
+    assert not os.path.exists(tmp_path / "c")
+
+
 def test_missing_or_corrupt_cache_is_a_clear_error(tmp_path):
     with pytest.raises(ClassifierError, match="train one with: infogan-classifier --dataset=mnist"):
         classifier_lib.load_classifier(str(tmp_path / "none"))

@@ -48,7 +48,8 @@ def define_flags(values: flags.FlagValues) -> None:
     flags.DEFINE_float(
         "min_test_accuracy",
         d.min_test_accuracy,
-        "Refuse to cache a classifier below this test accuracy.",
+        "Refuse to cache a classifier below this test accuracy (default: the dataset's bar, "
+        "0.99 for mnist, 0.90 for fashion_mnist and svhn_cropped).",
         flag_values=values,
     )
 
