@@ -10,7 +10,7 @@
    from ``--manual_dir`` as usual) as ``png/<index>.png``; the labels are not
    written. Skipped if the folder already holds that many files.
 2. Trains each seed twice with the same flags (every ``infogan-train`` flag
-   is accepted, as in ``reproduce_mnist.py``): on the TFDS split, and with
+   is accepted, as in ``reproduce.py``): on the TFDS split, and with
    ``--image_dir=<runs_dir>/png`` (``--cache`` as given).
 3. Evaluates both runs on the same data: the dataset's labelled TFDS test
    split (accuracy; a folder carries no labels) and its training images as
@@ -35,9 +35,9 @@ import sys
 from absl import app, flags
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _HERE)  # benchmarks/reproduce_mnist.py
+sys.path.insert(0, _HERE)  # benchmarks/reproduce.py
 
-import reproduce_mnist  # noqa: E402
+import reproduce  # noqa: E402
 
 from infogan_tf.cli import train as train_cli  # noqa: E402
 
@@ -87,7 +87,7 @@ def main(argv) -> None:
     train = load_train_images(base.data, base.model.image_shape)
     write_pngs(train[: f.max_images] if f.max_images else train, png_dir)
     # The same labelled test split and Fréchet reference for both sources (the TFDS run's data).
-    eval_config, classifier, eval_data = reproduce_mnist.evaluation_setup(base, f, "folder_vs_tfds")
+    eval_config, classifier, eval_data = reproduce.evaluation_setup(base, f, "folder_vs_tfds")
     rows = []
     for seed in seeds:
         for name in SOURCES:
@@ -98,7 +98,7 @@ def main(argv) -> None:
                 runtime=dataclasses.replace(base.runtime, model_dir=os.path.join(f.runs_dir, name, f"seed_{seed}")),
             )
             config = dataclasses.replace(config, runtime=dataclasses.replace(config.runtime, seed=seed)).validate()
-            row = reproduce_mnist.run_seed(config, eval_config, eval_data, classifier)
+            row = reproduce.run_seed(config, eval_config, eval_data, classifier)
             row["source"] = name
             rows.append(row)
         tfds_row, folder_row = rows[-2], rows[-1]
@@ -106,12 +106,12 @@ def main(argv) -> None:
             same = _metrics(tfds_row["model_dir"]) == _metrics(folder_row["model_dir"])
             tfds_row["same_metrics_log"] = folder_row["same_metrics_log"] = same
         by_source = {name: [r for r in rows if r["source"] == name] for name in SOURCES}
-        summary = {name: reproduce_mnist.summarise(by_source[name], f.target_accuracy) for name in SOURCES}
+        summary = {name: reproduce.summarise(by_source[name], f.target_accuracy) for name in SOURCES}
         with open(os.path.join(f.runs_dir, "results.json"), "w") as fh:
             json.dump(
                 {"command": sys.argv, "config": json.loads(base.to_json()), "rows": rows, **summary}, fh, indent=2
             )
-        tables = [f"## {name}\n\n" + reproduce_mnist.markdown_table(by_source[name], summary[name]) for name in SOURCES]
+        tables = [f"## {name}\n\n" + reproduce.markdown_table(by_source[name], summary[name]) for name in SOURCES]
         same_logs = [r.get("same_metrics_log") for r in rows if r["source"] == "folder"]
         text = "\n".join(tables) + f"\nsame logged losses (folder vs TFDS), per seed: {same_logs}\n"
         with open(os.path.join(f.runs_dir, "results.md"), "w") as fh:
@@ -120,5 +120,5 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
-    reproduce_mnist.define_flags()
+    reproduce.define_flags()
     app.run(main)

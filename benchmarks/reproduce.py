@@ -1,36 +1,49 @@
-"""Reproduces the paper's MNIST result over several seeds: train, evaluate, tabulate.
+"""The seed table of a configuration on a labelled dataset: train, evaluate, tabulate.
 
 Chen et al. 2016 (Sec. 7.1) report that InfoGAN's 10-way categorical code
 classifies MNIST with 5 % error without labels, and that L_I climbs to
-H(c) = ln 10. This script trains the configuration given by the
-``infogan-train`` flags (default: the package defaults, i.e. the reproduction
-configuration of BUILD_NOTES) once per seed on the real MNIST files, evaluates each run with
-``infogan_tf.evaluation.evaluate`` on the test split, and writes a results table -- one
-row per seed, failures included, and the median -- as JSON and Markdown:
+H(c) = ln 10; later papers report about 0.61 on Fashion-MNIST for InfoGAN
+(BUILD_NOTES, "Where the field stands"). This script trains the
+configuration given by the ``infogan-train`` flags (default: the package
+defaults) once per seed, evaluates each run with
+``infogan_tf.evaluation.evaluate`` on the test split, and writes the seed
+table -- one row per seed, failures included, then mean +- std and median --
+as JSON and Markdown:
 
-    python benchmarks/reproduce_mnist.py --manual_dir=../shared/data/mnist \\
-        --runs_dir=runs/reproduce --seeds=0,1,2
-    # -> runs/reproduce/seed_<s>/ (each a normal model_dir, with eval/<step>/)
-    #    runs/reproduce/results.json, runs/reproduce/results.md
+    python benchmarks/reproduce.py --manual_dir=../shared/data/mnist --runs_dir=runs/reproduce/mnist --seeds=0,1,2,3,4
+    python benchmarks/reproduce.py --preset=fashion_mnist --manual_dir=../shared/data/fashion_mnist \
+        --runs_dir=runs/reproduce/fashion_mnist --seeds=0,1,2
+    # -> <runs_dir>/seed_<s>/ (each a normal model_dir, with eval/<step>/),
+    #    <runs_dir>/results.json, <runs_dir>/results.md
 
-Every training flag of ``infogan-train`` is accepted (``--train_steps``,
-``--lambda_cont``, ``--batch_size``, ``--continuous_std``, ...) and applies
-to every seed; ``--model_dir`` and ``--seed`` are replaced by ``--runs_dir``
-and ``--seeds``. A seed whose run already finished (a ``seed_result.json``
-for the same configuration) is not retrained; an interrupted one resumes
-from its checkpoint (its wall time then counts only the resumed part, and
-the row says from which step it resumed). The results files are rewritten
-after every seed, so a long benchmark can be read while it runs.
+Every training flag of ``infogan-train`` is accepted (``--preset``,
+``--train_steps``, ``--lambda_real_info``, ``--batch_size``, ...) and
+applies to every seed; ``--model_dir`` and ``--seed`` are replaced by
+``--runs_dir`` and ``--seeds``. A seed whose run already finished (a
+``seed_result.json`` for the same configuration) is not retrained
+(``--reevaluate`` scores it again with the current evaluation); an
+interrupted one resumes from its checkpoint (its wall time then counts only
+the resumed part, and the row says from which step it resumed). The results
+files are rewritten after every seed, so a long benchmark can be read while
+it runs.
 
-The sample-quality columns need the cached classifier
-(``python -m infogan_tf.evaluation.classifier --manual_dir=...``); without it they are
-left out (``--sample_quality=false`` skips them explicitly).
+``--curve`` scores every checkpoint the run kept: its test accuracy against
+the training time and step it took (the time and steps to
+``--target_accuracy``), and the label-free check
+(``evaluation.metrics.view_consistency``) with the checkpoint it would pick
+without labels and that checkpoint's accuracy.
+
+The sample-quality columns need the cached classifier of the dataset
+(``infogan-classifier --dataset=... --manual_dir=...``); ``--sample_quality=false``
+leaves them out.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import math
 import os
 import statistics
 import sys
@@ -39,13 +52,18 @@ import time
 from absl import app, flags
 
 from infogan_tf import config as config_lib
+from infogan_tf import fileio
 from infogan_tf.cli import train as train_cli
 
+PROG = "reproduce"
 SEED_RESULT = "seed_result.json"
 COLUMNS = (
     # key, header, format
     ("accuracy", "test accuracy", "{:.4f}"),
     ("purity", "purity", "{:.4f}"),
+    ("nmi", "NMI", "{:.3f}"),
+    ("ari", "ARI", "{:.3f}"),
+    ("view_agreement", "label-free: views agree", "{:.3f}"),
     ("info_lower_bound", "L_I eval (nats)", "{:.3f}"),
     ("train_info_lower_bound", "L_I train, last log", "{:.3f}"),
     ("categorical_recovery", "cat. recovery", "{:.4f}"),
@@ -53,20 +71,25 @@ COLUMNS = (
     ("frechet_distance", "Fréchet dist.", "{:.2f}"),
     ("classifier_score", "classifier score", "{:.2f}"),
     ("steps", "steps", "{:d}"),
+    ("seconds_per_step", "s/step", "{:.3f}"),
     ("wall_time_s", "train wall time (s)", "{:.0f}"),
+    ("steps_to_target", "steps to target", "{:d}"),
     ("time_to_target_s", "time to target (s)", "{:.0f}"),
+    ("picked_step", "label-free pick: step", "{:d}"),
+    ("picked_accuracy", "its accuracy", "{:.4f}"),
 )
 
 
 def define_flags() -> None:
     train_cli.define_flags(flags.FLAGS)
     flags.DEFINE_list("seeds", ["0", "1", "2"], "Training seeds; one run each.")
-    flags.DEFINE_string("runs_dir", "runs/reproduce_mnist", "Each seed trains in <runs_dir>/seed_<s>.")
+    flags.DEFINE_string("runs_dir", None, "Each seed trains in <runs_dir>/seed_<s> (default runs/reproduce/<dataset>).")
     flags.DEFINE_string("classifier_dir", None, "Cached classifier for sample quality (default: the dataset's cache).")
     flags.DEFINE_bool("sample_quality", True, "Report Fréchet distance and classifier score (needs the classifier).")
     flags.DEFINE_integer("eval_num_samples", 10000, "Fresh samples per evaluation (L_I, recovery, sample quality).")
     flags.DEFINE_float("target_accuracy", 0.95, "A seed 'reaches the target' at this test accuracy (paper: 0.95).")
     flags.DEFINE_bool("retrain", False, "Retrain seeds that already have a result.")
+    flags.DEFINE_bool("reevaluate", False, "Score seeds that already have a result again (no training).")
     flags.DEFINE_bool(
         "curve",
         False,
@@ -75,20 +98,40 @@ def define_flags() -> None:
     )
 
 
-def _median(values):
-    values = [v for v in values if isinstance(v, (int, float))]
-    return statistics.median(values) if values else None
+def _numbers(values) -> list[float]:
+    return [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
 
 
 def summarise(rows: list[dict], target: float) -> dict:
-    """Median over the seeds that produced a value, and how many reached the target."""
-    median = {key: _median([r.get(key) for r in rows]) for key, _, _ in COLUMNS}
-    reached = sum(1 for r in rows if (r.get("accuracy") or 0.0) >= target)
-    return {"median": median, "seeds_reaching_target": reached, "seeds": len(rows), "target_accuracy": target}
+    """Mean, standard deviation (n - 1) and median over the seeds that produced a value; who reached the target.
+
+    A seed that failed (its row has an ``error``) counts as not reaching the
+    target and as slowest for the time to it.
+    """
+    mean, std, median = {}, {}, {}
+    for key, _, _ in COLUMNS:
+        values = _numbers(r.get(key) for r in rows)
+        mean[key] = statistics.mean(values) if values else None
+        std[key] = statistics.stdev(values) if len(values) > 1 else None
+        median[key] = statistics.median(values) if values else None
+    # The median time to the target counts a seed that never reached it as slowest.
+    times = sorted(r.get("time_to_target_s") if r.get("time_to_target_s") is not None else math.inf for r in rows)
+    median["time_to_target_s"] = statistics.median(times) if times and rows else None
+    if median["time_to_target_s"] == math.inf:
+        median["time_to_target_s"] = None
+    return {
+        "mean": mean,
+        "std": std,
+        "median": median,
+        "seeds_reaching_target": sum(1 for r in rows if (r.get("accuracy") or 0.0) >= target),
+        "failed_runs": sum(1 for r in rows if r.get("error")),
+        "seeds": len(rows),
+        "target_accuracy": target,
+    }
 
 
 def markdown_table(rows: list[dict], summary: dict) -> str:
-    """The results as a Markdown table (one row per seed, then the median)."""
+    """The results as a Markdown table (one row per seed, then mean +- std and the median)."""
 
     def cell(value, fmt):
         if value is None:
@@ -102,12 +145,24 @@ def markdown_table(rows: list[dict], summary: dict) -> str:
     for r in rows:
         note = r.get("error") or (f"resumed from step {r['resumed_from']}" if r.get("resumed_from") else "")
         lines.append(f"| {r['seed']} | " + " | ".join(cell(r.get(k), f) for k, _, f in COLUMNS) + f" | {note} |")
-    m = summary["median"]
-    lines.append("| **median** | " + " | ".join(cell(m.get(k), f) for k, _, f in COLUMNS) + " | |")
+    mean, std, median = summary["mean"], summary["std"], summary["median"]
+
+    def spread(key, fmt):
+        if mean.get(key) is None:
+            return "–"
+        fmt = "{:.0f}" if fmt == "{:d}" else fmt
+        return fmt.format(mean[key]) + ("" if std.get(key) is None else " ± " + fmt.format(std[key]))
+
+    lines.append("| **mean ± std** | " + " | ".join(spread(k, f) for k, _, f in COLUMNS) + " | |")
+    lines.append(
+        "| **median** | "
+        + " | ".join(cell(median.get(k), "{:.0f}" if f == "{:d}" else f) for k, _, f in COLUMNS)
+        + " | a seed that never reached the target counts as slowest |"
+    )
     lines.append("")
     lines.append(
         f"{summary['seeds_reaching_target']} of {summary['seeds']} seeds reach test accuracy "
-        f">= {summary['target_accuracy']:.2f}."
+        f">= {summary['target_accuracy']:.2f}; {summary['failed_runs']} failed to train."
     )
     return "\n".join(lines) + "\n"
 
@@ -146,43 +201,67 @@ def elapsed_at(step: int, logged: dict[int, float]) -> float | None:
     return logged[lo] + (logged[hi] - logged[lo]) * (step - lo) / (hi - lo)
 
 
-def accuracy_curve(model_dir: str, eval_data, batch_size: int, target: float) -> dict:
-    """Test accuracy of every kept checkpoint, with the training time it took to get there.
+def accuracy_curve(model_dir: str, eval_data, batch_size: int, target: float, views: int) -> dict:
+    """Every kept checkpoint scored: test accuracy, the label-free check, the training time and step.
 
     The time of a checkpoint is the run's ``elapsed_s`` at its step (seconds of
     training in the process that wrote it), interpolated between the logged
-    steps around it when the step has no log line.
+    steps around it when the step has no log line. The label-free pick is the
+    checkpoint whose categories keep best under moved copies
+    (``view_information``): chosen without labels, then scored with them.
     """
     import tensorflow as tf
 
     from infogan_tf.data.pixels import uint8_to_unit
     from infogan_tf.evaluation import handle as handle_lib
     from infogan_tf.evaluation.metrics.unsupervised_accuracy import compute_unsupervised_accuracy
+    from infogan_tf.evaluation.metrics.view_consistency import compute_view_consistency
     from infogan_tf.training.rundir import RunDir
 
     run = RunDir(model_dir)
     elapsed = logged_elapsed(run.metrics_log)
-    state = tf.train.get_checkpoint_state(run.checkpoints)
+    test_images = uint8_to_unit(eval_data.test_images)
     points = []
+    state = tf.train.get_checkpoint_state(run.checkpoints)
     for path in state.all_model_checkpoint_paths if state else []:
         handle = handle_lib.handle_from_model_dir(model_dir, path)
-        q = handle_lib.encode_in_batches(handle, uint8_to_unit(eval_data.test_images), batch_size)
-        accuracy = compute_unsupervised_accuracy(q.categorical_probs[0], eval_data.test_labels)["accuracy"]
-        points.append({"step": handle.step, "elapsed_s": elapsed_at(handle.step, elapsed), "accuracy": accuracy})
-        print(f"  {model_dir} step {handle.step}: test accuracy {accuracy:.4f}", flush=True)
-    reached = [p["elapsed_s"] for p in points if p["accuracy"] >= target and p["elapsed_s"] is not None]
-    return {"curve": points, "time_to_target_s": min(reached) if reached else None}
+        q = handle_lib.encode_in_batches(handle, test_images, batch_size)
+        scores = compute_unsupervised_accuracy(q.categorical_probs[0], eval_data.test_labels)
+        (check, *_) = compute_view_consistency(handle, test_images, batch_size, views=views)["codes"]
+        points.append(
+            {
+                "step": handle.step,
+                "elapsed_s": elapsed_at(handle.step, elapsed),
+                "accuracy": scores["accuracy"],
+                "nmi": scores["nmi"],
+                "view_agreement": check["agreement"],
+                "view_information": check["normalised_information"],
+            }
+        )
+        print(
+            f"  {model_dir} step {handle.step}: test accuracy {scores['accuracy']:.4f}, "
+            f"label-free: views agree {check['agreement']:.3f}, I {check['normalised_information']:.3f}",
+            flush=True,
+        )
+    reached = [p for p in points if p["accuracy"] >= target and p["elapsed_s"] is not None]
+    first = min(reached, key=lambda p: p["step"]) if reached else None
+    picked = max(points, key=lambda p: p["view_information"]) if points else None
+    return {
+        "curve": points,
+        "time_to_target_s": first["elapsed_s"] if first else None,
+        "steps_to_target": first["step"] if first else None,
+        "picked_step": picked["step"] if picked else None,
+        "picked_accuracy": picked["accuracy"] if picked else None,
+    }
 
 
-def run_seed(config: config_lib.TrainConfig, eval_config, eval_data, classifier) -> dict:
-    """Trains (or resumes) one seed, evaluates it, returns its table row."""
+def train_seed(config: config_lib.TrainConfig) -> dict:
+    """Trains (or resumes) one seed; the row's training part (``error`` when it failed)."""
     from infogan_tf import errors
-    from infogan_tf.evaluation import evaluate as evaluate_lib
     from infogan_tf.training import loop
     from infogan_tf.training.distribute import get_strategy
 
-    model_dir = config.runtime.model_dir
-    row = {"seed": config.runtime.seed, "model_dir": model_dir}
+    row = {"seed": config.runtime.seed, "model_dir": config.runtime.model_dir}
     start = time.time()
     try:
         rt = config.runtime
@@ -198,7 +277,16 @@ def run_seed(config: config_lib.TrainConfig, eval_config, eval_data, classifier)
         print(f"[seed {config.runtime.seed}] preempted at step {result.step}; rerun to resume", flush=True)
         sys.exit(errors.PREEMPTED_EXIT_CODE)
     row.update(steps=result.step, wall_time_s=time.time() - start, resumed_from=resumed_from or None)
-    row["train_info_lower_bound"] = _last_logged_info(model_dir)
+    return row
+
+
+def evaluate_seed(row: dict, eval_config, eval_data, classifier) -> dict:
+    """The row with the evaluation of its finished run (and the curve with ``--curve``)."""
+    from infogan_tf.evaluation import evaluate as evaluate_lib
+
+    model_dir = row["model_dir"]
+    row = {**row, "train_info_lower_bound": _last_logged_info(model_dir)}
+    row["seconds_per_step"] = seconds_per_step(model_dir)
     evaluation = evaluate_lib.evaluate_model_dir(
         dataclasses.replace(eval_config, model_dir=model_dir), eval_data, classifier
     )
@@ -207,6 +295,10 @@ def run_seed(config: config_lib.TrainConfig, eval_config, eval_data, classifier)
     row.update(
         accuracy=s["accuracy"],
         purity=s["purity"],
+        nmi=s.get("nmi"),
+        ari=s.get("ari"),
+        view_agreement=s.get("view_agreement"),
+        view_information=s.get("view_information"),
         info_lower_bound=s["info_lower_bound"],
         categorical_recovery=s["categorical_recovery"][0] if s["categorical_recovery"] else None,
         continuous_r2=s["continuous_r2"],
@@ -219,8 +311,38 @@ def run_seed(config: config_lib.TrainConfig, eval_config, eval_data, classifier)
         eval_dir=evaluation.out_dir,
     )
     if flags.FLAGS.curve:
-        row.update(accuracy_curve(model_dir, eval_data, eval_config.batch_size, flags.FLAGS.target_accuracy))
+        row.update(
+            accuracy_curve(
+                model_dir, eval_data, eval_config.batch_size, flags.FLAGS.target_accuracy, eval_config.consistency_views
+            )
+        )
     return row
+
+
+def run_seed(config: config_lib.TrainConfig, eval_config, eval_data, classifier) -> dict:
+    """Trains (or resumes) one seed, evaluates it, returns its table row."""
+    row = train_seed(config)
+    return row if "error" in row else evaluate_seed(row, eval_config, eval_data, classifier)
+
+
+def seconds_per_step(model_dir: str) -> float | None:
+    """Mean training seconds per step between the first and last log line of the last process that trained the run.
+
+    ``elapsed_s`` restarts when a run resumes; the first line's time, which
+    includes tracing and compilation, is left out.
+    """
+    from infogan_tf.training.rundir import RunDir
+
+    path = RunDir(model_dir).metrics_log
+    logged = logged_elapsed(path) if os.path.isfile(path) else {}
+    steps = sorted(logged)
+    first = steps[0] if steps else None
+    for prev, step in itertools.pairwise(steps):
+        if logged[step] < logged[prev]:  # a later process started here
+            first = step
+    if first is None or steps[-1] == first:
+        return None
+    return (logged[steps[-1]] - logged[first]) / (steps[-1] - first)
 
 
 def evaluation_setup(base: config_lib.TrainConfig, f, prog: str):
@@ -247,53 +369,59 @@ def evaluation_setup(base: config_lib.TrainConfig, f, prog: str):
     return eval_config, classifier, eval_data
 
 
+def saved_row(saved_path: str, config: config_lib.TrainConfig) -> dict | None:
+    """The row a finished seed saved, if it was trained with exactly ``config``."""
+    if not os.path.isfile(saved_path):
+        return None
+    with open(saved_path) as fh:
+        saved = json.load(fh)
+    return saved["row"] if saved.get("config") == json.loads(config.to_json()) else None
+
+
 def main(argv) -> None:
     if len(argv) > 1:
-        sys.exit(f"reproduce_mnist: error: unexpected arguments: {' '.join(argv[1:])}")
+        sys.exit(f"{PROG}: error: unexpected arguments: {' '.join(argv[1:])}")
     f = flags.FLAGS
     try:
         base = train_cli.config_from_flags(flags.FLAGS)
         seeds = [int(s) for s in f.seeds]
     except ValueError as e:  # errors.ConfigError is one
-        sys.exit(f"reproduce_mnist: error: {e}")
+        sys.exit(f"{PROG}: error: {e}")
     if not seeds:
-        sys.exit("reproduce_mnist: error: --seeds is empty")
-
-    os.makedirs(f.runs_dir, exist_ok=True)
+        sys.exit(f"{PROG}: error: --seeds is empty")
+    if base.data.image_dir:
+        sys.exit(
+            f"{PROG}: error: the seed table needs a labelled test split: give --dataset or --preset, not --image_dir"
+        )
+    runs_dir = f.runs_dir or os.path.join("runs", "reproduce", base.data.dataset)
+    os.makedirs(runs_dir, exist_ok=True)
     # The evaluation data is the same for every seed: load it once.
-    eval_config, classifier, eval_data = evaluation_setup(base, f, "reproduce_mnist")
+    eval_config, classifier, eval_data = evaluation_setup(base, f, PROG)
 
     rows = []
-    results_json = os.path.join(f.runs_dir, "results.json")
     for seed in seeds:
-        model_dir = os.path.join(f.runs_dir, f"seed_{seed}")
+        model_dir = os.path.join(runs_dir, f"seed_{seed}")
         config = dataclasses.replace(
             base, runtime=dataclasses.replace(base.runtime, model_dir=model_dir, seed=seed)
         ).validate()
         saved_path = os.path.join(model_dir, SEED_RESULT)
-        row = None
-        if os.path.isfile(saved_path) and not f.retrain:
-            with open(saved_path) as fh:
-                saved = json.load(fh)
-            if saved.get("config") == json.loads(config.to_json()):
-                row = saved["row"]
-                print(f"[seed {seed}] already done: {saved_path}", flush=True)
-        if row is None:
+        row = None if f.retrain else saved_row(saved_path, config)
+        if row is not None and f.reevaluate:
+            print(f"[seed {seed}] trained: scoring {model_dir} again", flush=True)
+            row = evaluate_seed(row, eval_config, eval_data, classifier)
+        elif row is not None:
+            print(f"[seed {seed}] already done: {saved_path}", flush=True)
+        else:
             row = run_seed(config, eval_config, eval_data, classifier)
-            if "error" not in row:
-                with open(saved_path, "w") as fh:
-                    json.dump({"config": json.loads(config.to_json()), "row": row}, fh, indent=2)
+        if "error" not in row:
+            fileio.write_text(saved_path, json.dumps({"config": json.loads(config.to_json()), "row": row}, indent=2))
         rows.append(row)
         summary = summarise(rows, f.target_accuracy)
-        with open(results_json + ".tmp", "w") as fh:
-            json.dump(
-                {"command": sys.argv, "config": json.loads(base.to_json()), "rows": rows, **summary}, fh, indent=2
-            )
-        os.replace(results_json + ".tmp", results_json)
-        with open(os.path.join(f.runs_dir, "results.md"), "w") as fh:
-            fh.write(markdown_table(rows, summary))
+        report = {"command": sys.argv, "config": json.loads(base.to_json()), "rows": rows, **summary}
+        fileio.write_text(os.path.join(runs_dir, "results.json"), json.dumps(report, indent=2))
+        fileio.write_text(os.path.join(runs_dir, "results.md"), markdown_table(rows, summary))
     print(markdown_table(rows, summarise(rows, f.target_accuracy)))
-    print(f"reproduce_mnist: results in {results_json} and {os.path.join(f.runs_dir, 'results.md')}")
+    print(f"{PROG}: results in {os.path.join(runs_dir, 'results.json')} and {os.path.join(runs_dir, 'results.md')}")
 
 
 if __name__ == "__main__":

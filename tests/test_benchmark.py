@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import REPO, TINY_MODEL, tiny_config
 
@@ -98,7 +99,7 @@ def test_generator_weight_bytes_match_the_built_generator(model):
 
 
 def test_checkpoint_times_are_interpolated_between_logged_steps(tmp_path):
-    import reproduce_mnist
+    import reproduce
 
     log = tmp_path / "metrics.jsonl"
     log.write_text(
@@ -112,11 +113,45 @@ def test_checkpoint_times_are_interpolated_between_logged_steps(tmp_path):
             )
         )
     )
-    logged = reproduce_mnist.logged_elapsed(str(log))
+    logged = reproduce.logged_elapsed(str(log))
     assert logged == {100: 50.0, 200: 90.0, 400: 170.0}
-    assert reproduce_mnist.elapsed_at(200, logged) == 90.0
-    assert reproduce_mnist.elapsed_at(250, logged) == 110.0
-    assert reproduce_mnist.elapsed_at(50, logged) is None and reproduce_mnist.elapsed_at(500, logged) is None
+    assert reproduce.elapsed_at(200, logged) == 90.0
+    assert reproduce.elapsed_at(250, logged) == 110.0
+    assert reproduce.elapsed_at(50, logged) is None and reproduce.elapsed_at(500, logged) is None
+
+
+def test_seed_table_counts_failures_and_spreads_over_seeds(tmp_path):
+    import reproduce
+
+    rows = [
+        {"seed": 0, "accuracy": 0.98, "nmi": 0.95, "time_to_target_s": 300.0, "steps_to_target": 1000},
+        {"seed": 1, "accuracy": 0.96, "nmi": 0.91, "time_to_target_s": 500.0, "steps_to_target": 1750},
+        {"seed": 2, "accuracy": 0.89, "nmi": 0.87},  # never reached the target
+        {"seed": 3, "error": "non-finite loss at step 7"},
+    ]
+    summary = reproduce.summarise(rows, target=0.95)
+    assert summary["seeds_reaching_target"] == 2 and summary["failed_runs"] == 1 and summary["seeds"] == 4
+    assert summary["mean"]["accuracy"] == pytest.approx((0.98 + 0.96 + 0.89) / 3)
+    assert summary["std"]["accuracy"] == pytest.approx(np.std([0.98, 0.96, 0.89], ddof=1))
+    # Two of four seeds never reached the target: they count as slowest, so the median is unreached.
+    assert summary["median"]["time_to_target_s"] is None
+    assert reproduce.summarise(rows[:3], target=0.95)["median"]["time_to_target_s"] == 500.0
+    table = reproduce.markdown_table(rows, summary)
+    assert "| **mean ± std** | 0.9433 ± 0.0473 |" in table
+    assert "non-finite loss at step 7" in table
+    assert "2 of 4 seeds reach test accuracy >= 0.95; 1 failed to train." in table
+
+
+def test_seconds_per_step_leaves_out_the_first_line_and_follows_a_resume(tmp_path):
+    import reproduce
+
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = [(100, 80.0), (200, 130.0), (300, 180.0), (400, 40.0), (500, 100.0)]  # resumed at 300
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps({"step": s, "elapsed_s": t}) for s, t in lines))
+    assert reproduce.seconds_per_step(str(run)) == pytest.approx(0.6)
+    (run / "metrics.jsonl").write_text(json.dumps({"step": 100, "elapsed_s": 80.0}))
+    assert reproduce.seconds_per_step(str(run)) is None
 
 
 def _serving_part(batch1_ms: float, batch1024_gflops: float) -> dict:
