@@ -123,11 +123,24 @@ def summarise(rows: list[dict], target: float) -> dict:
         "mean": mean,
         "std": std,
         "median": median,
+        "label_free_rank_correlation": label_free_correlation(rows),
         "seeds_reaching_target": sum(1 for r in rows if (r.get("accuracy") or 0.0) >= target),
         "failed_runs": sum(1 for r in rows if r.get("error")),
         "seeds": len(rows),
         "target_accuracy": target,
     }
+
+
+def label_free_correlation(rows: list[dict]) -> dict:
+    """Spearman rho between each label-free score and the test accuracy, over every scored checkpoint of every seed."""
+    from scipy.stats import spearmanr
+
+    points = [p for r in rows for p in r.get("curve", []) if p.get("view_information") is not None]
+    out: dict = {"checkpoints": len(points)}
+    for key in ("view_information", "view_agreement"):
+        rho = spearmanr([p[key] for p in points], [p["accuracy"] for p in points])[0] if len(points) > 2 else None
+        out[key] = None if rho is None or math.isnan(rho) else float(rho)
+    return out
 
 
 def markdown_table(rows: list[dict], summary: dict) -> str:
@@ -164,6 +177,12 @@ def markdown_table(rows: list[dict], summary: dict) -> str:
         f"{summary['seeds_reaching_target']} of {summary['seeds']} seeds reach test accuracy "
         f">= {summary['target_accuracy']:.2f}; {summary['failed_runs']} failed to train."
     )
+    rho = summary["label_free_rank_correlation"]
+    if rho["checkpoints"] > 2 and rho["view_information"] is not None:
+        lines.append(
+            f"Label-free check against test accuracy over {rho['checkpoints']} checkpoints: Spearman rho "
+            f"{rho['view_information']:.2f} (information), {rho['view_agreement']:.2f} (agreement)."
+        )
     return "\n".join(lines) + "\n"
 
 

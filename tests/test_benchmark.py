@@ -140,6 +140,30 @@ def test_seed_table_counts_failures_and_spreads_over_seeds(tmp_path):
     assert "| **mean ± std** | 0.9433 ± 0.0473 |" in table
     assert "non-finite loss at step 7" in table
     assert "2 of 4 seeds reach test accuracy >= 0.95; 1 failed to train." in table
+    assert summary["label_free_rank_correlation"] == {
+        "checkpoints": 0,
+        "view_information": None,
+        "view_agreement": None,
+    }
+
+
+def test_seed_table_ranks_the_label_free_check_against_accuracy():
+    import reproduce
+
+    def point(step, accuracy, information, agreement):
+        return {"step": step, "accuracy": accuracy, "view_information": information, "view_agreement": agreement}
+
+    rows = [
+        {"seed": 0, "curve": [point(250, 0.6, 0.5, 0.7), point(500, 0.8, 0.7, 0.6)]},
+        {"seed": 1, "curve": [point(250, 0.7, 0.6, 0.8), point(500, 0.9, 0.8, 0.9)]},
+    ]
+    rho = reproduce.summarise(rows, target=0.95)["label_free_rank_correlation"]
+    assert rho["checkpoints"] == 4
+    assert rho["view_information"] == pytest.approx(1.0)  # the same order as the accuracy
+    assert rho["view_agreement"] == pytest.approx(0.4)
+    assert "over 4 checkpoints: Spearman rho 1.00 (information), 0.40 (agreement)." in reproduce.markdown_table(
+        rows, reproduce.summarise(rows, target=0.95)
+    )
 
 
 def test_seconds_per_step_leaves_out_the_first_line_and_follows_a_resume(tmp_path):
