@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import io
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -155,7 +156,11 @@ def _prepare(data: DataConfig):
 
     check_manual_dir(data)
     builder = _builder(data)
-    download_config = tfds.download.DownloadConfig(manual_dir=data.manual_dir)
+    # TFDS extracts a manual file to <downloads>/extracted/GZIP.<file name> and reuses what it finds
+    # there: MNIST and Fashion-MNIST have the same file names, so the second dataset prepared in a
+    # data_dir would be built from the first one's images. Each dataset extracts into its own folder.
+    extract_dir = os.path.join(os.fspath(builder.data_dir_root), "downloads", "extracted", builder.name)
+    download_config = tfds.download.DownloadConfig(manual_dir=data.manual_dir, extract_dir=extract_dir)
     where = (
         f"the original files in --manual_dir {data.manual_dir!r}"
         if data.manual_dir

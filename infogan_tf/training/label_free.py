@@ -117,7 +117,7 @@ def check_sample(images: np.ndarray | StreamedImages, seed: int) -> np.ndarray |
 
 
 class RunCheck:
-    """The check the trainer logs: ``check()`` scores the live networks on a fixed sample of the training images.
+    """The check the trainer logs: calling it scores the live networks on a fixed sample of the training images.
 
     The sample and the encoder (one trace for the run) are made at the first call.
     """
