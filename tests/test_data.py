@@ -115,6 +115,21 @@ def test_truncated_file_is_rejected_and_nothing_prepared(tmp_path, capsys):
     assert out.out == ""
 
 
+@pytest.mark.slow
+def test_fashion_mnist_prepared_beside_mnist_is_fashion_mnist(mnist_data_dir):
+    # Both datasets' files have the same names; TFDS once reused MNIST's extracted files for Fashion-MNIST.
+    fashion_dir = os.path.join(os.path.dirname(MNIST_DIR), "fashion_mnist")
+    if not os.path.isdir(fashion_dir):
+        pytest.skip(f"the official Fashion-MNIST files are not at {fashion_dir}")
+    test = data_lib.load_labeled_split(
+        DataConfig(dataset="fashion_mnist", data_dir=mnist_data_dir, manual_dir=fashion_dir)
+    )
+    np.testing.assert_array_equal(np.bincount(test.labels, minlength=10), [1000] * 10)  # MNIST's are uneven
+    with gzip.open(os.path.join(fashion_dir, "t10k-images-idx3-ubyte.gz")) as f:
+        raw = np.frombuffer(f.read()[16:], np.uint8)
+    assert int(test.images.astype(np.int64).sum()) == int(raw.astype(np.int64).sum())
+
+
 def test_real_mnist_files_prepare_offline(mnist_data_dir):
     images = data_lib.load_train_images(DataConfig(dataset="mnist", data_dir=mnist_data_dir))
     assert images.shape == (60000, 28, 28, 1) and images.dtype == np.uint8
