@@ -93,8 +93,9 @@ def define_flags() -> None:
     flags.DEFINE_bool(
         "curve",
         False,
-        "Also score the test accuracy of every checkpoint the run kept (set --checkpoint_every and "
-        "--keep_checkpoints) against its training wall time; gives the time to --target_accuracy.",
+        "Also score every checkpoint the run kept (set --checkpoint_every and --keep_checkpoints): test "
+        "accuracy against training time and step (the steps and time to --target_accuracy), and the "
+        "label-free check with the checkpoint it would pick.",
     )
 
 
@@ -114,11 +115,11 @@ def summarise(rows: list[dict], target: float) -> dict:
         mean[key] = statistics.mean(values) if values else None
         std[key] = statistics.stdev(values) if len(values) > 1 else None
         median[key] = statistics.median(values) if values else None
-    # The median time to the target counts a seed that never reached it as slowest.
-    times = sorted(r.get("time_to_target_s") if r.get("time_to_target_s") is not None else math.inf for r in rows)
-    median["time_to_target_s"] = statistics.median(times) if times and rows else None
-    if median["time_to_target_s"] == math.inf:
-        median["time_to_target_s"] = None
+    # The median steps and time to the target count a seed that never reached it as slowest.
+    for key in ("steps_to_target", "time_to_target_s"):
+        ranked = sorted(math.inf if r.get(key) is None else r[key] for r in rows)
+        middle = statistics.median(ranked) if ranked else math.inf
+        median[key] = None if middle == math.inf else middle
     return {
         "mean": mean,
         "std": std,
@@ -246,7 +247,7 @@ def accuracy_curve(model_dir: str, eval_data, batch_size: int, target: float, vi
         handle = handle_lib.handle_from_model_dir(model_dir, path)
         q = handle_lib.encode_in_batches(handle, test_images, batch_size)
         scores = compute_unsupervised_accuracy(q.categorical_probs[0], eval_data.test_labels)
-        (check, *_) = compute_view_consistency(handle, test_images, batch_size, views=views)["codes"]
+        (check, *_) = compute_view_consistency(handle, test_images, batch_size, views=views, base=q)["codes"]
         points.append(
             {
                 "step": handle.step,

@@ -194,12 +194,12 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
     latent = handle.latent
     accuracy = []
     test_images = uint8_to_unit(data.test_images)
+    q_test = handle_lib.encode_in_batches(handle, test_images, config.batch_size)
     if data.test_labels is not None:  # labels: the categorical codes' accuracy; without, none
         num_classes = int(np.max(data.test_labels)) + 1
-        q_test = handle_lib.encode_in_batches(handle, test_images, config.batch_size)
         accuracy = [compute_unsupervised_accuracy(p, data.test_labels, num_classes) for p in q_test.categorical_probs]
     consistency = compute_view_consistency(
-        handle, test_images, config.batch_size, config.seed, config.consistency_views
+        handle, test_images, config.batch_size, config.seed, config.consistency_views, base=q_test
     )
     samples = handle_lib.draw_samples(handle, config.num_samples, config.batch_size, config.seed)
     information = compute_mutual_information(samples, latent)

@@ -82,8 +82,17 @@ def code_consistency(base: np.ndarray, moved: list[np.ndarray]) -> dict:
     }
 
 
-def view_consistency(encode: CategoricalEncoder, images: np.ndarray, batch_size: int, seed: int, views: int) -> dict:
+def view_consistency(
+    encode: CategoricalEncoder,
+    images: np.ndarray,
+    batch_size: int,
+    seed: int,
+    views: int,
+    base: Sequence[np.ndarray] | None = None,
+) -> dict:
     """The scores of every categorical code on ``images`` ([N, H, W, C] in [0, 1]).
+
+    ``base``: ``encode(images)`` when the caller already has it (not computed again).
 
     Returns ``{"codes": [per-code dict], "views": views, "limits": {...}}``;
     ``codes`` is empty for a model without categorical codes.
@@ -95,7 +104,7 @@ def view_consistency(encode: CategoricalEncoder, images: np.ndarray, batch_size:
         parts = [list(encode(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
         return [np.concatenate([p[c] for p in parts]) for c in range(len(parts[0]))]
 
-    base = probabilities(images)
+    base = list(base) if base is not None else probabilities(images)
     moved = [probabilities(moved_copies(images, seed, v, batch_size)) for v in range(views)]
     codes = [code_consistency(base[i], [m[i] for m in moved]) for i in range(len(base))]
     degrees, scale, shift = STRONG_VIEWS

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from infogan_tf.evaluation.handle import QOutput
 from infogan_tf.training.label_free import view_consistency
 
 
-def compute_view_consistency(handle, images: np.ndarray, batch_size: int, seed: int = 0, views: int = 4) -> dict:
-    """The check's scores for every categorical code of ``handle`` on real ``images`` ([N, H, W, C] in [0, 1])."""
-    return view_consistency(lambda x: handle.encode(x).categorical_probs, images, batch_size, seed, views)
+def compute_view_consistency(
+    handle, images: np.ndarray, batch_size: int, seed: int = 0, views: int = 4, base: QOutput | None = None
+) -> dict:
+    """The check's scores for every categorical code of ``handle`` on real ``images`` ([N, H, W, C] in [0, 1]).
+
+    ``base``: Q's output on ``images`` when the caller already has it (not computed again).
+    """
+    encode = lambda x: handle.encode(x).categorical_probs
+    return view_consistency(encode, images, batch_size, seed, views, None if base is None else base.categorical_probs)
