@@ -198,6 +198,8 @@ class TrainConfig:
             v = getattr(o, name)
             if not (math.isfinite(v) and v >= 0):
                 out.append(f"--{name} must be a finite number >= 0, got {v}")
+        if m.q_overcluster and o.lambda_real_info == 0:
+            out.append("--q_overcluster trains only through the real-image term: it needs --lambda_real_info > 0")
         if o.real_info_view not in REAL_INFO_VIEWS:
             out.append(f"--real_info_view must be one of {', '.join(REAL_INFO_VIEWS)}, got {o.real_info_view!r}")
         if o.update not in UPDATES:

@@ -55,6 +55,8 @@ def _with(part, **kw):
         ),
         ("model", {"continuous_std": "sometimes"}, "--continuous_std must be 'learned' or 'fixed'"),
         ("model", {"image_shape": (30, 30, 1)}, "divisible by 4"),
+        ("model", {"q_overcluster": -5}, "--q_overcluster must be >= 0, got -5"),
+        ("model", {"q_overcluster": 1}, "--q_overcluster must be 0 (none) or at least 2 categories, got 1"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_flag(part, kw, message):
@@ -62,6 +64,13 @@ def test_bad_values_are_rejected_naming_the_flag(part, kw, message):
         _with(part, **kw).validate()
     assert message in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_an_overclustering_head_needs_the_real_image_term():
+    config = _with("model", q_overcluster=50)
+    config = dataclasses.replace(config, optim=dataclasses.replace(config.optim, lambda_real_info=0.0))
+    with pytest.raises(ConfigError, match=r"--q_overcluster trains only through the real-image term"):
+        config.validate()
 
 
 def test_default_is_valid_and_round_trips_through_json():

@@ -70,6 +70,21 @@ def test_several_categorical_codes_get_their_own_logits():
     assert [t.shape[1] for t in out.categorical_logits] == [3, 5, 2]
 
 
+def test_the_overclustering_head_reads_q_and_is_absent_by_default():
+    spec = LatentSpec(noise_dim=4, categorical=(3,), continuous=1)
+    small = ModelConfig(g_fc_units=8, g_filters=(8, 4), d_filters=(4, 4), d_fc_units=8, q_fc_units=8)
+    _, plain = build_networks(spec, small)
+    _, over = build_networks(spec, dataclasses.replace(small, q_overcluster=7))
+    assert plain(tf.zeros([2, 28, 28, 1])).overcluster_logits.shape == (2, 0)
+    assert not any("q_overcluster" in v.path for v in plain.weights)
+    out = over(tf.random.uniform([2, 28, 28, 1], -1, 1))
+    assert out.overcluster_logits.shape == (2, 7)
+    assert [t.shape for t in out.categorical_logits] == [(2, 3)]
+    # It belongs to Q, on Q's hidden layer: its kernel is q_fc_units x K.
+    head = [v for v in over.q_head_variables() if "q_overcluster" in v.path]
+    assert sorted(tuple(v.shape) for v in head) == [(7,), (8, 7)]
+
+
 def test_fixed_std_has_no_log_std_head():
     spec = LatentSpec(noise_dim=4, categorical=(3,), continuous=2)
     _g, d = build_networks(

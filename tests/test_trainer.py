@@ -234,3 +234,18 @@ def test_real_information_term_changes_only_what_it_should(tmp_path, fake_images
         # The generator's update does not contain the term (it is in the D/Q objective only).
         for a, b in zip(runs[0.0].state.generator.trainable_variables, runs[5.0].state.generator.trainable_variables):
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("update", ["alternating", "joint"])
+def test_the_overclustering_head_trains_through_the_real_image_term(tmp_path, fake_images, update):
+    cfg = tiny_config(str(tmp_path), update=update)
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, q_overcluster=12)).validate()
+    trainer = make_trainer(cfg, fake_images)
+    head = trainer.state.discriminator.q_overcluster
+    before = [v.numpy() for v in head.weights]
+    result = trainer.train(progress=lambda _: None)
+    assert all(not np.allclose(a, v.numpy()) for a, v in zip(before, head.weights))
+    assert 0 < result.metrics["overcluster_info"] <= np.log(12) + 1e-5
+    # Without the head the metric is there and 0.
+    plain = make_trainer(tiny_config(str(tmp_path / "plain"), update=update), fake_images)
+    assert plain.train(progress=lambda _: None).metrics["overcluster_info"] == 0.0

@@ -14,7 +14,8 @@ its other tables:
            BN, lReLU]
   D head:  FC 1 (real/fake logit)
   Q head:  [FC q_fc_units, BN, lReLU] -> per categorical code k logits,
-           continuous mean and log-std (learned) or log-std 0 (fixed).
+           continuous mean and log-std (learned) or log-std 0 (fixed)
+           [, q_overcluster logits of an auxiliary over-clustering head].
   ([...]: absent when its width is 0, as in the SVHN and CelebA tables.)
 
 Q shares the trunk with D, which is what makes L_I almost free to compute
@@ -54,12 +55,15 @@ class DiscriminatorOutput(NamedTuple):
       continuous_mean: [B, n_continuous] mean of Q(c_cont | x).
       continuous_log_std: [B, n_continuous] log standard deviation (zeros
         when the std is fixed).
+      overcluster_logits: [B, q_overcluster] logits of the auxiliary
+        over-clustering head ([B, 0] without one); not a latent code.
     """
 
     d_logit: tf.Tensor
     categorical_logits: tuple
     continuous_mean: tf.Tensor
     continuous_log_std: tf.Tensor
+    overcluster_logits: tf.Tensor
 
 
 def _bn(name: str) -> keras.layers.BatchNormalization:
@@ -160,6 +164,7 @@ class Discriminator(keras.Model):
             keras.layers.Dense(latent.categorical_dim, name="q_categorical") if latent.categorical else None
         )
         self.q_mean = keras.layers.Dense(latent.continuous, name="q_mean") if latent.continuous else None
+        self.q_overcluster = keras.layers.Dense(m.q_overcluster, name="q_overcluster") if m.q_overcluster else None
         self.q_log_std = (
             keras.layers.Dense(latent.continuous, name="q_log_std")
             if latent.continuous and m.continuous_std == "learned"
@@ -202,7 +207,11 @@ class Discriminator(keras.Model):
             log_std = tf.cast(self.q_log_std(q), tf.float32)
         else:
             log_std = tf.zeros_like(mean)
-        return DiscriminatorOutput(d_logit, categorical_logits, mean, log_std)
+        if self.q_overcluster is not None:
+            overcluster = tf.cast(self.q_overcluster(q), tf.float32)
+        else:
+            overcluster = tf.zeros([batch, 0], tf.float32)
+        return DiscriminatorOutput(d_logit, categorical_logits, mean, log_std, overcluster)
 
     def build_variables(self) -> Discriminator:
         self(tf.zeros([1, *self.model_config.image_shape]))
@@ -210,7 +219,7 @@ class Discriminator(keras.Model):
 
     def q_head_variables(self) -> list:
         """Variables that belong to the Q head only (for gradient tests)."""
-        layers = [self.q_fc, self.q_bn, self.q_categorical, self.q_mean, self.q_log_std]
+        layers = [self.q_fc, self.q_bn, self.q_categorical, self.q_mean, self.q_log_std, self.q_overcluster]
         return [v for layer in layers if layer is not None for v in layer.trainable_variables]
 
     def trunk_variables(self) -> list:

@@ -14,7 +14,9 @@ one step on each replica is:
      V_G + lambda * (-log Q(c'|G(z', c'))) against the updated D.
 
 I_real is Q's information about the categories of real images (not in the
-paper; ``lambda_real_info = 0`` turns it off; ``model.losses``): with affine
+paper; ``lambda_real_info = 0`` turns it off; ``model.losses``), plus the
+same for Q's auxiliary over-clustering head when there is one
+(``ModelConfig.q_overcluster``, as IIC's, Ji et al. 2019): with affine
 views, the second views of the real images are made inside the
 (XLA-compiled) replica step (``data.augment.affine_warp`` compiles).
 ``update="joint"`` updates D/Q and G simultaneously from one forward pass of
@@ -50,7 +52,7 @@ GUARDED_QUANTITIES = ("d_loss", "g_loss", "mi_loss", "d_grad_norm", "g_grad_norm
 # What a step returns (summed over replicas), each a float32 scalar.
 METRICS = tuple(
     "d_loss g_loss mi_loss mi_categorical_ce mi_continuous_nll d_real d_fake d_grad_norm g_grad_norm real_info "  # noqa: SIM905
-    "stop_requested info_lower_bound".split()
+    "overcluster_info stop_requested info_lower_bound".split()
 )
 
 # Streams of the per-replica stateless seeds (codes; affine views).
@@ -142,6 +144,7 @@ class StepTerms(NamedTuple):
       real_logit, fake_logit: D's logits for the D/Q update's batches.
       d_grads, g_grads: the gradients applied to D/Q and to G.
       real_info: Q's information about the categories of the real batch (scalar).
+      overcluster_info: the same for the over-clustering head (0 without one).
     """
 
     d_adv: tf.Tensor
@@ -152,6 +155,7 @@ class StepTerms(NamedTuple):
     d_grads: list
     g_grads: list
     real_info: tf.Tensor
+    overcluster_info: tf.Tensor
 
 
 def input_stream(
@@ -254,9 +258,14 @@ class InfoGANStep:
             fake_out = s.discriminator(fake_images, training=True)
             mi = self._mi_terms(codes, fake_out, slice(None))
             d_adv = losses.discriminator_loss(real_out.d_logit, fake_out.d_logit)
-            view_logits = None if real_views is None else s.discriminator(real_views, training=True).categorical_logits
-            real_info = self._real_info(real_out.categorical_logits, view_logits)
-            d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real_info)
+            if real_views is None:
+                real_info = self._real_info(real_out.categorical_logits, None)
+                over_info = self._overcluster_info(real_out.overcluster_logits, None)
+            else:
+                view_out = s.discriminator(real_views, training=True)
+                real_info = self._real_info(real_out.categorical_logits, view_out.categorical_logits)
+                over_info = self._overcluster_info(real_out.overcluster_logits, view_out.overcluster_logits)
+            d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real_info + over_info)
         d_grads = tape.gradient(d_loss, d_vars)
         s.d_optimizer.apply_gradients(zip(d_grads, d_vars))
 
@@ -267,7 +276,7 @@ class InfoGANStep:
             g_loss = self._average(g_adv + self._mi_terms(g_codes, g_out, slice(None)).loss)
         g_grads = tape.gradient(g_loss, g_vars)
         s.g_optimizer.apply_gradients(zip(g_grads, g_vars))
-        return StepTerms(d_adv, g_adv, mi, real_out.d_logit, fake_out.d_logit, d_grads, g_grads, real_info)
+        return StepTerms(d_adv, g_adv, mi, real_out.d_logit, fake_out.d_logit, d_grads, g_grads, real_info, over_info)
 
     def _joint_update(self, real_images: tf.Tensor, real_views: tf.Tensor | None, codes: LatentBatch) -> StepTerms:
         """D/Q and G updated simultaneously from one forward pass of [real; fake (; views)]."""
@@ -286,7 +295,10 @@ class InfoGANStep:
                 [logits[:batch] for logits in out.categorical_logits],
                 None if real_views is None else [logits[2 * batch :] for logits in out.categorical_logits],
             )
-            d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real_info)
+            over_info = self._overcluster_info(
+                out.overcluster_logits[:batch], None if real_views is None else out.overcluster_logits[2 * batch :]
+            )
+            d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real_info + over_info)
             g_loss = self._average(g_adv + mi.loss)
         d_vars, g_vars = s.discriminator.trainable_variables, s.generator.trainable_variables
         d_grads = tape.gradient(d_loss, d_vars)
@@ -295,7 +307,7 @@ class InfoGANStep:
         # Gradients are summed across replicas inside apply_gradients.
         s.d_optimizer.apply_gradients(zip(d_grads, d_vars))
         s.g_optimizer.apply_gradients(zip(g_grads, g_vars))
-        return StepTerms(d_adv, g_adv, mi, real_logit, fake_logit, d_grads, g_grads, real_info)
+        return StepTerms(d_adv, g_adv, mi, real_logit, fake_logit, d_grads, g_grads, real_info, over_info)
 
     # ------------------------------------------------------------ the terms
     def _average(self, per_example: tf.Tensor) -> tf.Tensor:
@@ -323,6 +335,12 @@ class InfoGANStep:
         if view_logits is None:
             return losses.categorical_information(real_logits)
         return losses.paired_categorical_information(real_logits, view_logits)
+
+    def _overcluster_info(self, real_logits: tf.Tensor, view_logits: tf.Tensor | None) -> tf.Tensor:
+        """The real-image information of the over-clustering head (0 without one; ModelConfig.q_overcluster)."""
+        if not self.config.model.q_overcluster:
+            return tf.constant(0.0, tf.float32)
+        return self._real_info([real_logits], None if view_logits is None else [view_logits])
 
     def _real_info_loss(self, real_info: tf.Tensor) -> tf.Tensor:
         """-lambda_real_info * I(x; c), divided by the replicas because their gradients are summed."""
@@ -357,6 +375,7 @@ class InfoGANStep:
             "g_grad_norm": tf.linalg.global_norm(terms.g_grads) * replica_mean,
             # Q's information about the categories of real images (the mean over replicas).
             "real_info": terms.real_info * replica_mean,
+            "overcluster_info": terms.overcluster_info * replica_mean,
             "stop_requested": tf.cast(stop_requested, tf.float32),
         }
 
