@@ -125,6 +125,7 @@ def summarise(rows: list[dict], target: float) -> dict:
         "std": std,
         "median": median,
         "label_free_rank_correlation": label_free_correlation(rows),
+        "label_free_seed_pick": label_free_seed_pick(rows),
         "seeds_reaching_target": sum(1 for r in rows if (r.get("accuracy") or 0.0) >= target),
         "failed_runs": sum(1 for r in rows if r.get("error")),
         "seeds": len(rows),
@@ -141,6 +142,26 @@ def label_free_correlation(rows: list[dict]) -> dict:
     for key in ("view_information", "view_agreement"):
         rho = spearmanr([p[key] for p in points], [p["accuracy"] for p in points])[0] if len(points) > 2 else None
         out[key] = None if rho is None or math.isnan(rho) else float(rho)
+    return out
+
+
+def label_free_seed_pick(rows: list[dict]) -> dict | None:
+    """The seed a user with no labels would keep: the highest label-free information at its last checkpoint.
+
+    Also Spearman rho across the seeds between each final label-free score
+    and the final test accuracy (how well the check ranks whole runs). None
+    with fewer than two scored seeds.
+    """
+    from scipy.stats import spearmanr
+
+    scored = [r for r in rows if r.get("view_information") is not None and r.get("accuracy") is not None]
+    if len(scored) < 2:
+        return None
+    best = max(scored, key=lambda r: r["view_information"])
+    out = {"seed": best["seed"], "accuracy": best["accuracy"], "seeds": len(scored)}
+    for key in ("view_information", "view_agreement"):
+        rho = spearmanr([r[key] for r in scored], [r["accuracy"] for r in scored])[0] if len(scored) > 2 else None
+        out[f"rho_{key}"] = None if rho is None or math.isnan(rho) else float(rho)
     return out
 
 
@@ -183,6 +204,18 @@ def markdown_table(rows: list[dict], summary: dict) -> str:
         lines.append(
             f"Label-free check against test accuracy over {rho['checkpoints']} checkpoints: Spearman rho "
             f"{rho['view_information']:.2f} (information), {rho['view_agreement']:.2f} (agreement)."
+        )
+    pick = summary.get("label_free_seed_pick")
+    if pick:
+        across = ""
+        if pick["rho_view_information"] is not None and pick["rho_view_agreement"] is not None:
+            across = (
+                f"; across the seeds' last checkpoints Spearman rho {pick['rho_view_information']:.2f} "
+                f"(information), {pick['rho_view_agreement']:.2f} (agreement)"
+            )
+        lines.append(
+            f"Picked without labels among {pick['seeds']} seeds (highest label-free information): seed "
+            f"{pick['seed']}, test accuracy {pick['accuracy']:.4f}{across}."
         )
     return "\n".join(lines) + "\n"
 
@@ -390,12 +423,20 @@ def evaluation_setup(base: config_lib.TrainConfig, f, prog: str):
 
 
 def saved_row(saved_path: str, config: config_lib.TrainConfig) -> dict | None:
-    """The row a finished seed saved, if it was trained with exactly ``config``."""
+    """The row a finished seed saved, if it was trained with exactly ``config``.
+
+    The saved config is read as a resume reads config.json, so a field added
+    since (at its default, which trains the same) does not count as a change.
+    """
     if not os.path.isfile(saved_path):
         return None
     with open(saved_path) as fh:
         saved = json.load(fh)
-    return saved["row"] if saved.get("config") == json.loads(config.to_json()) else None
+    try:
+        then = config_lib.TrainConfig.from_dict(saved["config"]).to_json()
+    except (KeyError, TypeError, ValueError):
+        return None
+    return saved["row"] if then == config.to_json() else None
 
 
 def main(argv) -> None:

@@ -166,6 +166,28 @@ def test_seed_table_ranks_the_label_free_check_against_accuracy():
     )
 
 
+def test_seed_table_picks_the_seed_with_the_best_label_free_check_without_labels():
+    import reproduce
+
+    rows = [
+        {"seed": 0, "accuracy": 0.84, "view_information": 0.81, "view_agreement": 0.93},
+        {"seed": 1, "accuracy": 0.98, "view_information": 0.87, "view_agreement": 0.92},
+        {"seed": 2, "accuracy": 0.93, "view_information": 0.84, "view_agreement": 0.94},
+        {"seed": 3, "error": "non-finite loss at step 7"},
+    ]
+    summary = reproduce.summarise(rows, target=0.95)
+    pick = summary["label_free_seed_pick"]
+    assert (pick["seed"], pick["accuracy"], pick["seeds"]) == (1, 0.98, 3)
+    assert pick["rho_view_information"] == pytest.approx(1.0)
+    assert pick["rho_view_agreement"] == pytest.approx(-0.5)
+    assert (
+        "Picked without labels among 3 seeds (highest label-free information): seed 1, test accuracy 0.9800; "
+        "across the seeds' last checkpoints Spearman rho 1.00 (information), -0.50 (agreement)."
+    ) in reproduce.markdown_table(rows, summary)
+    # One scored seed: nothing to pick from.
+    assert reproduce.summarise(rows[:1], target=0.95)["label_free_seed_pick"] is None
+
+
 def test_seconds_per_step_leaves_out_the_first_line_and_follows_a_resume(tmp_path):
     import reproduce
 
@@ -265,3 +287,19 @@ def test_a_child_that_dies_is_one_error_with_its_last_words(tmp_path):
     script.write_text(_FAKE_CHILD)
     with pytest.raises(RuntimeError, match="broken exited before it was ready: the broken child gave up"):
         blocks.Child("broken", [sys.executable, str(script), os.path.join(REPO, "benchmarks"), "broken", "-"])
+
+
+def test_a_finished_seed_is_kept_when_only_a_newer_default_field_is_missing(tmp_path):
+    import reproduce
+
+    config = tiny_config(str(tmp_path / "seed_0"))
+    saved = json.loads(config.to_json())
+    del saved["model"]["q_overcluster"]  # written before the field existed (its default trains the same)
+    path = tmp_path / "seed_result.json"
+    path.write_text(json.dumps({"config": saved, "row": {"seed": 0, "accuracy": 0.97}}))
+    assert reproduce.saved_row(str(path), config) == {"seed": 0, "accuracy": 0.97}
+    # A real change is still a change, and an unreadable config is no match.
+    changed = dataclasses.replace(config, optim=dataclasses.replace(config.optim, lambda_real_info=3.0))
+    assert reproduce.saved_row(str(path), changed) is None
+    path.write_text(json.dumps({"config": {"model": {}}, "row": {}}))
+    assert reproduce.saved_row(str(path), config) is None
