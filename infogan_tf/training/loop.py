@@ -37,7 +37,8 @@ from infogan_tf.errors import CheckpointError, DataError, NonFiniteError, descri
 from infogan_tf.training import cluster, console, label_free, precision, records, resume, stopping
 from infogan_tf.training.distribute import get_strategy
 from infogan_tf.training.rundir import RunDir, latest_checkpoint, restore_checkpoint
-from infogan_tf.training.step import GUARDED_QUANTITIES, InfoGANStep, InputFn, build_state, input_stream, state_bytes
+from infogan_tf.training.state import build_state, state_bytes
+from infogan_tf.training.step import GUARDED_QUANTITIES, InfoGANStep, InputFn, input_stream
 
 
 class TrainResult(NamedTuple):
