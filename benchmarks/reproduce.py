@@ -135,14 +135,19 @@ def summarise(rows: list[dict], target: float) -> dict:
 
 def label_free_correlation(rows: list[dict]) -> dict:
     """Spearman rho between each label-free score and the test accuracy, over every scored checkpoint of every seed."""
-    from scipy.stats import spearmanr
-
     points = [p for r in rows for p in r.get("curve", []) if p.get("view_information") is not None]
     out: dict = {"checkpoints": len(points)}
     for key in ("view_information", "view_agreement"):
-        rho = spearmanr([p[key] for p in points], [p["accuracy"] for p in points])[0] if len(points) > 2 else None
-        out[key] = None if rho is None or math.isnan(rho) else float(rho)
+        out[key] = _rank_correlation([p[key] for p in points], [p["accuracy"] for p in points])
     return out
+
+
+def _rank_correlation(scores: list[float], accuracies: list[float]) -> float | None:
+    """Spearman rho of a label-free score against the accuracy (None below 3 points or when undefined)."""
+    from scipy.stats import spearmanr
+
+    rho = spearmanr(scores, accuracies)[0] if len(scores) > 2 else None
+    return None if rho is None or math.isnan(rho) else float(rho)
 
 
 def label_free_seed_pick(rows: list[dict]) -> dict | None:
@@ -152,16 +157,13 @@ def label_free_seed_pick(rows: list[dict]) -> dict | None:
     and the final test accuracy (how well the check ranks whole runs). None
     with fewer than two scored seeds.
     """
-    from scipy.stats import spearmanr
-
     scored = [r for r in rows if r.get("view_information") is not None and r.get("accuracy") is not None]
     if len(scored) < 2:
         return None
     best = max(scored, key=lambda r: r["view_information"])
     out = {"seed": best["seed"], "accuracy": best["accuracy"], "seeds": len(scored)}
     for key in ("view_information", "view_agreement"):
-        rho = spearmanr([r[key] for r in scored], [r["accuracy"] for r in scored])[0] if len(scored) > 2 else None
-        out[f"rho_{key}"] = None if rho is None or math.isnan(rho) else float(rho)
+        out[f"rho_{key}"] = _rank_correlation([r[key] for r in scored], [r["accuracy"] for r in scored])
     return out
 
 
