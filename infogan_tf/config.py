@@ -90,6 +90,14 @@ class OptimConfig:
             "(I(c(x); c(x'))), in the --lambda_real_info term."
         },
     )
+    real_info_shear: float = dataclasses.field(
+        default=0.0,
+        metadata={
+            "help": "Largest horizontal shear k (x -> x + k y) of the affine views, besides their rotation "
+            "(<= 15 degrees), rescaling (<= 10 %) and shift (<= 2 px): a digit's slant changes, its identity "
+            "does not, so a split of a class by slant costs information (0 = no shear, the default)."
+        },
+    )
     update: str = dataclasses.field(
         default="alternating",
         metadata={
@@ -200,6 +208,8 @@ class TrainConfig:
                 out.append(f"--{name} must be a finite number >= 0, got {v}")
         if m.q_overcluster and o.lambda_real_info == 0:
             out.append("--q_overcluster trains only through the real-image term: it needs --lambda_real_info > 0")
+        if not (math.isfinite(o.real_info_shear) and 0 <= o.real_info_shear <= 1):
+            out.append(f"--real_info_shear must be a number in [0, 1], got {o.real_info_shear}")
         if o.real_info_view not in REAL_INFO_VIEWS:
             out.append(f"--real_info_view must be one of {', '.join(REAL_INFO_VIEWS)}, got {o.real_info_view!r}")
         if o.update not in UPDATES:

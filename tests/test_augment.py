@@ -64,3 +64,26 @@ def test_the_warp_is_tf_projective_transform_with_constant_fill_and_compiles_wit
     np.testing.assert_allclose(affine_warp(images, transforms).numpy(), reference.numpy(), atol=1e-5)
     compiled = tf.function(affine_warp, jit_compile=True)(images, tf.constant(transforms))
     np.testing.assert_allclose(compiled.numpy(), reference.numpy(), atol=1e-5)
+
+
+def test_shear_slants_an_upright_bar_in_proportion_to_the_row_and_leaves_other_draws_alone():
+    seed = tf.constant([9, 10], tf.int64)
+    sheared = random_affine(_images(), seed, AffineRange(degrees=0.0, scale=0.0, shift=0.0, shear=0.4)).numpy()
+    ys = np.arange(10, 18)
+    slopes = []
+    for image in sheared:
+        weight = (image[..., 0] + 1.0) / 2.0
+        centres = [(weight[y] * np.arange(28)).sum() / weight[y].sum() for y in ys]
+        slope, _ = np.polyfit(ys, centres, 1)  # columns moved per row: the shear
+        slopes.append(slope)
+        assert abs(slope) <= 0.4 + 1e-3
+    assert max(abs(s) for s in slopes) > 0.05 and len({round(s, 3) for s in slopes}) == len(slopes)
+    # The shear has its own stream: the shifts drawn with it are those drawn without (rows exactly; columns
+    # move by at most shear x the vertical shift, since the shear acts about the image centre).
+    limits = AffineRange(degrees=0.0, scale=0.0, shift=2.0)
+    plain = random_affine(_images(), seed, limits).numpy()
+    with_shear = random_affine(_images(), seed, limits._replace(shear=0.3)).numpy()
+    assert not np.allclose(plain, with_shear)
+    for a, b in zip(plain, with_shear):
+        (ya, xa), (yb, xb) = _centre_of_mass(a), _centre_of_mass(b)
+        assert abs(ya - yb) < 1e-3 and abs(xa - xb) <= 0.3 * abs(ya - 13.5) + 0.05

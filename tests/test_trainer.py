@@ -249,3 +249,14 @@ def test_the_overclustering_head_trains_through_the_real_image_term(tmp_path, fa
     # Without the head the metric is there and 0.
     plain = make_trainer(tiny_config(str(tmp_path / "plain"), update=update), fake_images)
     assert plain.train(progress=lambda _: None).metrics["overcluster_info"] == 0.0
+
+
+def test_sheared_views_change_the_real_image_term_and_nothing_else_of_the_first_step(tmp_path, fake_images):
+    # Same seed, data and codes: with --real_info_shear only the second views (and so the real-image term) differ.
+    metrics = {}
+    for shear in (0.0, 0.5):
+        cfg = tiny_config(str(tmp_path / f"{shear}"), train_steps=1, lambda_real_info=5.0, real_info_shear=shear)
+        metrics[shear] = make_trainer(cfg, fake_images).train(progress=lambda _: None).metrics
+    assert metrics[0.0]["real_info"] != metrics[0.5]["real_info"]
+    for name in ("d_real", "d_fake", "mi_categorical_ce"):  # computed before any update, from the same inputs
+        assert metrics[0.0][name] == pytest.approx(metrics[0.5][name], rel=1e-6, abs=1e-7), name

@@ -22,11 +22,12 @@ import tensorflow as tf
 
 
 class AffineRange(NamedTuple):
-    """Largest rotation (degrees), relative scale change and shift (pixels)."""
+    """Largest rotation (degrees), relative scale change, shift (pixels) and horizontal shear."""
 
     degrees: float = 15.0
     scale: float = 0.1
     shift: float = 2.0
+    shear: float = 0.0
 
 
 def random_affine(images: tf.Tensor, seed: tf.Tensor, limits: AffineRange = AffineRange(), fill: float = -1.0):
@@ -47,11 +48,16 @@ def random_affine(images: tf.Tensor, seed: tf.Tensor, limits: AffineRange = Affi
     angle = u[:, 0] * limits.degrees * (math.pi / 180.0)
     scale = 1.0 + u[:, 1] * limits.scale
     shift_x, shift_y = u[:, 2] * limits.shift, u[:, 3] * limits.shift
+    # The shear is drawn from a stream of its own, so the other draws do not depend on it.
+    shear_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+    shear = tf.random.stateless_uniform([batch], shear_seed, -1.0, 1.0) * limits.shear
     # Each OUTPUT pixel (x, y) reads the input at (a0 x + a1 y + a2,
-    # b0 x + b1 y + b2): the inverse transform, as ImageProjectiveTransformV3 takes it.
+    # b0 x + b1 y + b2): the inverse transform, as ImageProjectiveTransformV3 takes it:
+    # rotation and scale after a shear x -> x + k y (both about the centre).
     cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
-    a0, a1 = tf.cos(angle) / scale, -tf.sin(angle) / scale
-    b0, b1 = tf.sin(angle) / scale, tf.cos(angle) / scale
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    a0, a1 = cos, shear * cos - sin
+    b0, b1 = sin, shear * sin + cos
     a2 = cx - a0 * cx - a1 * cy - shift_x
     b2 = cy - b0 * cx - b1 * cy - shift_y
     return affine_warp(images, tf.stack([a0, a1, a2, b0, b1, b2], axis=1), fill)

@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from infogan_tf.config import TrainConfig
-from infogan_tf.data.augment import random_affine
+from infogan_tf.data.augment import AffineRange, random_affine
 from infogan_tf.data.pipeline import StreamedImages, make_input_fn
 from infogan_tf.latent import LatentBatch
 from infogan_tf.model import losses
@@ -282,8 +282,9 @@ class InfoGANStep:
         )
 
     def _second_views(self, real_images: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
-        """Random small affine copies of this replica's real images."""
-        return random_affine(real_images, self._replica_seed(_VIEWS_STREAM, step))
+        """Random small affine copies of this replica's real images (rotated, rescaled, shifted, sheared)."""
+        limits = AffineRange(shear=self.config.optim.real_info_shear)
+        return random_affine(real_images, self._replica_seed(_VIEWS_STREAM, step), limits)
 
     def _replica_metrics(self, terms: StepTerms, stop_requested: tf.Tensor) -> dict:
         average = self._average
