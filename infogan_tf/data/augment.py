@@ -36,7 +36,7 @@ def random_affine(images: tf.Tensor, seed: tf.Tensor, limits: AffineRange = Affi
     Args:
       images: float [B, H, W, C].
       seed: int [2] stateless seed.
-      limits: the largest rotation, scale change and shift.
+      limits: the largest rotation, scale change, shift and shear.
       fill: value of pixels that come from outside the image (-1: background
         of images in [-1, 1]).
     """
