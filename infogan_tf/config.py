@@ -35,7 +35,7 @@ from infogan_tf.latent import LatentSpec
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 UPDATES = ("alternating", "joint")
-REAL_INFO_VIEWS = ("same", "affine")
+REAL_INFO_VIEWS = ("same", "affine", "deskewed")
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
@@ -86,8 +86,9 @@ class OptimConfig:
         default="affine",
         metadata={
             "help": f"{' or '.join(REAL_INFO_VIEWS)}: pair Q's categories of a real image with those of the "
-            "image itself (H(E Q(c|x)) - E H(Q(c|x))) or of a slightly rotated/scaled/shifted copy "
-            "(I(c(x); c(x'))), in the --lambda_real_info term."
+            "image itself (H(E Q(c|x)) - E H(Q(c|x))), of a slightly rotated/scaled/shifted copy "
+            "(I(c(x); c(x'))), or of such a copy made upright first (its ink's slant removed: a class "
+            "split by slant costs information), in the --lambda_real_info term."
         },
     )
     real_info_shear: float = dataclasses.field(

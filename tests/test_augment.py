@@ -1,9 +1,10 @@
 """Random affine second views of real images (augment.py)."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from infogan_tf.data.augment import AffineRange, affine_warp, random_affine
+from infogan_tf.data.augment import AffineRange, affine_warp, ink_slant, random_affine
 
 
 def _images():
@@ -87,3 +88,31 @@ def test_shear_slants_an_upright_bar_in_proportion_to_the_row_and_leaves_other_d
     for a, b in zip(plain, with_shear):
         (ya, xa), (yb, xb) = _centre_of_mass(a), _centre_of_mass(b)
         assert abs(ya - yb) < 1e-3 and abs(xa - xb) <= 0.3 * abs(ya - 13.5) + 0.05
+
+
+def _slanted_bars(slants):
+    images = -np.ones([len(slants), 28, 28, 1], np.float32)
+    for i, slant in enumerate(slants):
+        for y in range(5, 23):
+            x = round(13.5 + slant * (y - 13.5))
+            images[i, y, x - 1 : x + 2, 0] = 1.0
+    return tf.constant(images)
+
+
+def test_ink_slant_measures_each_bar_and_its_upright_copy_stands_straight():
+    slants = [-0.5, -0.2, 0.0, 0.3, 0.6]
+    images = _slanted_bars(slants)
+    measured = ink_slant(images).numpy()
+    np.testing.assert_allclose(measured, slants, atol=0.03)
+    upright = random_affine(images, tf.constant([1, 2], tf.int64), AffineRange(0.0, 0.0, 0.0), base_shear=measured)
+    np.testing.assert_allclose(ink_slant(upright).numpy(), 0.0, atol=0.02)
+    # A blank image has slant 0; a slant beyond the limit is clipped to it.
+    assert ink_slant(-tf.ones([1, 28, 28, 1])).numpy()[0] == 0.0
+    assert ink_slant(images, limit=0.25).numpy().tolist() == pytest.approx([-0.25, -0.2, 0.0, 0.25, 0.25], abs=0.03)
+
+
+def test_a_zero_base_shear_leaves_the_random_copies_as_they_were():
+    seed, images = tf.constant([5, 6], tf.int64), _slanted_bars([0.3, -0.3])
+    plain = random_affine(images, seed).numpy()
+    np.testing.assert_array_equal(random_affine(images, seed, base_shear=tf.zeros([2])).numpy(), plain)
+    assert not np.allclose(random_affine(images, seed, base_shear=tf.constant([0.3, -0.3])).numpy(), plain)

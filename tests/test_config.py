@@ -24,7 +24,7 @@ def _with(part, **kw):
         ("optim", {"batch_size": -4}, "--batch_size must be positive, got -4"),
         ("optim", {"lambda_cat": -1.0}, "--lambda_cat must be a finite number >= 0, got -1.0"),
         ("optim", {"update": "both"}, "--update must be one of alternating, joint, got 'both'"),
-        ("optim", {"real_info_view": "crop"}, "--real_info_view must be one of same, affine, got 'crop'"),
+        ("optim", {"real_info_view": "crop"}, "--real_info_view must be one of same, affine, deskewed, got 'crop'"),
         ("optim", {"lambda_real_info": -1.0}, "--lambda_real_info must be a finite number >= 0, got -1.0"),
         ("optim", {"real_info_shear": 1.5}, "--real_info_shear must be a number in [0, 1], got 1.5"),
         ("optim", {"lambda_cont": float("nan")}, "--lambda_cont must be a finite number >= 0"),

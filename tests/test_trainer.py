@@ -260,3 +260,13 @@ def test_sheared_views_change_the_real_image_term_and_nothing_else_of_the_first_
     assert metrics[0.0]["real_info"] != metrics[0.5]["real_info"]
     for name in ("d_real", "d_fake", "mi_categorical_ce"):  # computed before any update, from the same inputs
         assert metrics[0.0][name] == pytest.approx(metrics[0.5][name], rel=1e-6, abs=1e-7), name
+
+
+def test_deskewed_views_change_the_real_image_term_and_nothing_else_of_the_first_step(tmp_path, fake_images):
+    metrics = {}
+    for view in ("affine", "deskewed"):
+        cfg = tiny_config(str(tmp_path / view), train_steps=1, lambda_real_info=5.0, real_info_view=view)
+        metrics[view] = make_trainer(cfg, fake_images).train(progress=lambda _: None).metrics
+    assert metrics["affine"]["real_info"] != metrics["deskewed"]["real_info"]
+    for name in ("d_real", "d_fake", "mi_categorical_ce"):
+        assert metrics["affine"][name] == pytest.approx(metrics["deskewed"][name], rel=1e-6, abs=1e-7), name

@@ -11,6 +11,11 @@ The warp is bilinear sampling written with gathers (``affine_warp``), the
 same arithmetic as ``tf.raw_ops.ImageProjectiveTransformV3`` with constant
 fill (tests compare the two), because that op has no XLA kernel: written this
 way, the views are made inside the XLA-compiled train step.
+
+``ink_slant`` measures each image's slant from the second moments of its ink
+(the deskewing of LeCun et al. 1998's MNIST experiments); given to
+``random_affine`` as ``base_shear``, the copy is first made upright, so a
+left-leaning and a right-leaning image of one class give near-identical views.
 """
 
 from __future__ import annotations
@@ -30,7 +35,38 @@ class AffineRange(NamedTuple):
     shear: float = 0.0
 
 
-def random_affine(images: tf.Tensor, seed: tf.Tensor, limits: AffineRange = AffineRange(), fill: float = -1.0):
+def ink_slant(images: tf.Tensor, background: float = -1.0, limit: float = 1.0) -> tf.Tensor:
+    """Each image's slant dx/dy: the least-squares line x = x0 + s y through its ink, s in [-limit, limit].
+
+    The ink is each pixel's height above ``background`` (channels averaged;
+    images in [background, 1]); s = mu_xy / mu_yy of its second central
+    moments, with x the column and y the row (down). A blank image has slant 0.
+
+    Returns:
+      float [B].
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    ink = tf.maximum(tf.reduce_mean(images, axis=-1) - background, 0.0)  # [B, H, W]
+    height, width = tf.shape(ink)[1], tf.shape(ink)[2]
+    ys, xs = tf.meshgrid(tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32), indexing="ij")
+    mass = tf.reduce_sum(ink, axis=[1, 2]) + 1e-6
+
+    def mean(values: tf.Tensor) -> tf.Tensor:
+        return tf.reduce_sum(ink * values, axis=[1, 2]) / mass
+
+    x_bar, y_bar = mean(xs), mean(ys)
+    dx, dy = xs - x_bar[:, None, None], ys - y_bar[:, None, None]
+    slant = mean(dx * dy) / (mean(dy * dy) + 1e-6)
+    return tf.clip_by_value(slant, -limit, limit)
+
+
+def random_affine(
+    images: tf.Tensor,
+    seed: tf.Tensor,
+    limits: AffineRange = AffineRange(),
+    fill: float = -1.0,
+    base_shear: tf.Tensor | None = None,
+):
     """Each image rotated, scaled (about its centre) and shifted by uniform random amounts.
 
     Args:
@@ -39,6 +75,9 @@ def random_affine(images: tf.Tensor, seed: tf.Tensor, limits: AffineRange = Affi
       limits: the largest rotation, scale change, shift and shear.
       fill: value of pixels that come from outside the image (-1: background
         of images in [-1, 1]).
+      base_shear: optional float [B]: a slant to remove from each image before
+        the random moves (``ink_slant`` makes the copies upright), added to the
+        random shear; the random draws do not depend on it.
     """
     images = tf.convert_to_tensor(images, tf.float32)
     batch = tf.shape(images)[0]
@@ -51,6 +90,8 @@ def random_affine(images: tf.Tensor, seed: tf.Tensor, limits: AffineRange = Affi
     # The shear is drawn from a stream of its own, so the other draws do not depend on it.
     shear_seed = tf.random.experimental.stateless_fold_in(seed, 1)
     shear = tf.random.stateless_uniform([batch], shear_seed, -1.0, 1.0) * limits.shear
+    if base_shear is not None:
+        shear += tf.cast(base_shear, tf.float32)
     # Each OUTPUT pixel (x, y) reads the input at (a0 x + a1 y + a2,
     # b0 x + b1 y + b2): the inverse transform, as ImageProjectiveTransformV3 takes it:
     # rotation and scale after a shear x -> x + k y (both about the centre).

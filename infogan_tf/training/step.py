@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from infogan_tf.config import TrainConfig
-from infogan_tf.data.augment import AffineRange, random_affine
+from infogan_tf.data.augment import AffineRange, ink_slant, random_affine
 from infogan_tf.data.pipeline import StreamedImages, make_input_fn
 from infogan_tf.latent import LatentBatch
 from infogan_tf.model import losses
@@ -152,8 +152,8 @@ class InfoGANStep:
         """
         cfg, spec = self.config, self.config.latent
         ctx = tf.distribute.get_replica_context()
-        # Second views of the real images for the real-image information term ("affine").
-        real_views = self._second_views(real_images, step) if cfg.optim.real_info_view == "affine" else None
+        # Second views of the real images for the real-image information term ("affine", "deskewed").
+        real_views = self._second_views(real_images, step) if cfg.optim.real_info_view != "same" else None
         # Sample the noise and codes: seeded by (seed, step, replica), so every
         # replica draws its own and a resumed run draws what it would have.
         seed = self._replica_seed(_CODES_STREAM, step)
@@ -282,9 +282,14 @@ class InfoGANStep:
         )
 
     def _second_views(self, real_images: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
-        """Random small affine copies of this replica's real images (rotated, rescaled, shifted, sheared)."""
-        limits = AffineRange(shear=self.config.optim.real_info_shear)
-        return random_affine(real_images, self._replica_seed(_VIEWS_STREAM, step), limits)
+        """Random small affine copies of this replica's real images (rotated, rescaled, shifted, sheared).
+
+        With ``--real_info_view=deskewed`` each copy is made upright first.
+        """
+        optim = self.config.optim
+        upright = ink_slant(real_images) if optim.real_info_view == "deskewed" else None
+        limits = AffineRange(shear=optim.real_info_shear)
+        return random_affine(real_images, self._replica_seed(_VIEWS_STREAM, step), limits, base_shear=upright)
 
     def _replica_metrics(self, terms: StepTerms, stop_requested: tf.Tensor) -> dict:
         average = self._average
