@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from infogan_tf.data.augment import AffineRange, affine_warp, ink_slant, random_affine
+from infogan_tf.evaluation.metrics.image_statistics import image_statistics
 
 
 def _images():
@@ -116,3 +117,9 @@ def test_a_zero_base_shear_leaves_the_random_copies_as_they_were():
     plain = random_affine(images, seed).numpy()
     np.testing.assert_array_equal(random_affine(images, seed, base_shear=tf.zeros([2])).numpy(), plain)
     assert not np.allclose(random_affine(images, seed, base_shear=tf.constant([0.3, -0.3])).numpy(), plain)
+
+
+def test_ink_slant_agrees_with_the_evaluation_slant_of_the_same_images():
+    images = _slanted_bars([-0.5, -0.1, 0.2, 0.6]).numpy()
+    evaluation_degrees = image_statistics((images + 1.0) / 2.0)["slant"]  # y up, images in [0, 1]
+    np.testing.assert_allclose(np.degrees(np.arctan(-ink_slant(images).numpy())), evaluation_degrees, atol=1e-3)

@@ -251,22 +251,23 @@ def test_the_overclustering_head_trains_through_the_real_image_term(tmp_path, fa
     assert plain.train(progress=lambda _: None).metrics["overcluster_info"] == 0.0
 
 
+def _first_step_metrics(tmp_path, fake_images, name, **overrides):
+    cfg = tiny_config(str(tmp_path / name), train_steps=1, lambda_real_info=5.0, **overrides)
+    return make_trainer(cfg, fake_images).train(progress=lambda _: None).metrics
+
+
+def _only_the_real_image_term_differs(a, b):
+    assert a["real_info"] != b["real_info"]
+    for name in ("d_real", "d_fake", "mi_categorical_ce"):  # computed before any update, from the same inputs
+        assert a[name] == pytest.approx(b[name], rel=1e-6, abs=1e-7), name
+
+
 def test_sheared_views_change_the_real_image_term_and_nothing_else_of_the_first_step(tmp_path, fake_images):
     # Same seed, data and codes: with --real_info_shear only the second views (and so the real-image term) differ.
-    metrics = {}
-    for shear in (0.0, 0.5):
-        cfg = tiny_config(str(tmp_path / f"{shear}"), train_steps=1, lambda_real_info=5.0, real_info_shear=shear)
-        metrics[shear] = make_trainer(cfg, fake_images).train(progress=lambda _: None).metrics
-    assert metrics[0.0]["real_info"] != metrics[0.5]["real_info"]
-    for name in ("d_real", "d_fake", "mi_categorical_ce"):  # computed before any update, from the same inputs
-        assert metrics[0.0][name] == pytest.approx(metrics[0.5][name], rel=1e-6, abs=1e-7), name
+    plain, sheared = (_first_step_metrics(tmp_path, fake_images, f"{k}", real_info_shear=k) for k in (0.0, 0.5))
+    _only_the_real_image_term_differs(plain, sheared)
 
 
 def test_deskewed_views_change_the_real_image_term_and_nothing_else_of_the_first_step(tmp_path, fake_images):
-    metrics = {}
-    for view in ("affine", "deskewed"):
-        cfg = tiny_config(str(tmp_path / view), train_steps=1, lambda_real_info=5.0, real_info_view=view)
-        metrics[view] = make_trainer(cfg, fake_images).train(progress=lambda _: None).metrics
-    assert metrics["affine"]["real_info"] != metrics["deskewed"]["real_info"]
-    for name in ("d_real", "d_fake", "mi_categorical_ce"):
-        assert metrics["affine"][name] == pytest.approx(metrics["deskewed"][name], rel=1e-6, abs=1e-7), name
+    affine, deskewed = (_first_step_metrics(tmp_path, fake_images, v, real_info_view=v) for v in ("affine", "deskewed"))
+    _only_the_real_image_term_differs(affine, deskewed)

@@ -41,6 +41,8 @@ def ink_slant(images: tf.Tensor, background: float = -1.0, limit: float = 1.0) -
     The ink is each pixel's height above ``background`` (channels averaged;
     images in [background, 1]); s = mu_xy / mu_yy of its second central
     moments, with x the column and y the row (down). A blank image has slant 0.
+    The train step's twin of the evaluation's numpy ``image_statistics`` slant
+    (y up there, in degrees: that slant is atan(-s); a test holds them together).
 
     Returns:
       float [B].
