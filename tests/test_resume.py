@@ -23,6 +23,11 @@ def _train(config, images):
         ("--seed=3", 3, "holds a run trained with --seed=0; resuming it with --seed=3 would make it another run"),
         ("--batch_size=16", 16, "holds a run trained with --batch_size=8; resuming it with --batch_size=16"),
         ("--update=joint", "joint", "holds a run trained with --update=alternating; resuming it with --update=joint"),
+        (
+            "--real_info_view=affine",
+            "affine",
+            "holds a run trained with --real_info_view=deskewed; resuming it with --real_info_view=affine",
+        ),
     ],
 )
 def test_a_resume_that_would_make_another_run_is_refused_and_changes_nothing(

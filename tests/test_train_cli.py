@@ -159,6 +159,23 @@ def test_flags_build_the_config_and_only_explicit_flags_override_the_preset():
     assert train_cli.config_from_flags(_parsed("--preset=svhn")).model.g_filters == (448, 256, 128, 64)
 
 
+def test_only_mnist_digits_get_upright_views_unless_the_flag_says_otherwise():
+    def view(*args):
+        return train_cli.config_from_flags(_parsed(*args)).optim.real_info_view
+
+    # The README's command: the mnist preset, whose views are made upright (presets.py).
+    assert view() == view("--preset=mnist") == "deskewed"
+    assert view("--dataset=mnist:3.*.*", "--image_size=28", "--channels=1") == "deskewed"  # (not read: sized)
+    assert config_lib.TrainConfig().optim.real_info_view == "deskewed"
+    # Every other preset, and other data without a preset, keeps the slant of its copies.
+    for preset in sorted(set(presets.PRESETS) - {"mnist"}):
+        assert view(f"--preset={preset}", "--dataset=mnist") == "affine", preset
+    assert view("--dataset=fashion_mnist") == view("--dataset=svhn_cropped") == "affine"
+    # A flag given explicitly wins either way.
+    assert view("--real_info_view=affine") == "affine"
+    assert view("--preset=fashion_mnist", "--real_info_view=deskewed") == "deskewed"
+
+
 def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_path, capsys, monkeypatch):
     calls = []
     result = loop.TrainResult(

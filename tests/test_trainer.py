@@ -210,7 +210,7 @@ def test_mirrored_runs_of_both_updates_train_alike_on_both_replicas_in_one_proce
             np.testing.assert_array_equal(copies[0], copies[1], err_msg=v.path)
 
 
-@pytest.mark.parametrize("update, view", [("alternating", "affine"), ("joint", "same"), ("joint", "affine")])
+@pytest.mark.parametrize("update, view", [("alternating", "deskewed"), ("joint", "same"), ("joint", "affine")])
 def test_real_information_term_changes_only_what_it_should(tmp_path, fake_images, update, view):
     # Same seed, data and codes: the D/Q update differs only by the real-image term.
     runs = {}
