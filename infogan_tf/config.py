@@ -30,6 +30,7 @@ from infogan_tf.dataconfig import DATASETS as DATASETS
 from infogan_tf.dataconfig import DataConfig as DataConfig
 from infogan_tf.dataconfig import DatasetInfo as DatasetInfo
 from infogan_tf.dataconfig import manual_dir_problems as manual_dir_problems
+from infogan_tf.dataconfig import tfds_base_name as tfds_base_name
 from infogan_tf.errors import ConfigError
 from infogan_tf.latent import LatentSpec
 

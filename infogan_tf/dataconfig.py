@@ -190,6 +190,11 @@ class DataConfig:
         return out
 
 
+def tfds_base_name(name: str) -> str:
+    """The builder part of a TFDS name: "mnist" for "mnist", "mnist:3.*.*" or "shapes3d/default:2.1.0"'s "shapes3d"."""
+    return name.split(":")[0].split("/")[0]
+
+
 def manual_dir_problems(data: DataConfig) -> list[str]:
     """What is wrong with --manual_dir for this dataset (empty list: nothing, or no --manual_dir).
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import signal
 import sys
 import types
@@ -172,7 +171,7 @@ def config_from_flags(values: flags.FlagValues) -> config_lib.TrainConfig:
 
 def _mnist_digits(values: flags.FlagValues) -> bool:
     """Whether the images are TFDS's MNIST ("mnist", with or without a config or version), not a folder."""
-    return values.image_dir is None and re.split(r"[/:]", values.dataset)[0] == "mnist"
+    return values.image_dir is None and config_lib.tfds_base_name(values.dataset) == "mnist"
 
 
 def _classifier_ready(dataset: str) -> bool:

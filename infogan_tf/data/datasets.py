@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from infogan_tf.config import DataConfig, manual_dir_problems
+from infogan_tf.config import DataConfig, manual_dir_problems, tfds_base_name
 from infogan_tf.errors import ConfigError, DataError, describe
 
 
@@ -60,7 +60,7 @@ def check_name(name: str) -> None:
     """Refuses a name that no installed TFDS builder has (offline; suggests close names)."""
     import tensorflow_datasets as tfds
 
-    base = name.split(":")[0].split("/")[0]
+    base = tfds_base_name(name)
     known = tfds.list_builders(with_community_datasets=False)
     if base not in known:
         close = difflib.get_close_matches(base, known, n=3)
