@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from infogan_tf.config import TrainConfig
 from infogan_tf.model.networks import Discriminator, Generator, build_networks
+from infogan_tf.training.optimizer import FusedAdam
 
 
 class TrainState(NamedTuple):
@@ -22,7 +23,7 @@ class TrainState(NamedTuple):
 
     Attributes:
       generator, discriminator: the networks (D with its Q head).
-      g_optimizer, d_optimizer: Adam for G, and for D and Q.
+      g_optimizer, d_optimizer: Adam for G, and for D and Q (``training.optimizer.FusedAdam``).
       step: int64 global step (steps completed).
       nonfinite_step: first step whose guarded quantities were not finite (-1: none).
       nonfinite_mask: which of GUARDED_QUANTITIES were not (bit mask).
@@ -56,8 +57,8 @@ def build_state(config: TrainConfig, strategy: tf.distribute.Strategy) -> TrainS
         o = config.optim
         with strategy.scope():
             generator, discriminator = build_networks(config.latent, config.model)
-            g_optimizer = keras.optimizers.Adam(o.g_learning_rate, beta_1=o.beta1, beta_2=o.beta2)
-            d_optimizer = keras.optimizers.Adam(o.d_learning_rate, beta_1=o.beta1, beta_2=o.beta2)
+            g_optimizer = FusedAdam(o.g_learning_rate, beta_1=o.beta1, beta_2=o.beta2)
+            d_optimizer = FusedAdam(o.d_learning_rate, beta_1=o.beta1, beta_2=o.beta2)
             # Keras 3 optimisers build lazily on first apply, which fails inside
             # a distributed tf.function: build them here, under the scope.
             g_optimizer.build(generator.trainable_variables)
