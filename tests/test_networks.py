@@ -3,6 +3,7 @@
 import dataclasses
 import re
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -56,7 +57,7 @@ def test_paper_architecture_sizes():
         "q_log_std/kernel": (128, 2),
     }
     # Every BatchNormalization keeps one set of statistics across replicas.
-    bns = [layer for m in (g, d) for layer in m._flatten_layers() if "batch_normalization" in type(layer).__module__]
+    bns = [layer for m in (g, d) for layer in m._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
     assert bns and all(layer.synchronized for layer in bns)
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from infogan_tf.training.distribute import mirrored_strategy
 from infogan_tf.training.optimizer import FusedAdam
 
 
@@ -41,7 +42,7 @@ def test_fused_adam_makes_the_keras_adam_update(strategy_name, compiled):
     def strategy():
         if strategy_name == "default":
             return tf.distribute.get_strategy()
-        return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        return mirrored_strategy(["/cpu:0", "/cpu:1"])
 
     keras_weights, keras_slots = _train(keras.optimizers.Adam, strategy(), compiled=compiled)
     fused_weights, fused_slots = _train(FusedAdam, strategy(), compiled=compiled)

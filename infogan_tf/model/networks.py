@@ -43,6 +43,7 @@ import tensorflow as tf
 
 from infogan_tf.architecture import ModelConfig, network_plan
 from infogan_tf.latent import LatentSpec
+from infogan_tf.model.batchnorm import BatchNormalization
 
 
 class DiscriminatorOutput(NamedTuple):
@@ -65,11 +66,27 @@ class DiscriminatorOutput(NamedTuple):
     continuous_log_std: tf.Tensor
     overcluster_logits: tf.Tensor
 
+    def split(self, parts: int) -> list[DiscriminatorOutput]:
+        """The outputs of ``parts`` equal batches concatenated, one DiscriminatorOutput each (in order)."""
+        pieces = lambda t: tf.split(t, parts, axis=0)
+        logits = [pieces(t) for t in self.categorical_logits]
+        return [
+            DiscriminatorOutput(d, tuple(code[i] for code in logits), mean, log_std, over)
+            for i, (d, mean, log_std, over) in enumerate(
+                zip(
+                    pieces(self.d_logit),
+                    pieces(self.continuous_mean),
+                    pieces(self.continuous_log_std),
+                    pieces(self.overcluster_logits),
+                )
+            )
+        ]
 
-def _bn(name: str) -> keras.layers.BatchNormalization:
+
+def _bn(name: str) -> BatchNormalization:
     # momentum 0.9 / epsilon 1e-5 as in common GAN practice; synchronized so
     # replicas share statistics (see module docstring).
-    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True, name=name)
+    return BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True, name=name)
 
 
 # How G computes an upconvolution: ``upsample(layer, x)``; by default the Keras layer itself.
@@ -176,23 +193,29 @@ class Discriminator(keras.Model):
         layers = [getattr(self, n) for n in names] + [self.fc, getattr(self, self._fc_bn)]
         return [layer for layer in layers if layer is not None]
 
-    def trunk(self, images, training=False):
+    def trunk(self, images, training=False, segments: int = 1):
         """The layers D and Q share."""
         lrelu = lambda t: tf.nn.leaky_relu(t, alpha=self.slope)
         x = lrelu(self.conv1(tf.cast(images, self.compute_dtype)))
         for i in range(2, self._convs + 1):
-            x = lrelu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x), training=training))
+            x = lrelu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x), training=training, segments=segments))
         x = self.flatten(x)
         if self.fc is not None:
-            x = lrelu(getattr(self, self._fc_bn)(self.fc(x), training=training))
+            x = lrelu(getattr(self, self._fc_bn)(self.fc(x), training=training, segments=segments))
         return x
 
-    def call(self, images, training=False) -> DiscriminatorOutput:
-        h = self.trunk(images, training=training)
+    def call(self, images, training=False, segments: int = 1) -> DiscriminatorOutput:
+        """D's and Q's outputs for ``images``.
+
+        ``segments=n``: ``images`` are n batches of equal size concatenated,
+        and training-mode batch normalisation treats them as n separate
+        calls would (``model.batchnorm``), in one pass of the layers.
+        """
+        h = self.trunk(images, training=training, segments=segments)
         d_logit = tf.cast(self.d_head(h), tf.float32)[:, 0]
         q = h
         if self.q_fc is not None and self.q_bn is not None:
-            q = tf.nn.leaky_relu(self.q_bn(self.q_fc(h), training=training), alpha=self.slope)
+            q = tf.nn.leaky_relu(self.q_bn(self.q_fc(h), training=training, segments=segments), alpha=self.slope)
         batch = tf.shape(images)[0]
         if self.q_categorical is not None:
             logits = tf.cast(self.q_categorical(q), tf.float32)

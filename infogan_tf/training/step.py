@@ -8,8 +8,9 @@ With the default ``update="alternating"`` (the authors' reference procedure)
 one step on each replica is:
 
   1. sample z and c from their priors (seeded by run seed, step and replica);
-  2. update D and Q: x_fake = G(z, c); D sees x_real and x_fake in separate
-     calls and descends  V_D + lambda * (-log Q(c|x_fake)) - lambda_real * I_real;
+  2. update D and Q: x_fake = G(z, c); D sees x_real and x_fake as separate
+     batches (each normalised with its own statistics, in one pass) and
+     descends  V_D + lambda * (-log Q(c|x_fake)) - lambda_real * I_real;
   3. update G (and Q's hold on it): on fresh (z', c'), G descends
      V_G + lambda * (-log Q(c'|G(z', c'))) against the updated D.
 
@@ -172,25 +173,27 @@ class InfoGANStep:
     ) -> StepTerms:
         """A D/Q step, then a G step against the updated D on fresh codes.
 
-        D sees the real and the fake batch in separate calls, so each is
-        batch-normalised with its own statistics.
+        D sees the real and the fake batch (and the views) as separate
+        batches: each is batch-normalised with its own statistics, as in
+        separate calls, in one pass of D's layers (``segments``,
+        ``model.batchnorm``).
         """
         s = self.state
         d_vars, g_vars = s.discriminator.trainable_variables, s.generator.trainable_variables
         # Update D and Q: tell real from fake, recover c from G(z, c).
         fake_images = tf.stop_gradient(s.generator(codes.z, codes.c, training=True))
+        batches = [real_images, fake_images] + ([] if real_views is None else [real_views])
         with tf.GradientTape() as tape:
-            real_out = s.discriminator(real_images, training=True)
-            fake_out = s.discriminator(fake_images, training=True)
+            out = s.discriminator(tf.concat(batches, axis=0), training=True, segments=len(batches))
+            real_out, fake_out, *views = out.split(len(batches))
             mi = self._mi_terms(codes, fake_out, slice(None))
             d_adv = losses.discriminator_loss(real_out.d_logit, fake_out.d_logit)
-            if real_views is None:
+            if views:
+                real_info = self._real_info(real_out.categorical_logits, views[0].categorical_logits)
+                over_info = self._overcluster_info(real_out.overcluster_logits, views[0].overcluster_logits)
+            else:
                 real_info = self._real_info(real_out.categorical_logits, None)
                 over_info = self._overcluster_info(real_out.overcluster_logits, None)
-            else:
-                view_out = s.discriminator(real_views, training=True)
-                real_info = self._real_info(real_out.categorical_logits, view_out.categorical_logits)
-                over_info = self._overcluster_info(real_out.overcluster_logits, view_out.overcluster_logits)
             d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real_info + over_info)
         d_grads = tape.gradient(d_loss, d_vars)
         s.d_optimizer.apply_gradients(zip(d_grads, d_vars))
