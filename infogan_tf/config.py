@@ -101,6 +101,13 @@ class OptimConfig:
             "does not, so a split of a class by slant costs information (0 = no shear, the default)."
         },
     )
+    real_info_flip: bool = dataclasses.field(
+        default=False,
+        metadata={
+            "help": "Also mirror each affine view left-right with probability 1/2: for images whose class "
+            "a mirror image keeps (garments, shoes, faces; not digits or letters)."
+        },
+    )
     update: str = dataclasses.field(
         default="alternating",
         metadata={

@@ -123,3 +123,33 @@ def test_ink_slant_agrees_with_the_evaluation_slant_of_the_same_images():
     images = _slanted_bars([-0.5, -0.1, 0.2, 0.6]).numpy()
     evaluation_degrees = image_statistics((images + 1.0) / 2.0)["slant"]  # y up, images in [0, 1]
     np.testing.assert_allclose(np.degrees(np.arctan(-ink_slant(images).numpy())), evaluation_degrees, atol=1e-3)
+
+
+def _asymmetric_images(count=16):
+    rng = np.random.RandomState(3)
+    images = -np.ones([count, 28, 28, 1], np.float32)
+    images[:, 6:22, 4:12, 0] = rng.uniform(-1, 1, [count, 16, 8])  # ink on the left only
+    return tf.constant(images)
+
+
+def test_flip_mirrors_about_half_the_copies_and_leaves_the_other_draws_alone():
+    images, seed = _asymmetric_images(), tf.constant([7, 8], tf.int64)
+    still = AffineRange(degrees=0.0, scale=0.0, shift=0.0)
+    out = random_affine(images, seed, still._replace(flip=True)).numpy()
+    mirrored = images.numpy()[:, :, ::-1]
+    is_mirror = [np.allclose(o, m, atol=1e-5) for o, m in zip(out, mirrored)]
+    is_same = [np.allclose(o, i, atol=1e-5) for o, i in zip(out, images.numpy())]
+    assert all(a != b for a, b in zip(is_mirror, is_same))  # each copy is one or the other
+    assert 3 <= sum(is_mirror) <= 13
+    # With every move on, the unmirrored copies are exactly the copies made without --real_info_flip.
+    moved, moved_flip = random_affine(images, seed).numpy(), random_affine(images, seed, AffineRange(flip=True)).numpy()
+    for keep, a, b in zip(is_same, moved, moved_flip):
+        assert np.array_equal(a, b) == keep
+
+
+def test_a_mirrored_upright_copy_stands_straight_too():
+    slants = [-0.5, 0.3, 0.6, -0.2] * 4
+    images = _slanted_bars(slants)
+    limits = AffineRange(0.0, 0.0, 0.0, flip=True)
+    upright = random_affine(images, tf.constant([1, 2], tf.int64), limits, base_shear=ink_slant(images))
+    np.testing.assert_allclose(ink_slant(upright).numpy(), 0.0, atol=0.02)

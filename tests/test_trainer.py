@@ -271,3 +271,8 @@ def test_sheared_views_change_the_real_image_term_and_nothing_else_of_the_first_
 def test_deskewed_views_change_the_real_image_term_and_nothing_else_of_the_first_step(tmp_path, fake_images):
     affine, deskewed = (_first_step_metrics(tmp_path, fake_images, v, real_info_view=v) for v in ("affine", "deskewed"))
     _only_the_real_image_term_differs(affine, deskewed)
+
+
+def test_mirrored_views_change_the_real_image_term_and_nothing_else_of_the_first_step(tmp_path, fake_images):
+    plain, mirrored = (_first_step_metrics(tmp_path, fake_images, f"{f}", real_info_flip=f) for f in (False, True))
+    _only_the_real_image_term_differs(plain, mirrored)

@@ -27,12 +27,13 @@ import tensorflow as tf
 
 
 class AffineRange(NamedTuple):
-    """Largest rotation (degrees), relative scale change, shift (pixels) and horizontal shear."""
+    """Largest rotation (degrees), relative scale change, shift (pixels) and horizontal shear; mirror or not."""
 
     degrees: float = 15.0
     scale: float = 0.1
     shift: float = 2.0
     shear: float = 0.0
+    flip: bool = False  # mirror left-right with probability 1/2, before the other moves
 
 
 def ink_slant(images: tf.Tensor, background: float = -1.0, limit: float = 1.0) -> tf.Tensor:
@@ -74,7 +75,7 @@ def random_affine(
     Args:
       images: float [B, H, W, C].
       seed: int [2] stateless seed.
-      limits: the largest rotation, scale change, shift and shear.
+      limits: the largest rotation, scale change, shift and shear, and whether to mirror.
       fill: value of pixels that come from outside the image (-1: background
         of images in [-1, 1]).
       base_shear: optional float [B]: a slant to remove from each image before
@@ -92,17 +93,25 @@ def random_affine(
     # The shear is drawn from a stream of its own, so the other draws do not depend on it.
     shear_seed = tf.random.experimental.stateless_fold_in(seed, 1)
     shear = tf.random.stateless_uniform([batch], shear_seed, -1.0, 1.0) * limits.shear
+    # The mirror too (-1: mirrored, +1: not), from a third stream.
+    if limits.flip:
+        coin = tf.random.stateless_uniform([batch], tf.random.experimental.stateless_fold_in(seed, 2))
+        mirror = tf.where(coin < 0.5, -1.0, 1.0)
+    else:
+        mirror = tf.ones([batch])
     if base_shear is not None:
-        shear += tf.cast(base_shear, tf.float32)
+        shear += mirror * tf.cast(base_shear, tf.float32)  # a mirrored image leans the other way
     # Each OUTPUT pixel (x, y) reads the input at (a0 x + a1 y + a2,
     # b0 x + b1 y + b2): the inverse transform, as ImageProjectiveTransformV3 takes it:
-    # rotation and scale after a shear x -> x + k y (both about the centre).
+    # rotation and scale after a shear x -> x + k y (both about the centre),
+    # after the mirror x -> 2 cx - x (reading the mirrored input at x is reading the input at 2 cx - x).
     cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
     cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
     a0, a1 = cos, shear * cos - sin
     b0, b1 = sin, shear * sin + cos
     a2 = cx - a0 * cx - a1 * cy - shift_x
     b2 = cy - b0 * cx - b1 * cy - shift_y
+    a0, a1, a2 = mirror * a0, mirror * a1, mirror * a2 + (1.0 - mirror) * cx
     return affine_warp(images, tf.stack([a0, a1, a2, b0, b1, b2], axis=1), fill)
 
 

@@ -285,13 +285,13 @@ class InfoGANStep:
         )
 
     def _second_views(self, real_images: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
-        """Random small affine copies of this replica's real images (rotated, rescaled, shifted, sheared).
+        """Random small affine copies of this replica's real images (rotated, rescaled, shifted, sheared, mirrored).
 
         With ``--real_info_view=deskewed`` each copy is made upright first.
         """
         optim = self.config.optim
         upright = ink_slant(real_images) if optim.real_info_view == "deskewed" else None
-        limits = AffineRange(shear=optim.real_info_shear)
+        limits = AffineRange(shear=optim.real_info_shear, flip=optim.real_info_flip)
         return random_affine(real_images, self._replica_seed(_VIEWS_STREAM, step), limits, base_shear=upright)
 
     def _replica_metrics(self, terms: StepTerms, stop_requested: tf.Tensor) -> dict:
