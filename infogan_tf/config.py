@@ -156,11 +156,12 @@ class RuntimeConfig:
     )
     keep_checkpoints: int = dataclasses.field(default=3, metadata={"help": "How many recent checkpoints to keep."})
     mixed_precision: str = dataclasses.field(
-        default="float32",
+        default="auto",
         metadata={
             "help": "Compute dtype of the layers; bfloat16 (Keras mixed_bfloat16 policy) keeps variables "
-            "and losses in float32; auto = bfloat16 on hardware with native bfloat16 arithmetic (x86 "
-            "AVX512_BF16/AMX, GPUs of compute capability >= 8.0), else float32 (training/precision.py).",
+            "and losses in float32; auto (the default) = bfloat16 on hardware with native bfloat16 "
+            "arithmetic (x86 AVX512_BF16/AMX, GPUs of compute capability >= 8.0), else float32 "
+            "(training/precision.py); config.json records which.",
             "choices": PRECISIONS,
         },
     )

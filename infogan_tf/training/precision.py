@@ -1,6 +1,6 @@
 """How a run computes: ``--mixed_precision=auto`` picks bfloat16 where the hardware has it; XLA or not.
 
-``auto`` (the default) means bfloat16 compute (Keras' ``mixed_bfloat16``
+``auto`` (the default since 2026-12-03) means bfloat16 compute (Keras' ``mixed_bfloat16``
 policy: float32 variables, losses and outputs) on hardware with native
 bfloat16 arithmetic -- x86 CPUs with AVX512_BF16 or AMX-BF16, NVIDIA GPUs of
 compute capability 8.0 or more -- and float32 everywhere else, where bfloat16
