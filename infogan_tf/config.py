@@ -223,6 +223,8 @@ class TrainConfig:
             out.append(f"--real_info_shear must be a number in [0, 1], got {o.real_info_shear}")
         if o.real_info_view not in REAL_INFO_VIEWS:
             out.append(f"--real_info_view must be one of {', '.join(REAL_INFO_VIEWS)}, got {o.real_info_view!r}")
+        if o.real_info_flip and o.real_info_view == "same":
+            out.append("--real_info_flip mirrors the second views: it needs --real_info_view=affine or deskewed")
         if o.update not in UPDATES:
             out.append(f"--update must be one of {', '.join(UPDATES)}, got {o.update!r}")
         if not r.model_dir:
