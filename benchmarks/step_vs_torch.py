@@ -145,7 +145,7 @@ def serve_default_step(images_npy: str, settings: Settings) -> None:
             "framework": "infogan_tf",
             "update": cfg.optim.update,
             "real_info_view": cfg.optim.real_info_view,
-            "mixed_precision": cfg.runtime.mixed_precision,
+            "mixed_precision": trainer.config.runtime.mixed_precision,  # as resolved (auto -> what runs)
             "jit_compile": trainer.step_fn.jit_compile,
             "steps_per_loop": per_call,
             "gflop_per_step": 2 * sum(macs.values()) / 1e9,
