@@ -31,6 +31,8 @@ class DatasetInfo:
     # The lowest test accuracy at which infogan-classifier caches its sample-quality classifier
     # (evaluation.classifier): what its small CNN reaches with room to spare (BUILD_NOTES).
     classifier_min_accuracy: float = 0.9
+    # Its default training length (epochs over the train split) that clears that bar.
+    classifier_epochs: int = 6
 
 
 _IDX_FILES = (
@@ -41,7 +43,8 @@ _IDX_FILES = (
 )
 DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("mnist", (28, 28, 1), "train", "test", _IDX_FILES, classifier_min_accuracy=0.99),
-    "fashion_mnist": DatasetInfo("fashion_mnist", (28, 28, 1), "train", "test", _IDX_FILES),
+    # Six epochs reach 0.899 on Fashion-MNIST, below its bar; twelve 0.912 (BUILD_NOTES).
+    "fashion_mnist": DatasetInfo("fashion_mnist", (28, 28, 1), "train", "test", _IDX_FILES, classifier_epochs=12),
     # 32x32x3 street-view digits, for the `svhn` preset.
     "svhn_cropped": DatasetInfo(
         "svhn_cropped", (32, 32, 3), "train", "test", ("train_32x32.mat", "test_32x32.mat", "extra_32x32.mat")

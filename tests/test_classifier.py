@@ -159,3 +159,10 @@ def test_cli_trains_on_injected_splits_and_refuses_a_poor_classifier(tmp_path, c
         and "below --min_test_accuracy=1.0" in captured.err
     )
     assert (out / classifier_lib.INFO_FILENAME).read_text() == before
+
+
+def test_each_dataset_trains_its_classifier_long_enough_for_its_bar_unless_told():
+    fashion = DataConfig(dataset="fashion_mnist")
+    assert ClassifierConfig().resolved_epochs == 6
+    assert ClassifierConfig(data=fashion).resolved_epochs == 12
+    assert ClassifierConfig(data=fashion, epochs=2).resolved_epochs == 2

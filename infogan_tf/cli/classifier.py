@@ -41,7 +41,12 @@ def define_flags(values: flags.FlagValues) -> None:
     flags.DEFINE_string(
         "out", None, "Cache folder (default ~/.cache/infogan_tf/<dataset>_classifier).", flag_values=values
     )
-    flags.DEFINE_integer("epochs", d.epochs, "Passes over the training split.", flag_values=values)
+    flags.DEFINE_integer(
+        "epochs",
+        d.epochs,
+        "Passes over the training split (default: the dataset's, 6 for mnist and svhn_cropped, 12 for fashion_mnist).",
+        flag_values=values,
+    )
     flags.DEFINE_integer("batch_size", d.batch_size, "Minibatch size.", flag_values=values)
     flags.DEFINE_float("learning_rate", d.learning_rate, "Adam learning rate.", flag_values=values)
     flags.DEFINE_integer("seed", d.seed, "Seed of initialisation and shuffling.", flag_values=values)

@@ -173,10 +173,8 @@ class InfoGANStep:
     ) -> StepTerms:
         """A D/Q step, then a G step against the updated D on fresh codes.
 
-        D sees the real and the fake batch (and the views) as separate
-        batches: each is batch-normalised with its own statistics, as in
-        separate calls, in one pass of D's layers (``segments``,
-        ``model.batchnorm``).
+        D normalises the real, the fake batch (and the views) each with its
+        own statistics, as separate calls would, in one pass (``model.batchnorm``).
         """
         s = self.state
         d_vars, g_vars = s.discriminator.trainable_variables, s.generator.trainable_variables
