@@ -70,19 +70,17 @@ class ClassifierConfig:
     seed: int = 0
     min_test_accuracy: float | None = None
 
+    def _or_dataset_default(self, value, field: str):
+        """``value``, or the dataset's own ``DatasetInfo`` field when None (the class default for other data)."""
+        return value if value is not None else getattr(DATASETS.get(self.data.dataset, DatasetInfo), field)
+
     @property
     def resolved_min_test_accuracy(self) -> float:
-        if self.min_test_accuracy is not None:
-            return self.min_test_accuracy
-        info = DATASETS.get(self.data.dataset)
-        return info.classifier_min_accuracy if info else DatasetInfo.classifier_min_accuracy
+        return self._or_dataset_default(self.min_test_accuracy, "classifier_min_accuracy")
 
     @property
     def resolved_epochs(self) -> int:
-        if self.epochs is not None:
-            return self.epochs
-        info = DATASETS.get(self.data.dataset)
-        return info.classifier_epochs if info else DatasetInfo.classifier_epochs
+        return self._or_dataset_default(self.epochs, "classifier_epochs")
 
     @property
     def resolved_out_dir(self) -> str:
