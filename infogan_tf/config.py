@@ -108,6 +108,15 @@ class OptimConfig:
             "a mirror image keeps (garments, shoes, faces; not digits or letters)."
         },
     )
+    real_info_level_ink: bool = dataclasses.field(
+        default=False,
+        metadata={
+            "help": "Rescale each second view's ink to one brightness before the random moves (its "
+            "ink-weighted mean to 70 % of the range; data.augment.level_ink), so a class split by shade "
+            "costs information: for objects on a dark background whose class does not depend on how dark "
+            "they are (garments)."
+        },
+    )
     update: str = dataclasses.field(
         default="alternating",
         metadata={
@@ -225,6 +234,8 @@ class TrainConfig:
             out.append(f"--real_info_view must be one of {', '.join(REAL_INFO_VIEWS)}, got {o.real_info_view!r}")
         if o.real_info_flip and o.real_info_view == "same":
             out.append("--real_info_flip mirrors the second views: it needs --real_info_view=affine or deskewed")
+        if o.real_info_level_ink and o.real_info_view == "same":
+            out.append("--real_info_level_ink rescales the second views: it needs --real_info_view=affine or deskewed")
         if o.update not in UPDATES:
             out.append(f"--update must be one of {', '.join(UPDATES)}, got {o.update!r}")
         if not r.model_dir:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from infogan_tf.data.augment import AffineRange, affine_warp, ink_slant, random_affine
+from infogan_tf.data.augment import AffineRange, affine_warp, ink_slant, level_ink, random_affine
 from infogan_tf.evaluation.metrics.image_statistics import image_statistics
 
 
@@ -153,3 +153,29 @@ def test_a_mirrored_upright_copy_stands_straight_too():
     limits = AffineRange(0.0, 0.0, 0.0, flip=True)
     upright = random_affine(images, tf.constant([1, 2], tf.int64), limits, base_shear=ink_slant(images))
     np.testing.assert_allclose(ink_slant(upright).numpy(), 0.0, atol=0.02)
+
+
+def _brightness(images):
+    ink = np.asarray(images) + 1.0  # height above the -1 background, in [0, 2]
+    return (ink**2).sum(axis=(1, 2, 3)) / ink.sum(axis=(1, 2, 3))
+
+
+def test_level_ink_gives_a_dark_and_a_light_copy_of_one_shape_the_same_image():
+    rng = np.random.RandomState(4)
+    ink = np.zeros([28, 28, 1], np.float32)
+    ink[4:24, 8:20] = rng.uniform(0.2, 0.5, [20, 12, 1])  # heights above the background, in [0, 2]
+    light, dark = ink * 1.6 - 1.0, ink * 0.5 - 1.0
+    levelled = level_ink(tf.constant(np.stack([light, dark]))).numpy()
+    np.testing.assert_allclose(levelled[0], levelled[1], atol=1e-4)
+    np.testing.assert_allclose(_brightness(levelled), 0.7 * 2.0, rtol=1e-4)  # nothing clipped: exactly the level
+    assert (levelled[:, :4] == -1.0).all()  # the background stays the background
+
+
+def test_level_ink_clips_at_white_and_keeps_a_blank_image_blank():
+    bright = np.full([1, 28, 28, 1], -1.0, np.float32)
+    bright[0, 10:18, 10:18] = np.linspace(-0.9, 1.0, 8)[None, :, None]
+    images = tf.constant(np.concatenate([bright, -np.ones_like(bright)]))
+    levelled = level_ink(images, level=0.95).numpy()
+    assert np.isfinite(levelled).all() and levelled.max() == 1.0 and levelled.min() == -1.0
+    np.testing.assert_array_equal(levelled[1], -1.0)
+    assert _brightness(levelled[:1])[0] < 0.95 * 2.0  # clipping takes some of the level away

@@ -28,6 +28,7 @@ def _with(part, **kw):
         ("optim", {"lambda_real_info": -1.0}, "--lambda_real_info must be a finite number >= 0, got -1.0"),
         ("optim", {"real_info_shear": 1.5}, "--real_info_shear must be a number in [0, 1], got 1.5"),
         ("optim", {"real_info_flip": True, "real_info_view": "same"}, "--real_info_flip mirrors the second views"),
+        ("optim", {"real_info_level_ink": True, "real_info_view": "same"}, "--real_info_level_ink rescales the second"),
         ("optim", {"lambda_cont": float("nan")}, "--lambda_cont must be a finite number >= 0"),
         ("optim", {"g_learning_rate": 0.0}, "--g_learning_rate must be a finite number > 0"),
         ("optim", {"beta1": 1.0}, "--beta1 must be in [0, 1)"),

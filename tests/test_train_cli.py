@@ -158,6 +158,7 @@ def test_flags_build_the_config_and_only_explicit_flags_override_the_preset():
     # Flags not given keep the preset's values.
     assert train_cli.config_from_flags(_parsed("--preset=svhn")).model.g_filters == (448, 256, 128, 64)
     assert train_cli.config_from_flags(_parsed("--real_info_flip")).optim.real_info_flip is True
+    assert train_cli.config_from_flags(_parsed("--real_info_level_ink")).optim.real_info_level_ink is True
 
 
 def test_only_mnist_digits_get_upright_views_unless_the_flag_says_otherwise():

@@ -276,3 +276,8 @@ def test_deskewed_views_change_the_real_image_term_and_nothing_else_of_the_first
 def test_mirrored_views_change_the_real_image_term_and_nothing_else_of_the_first_step(tmp_path, fake_images):
     plain, mirrored = (_first_step_metrics(tmp_path, fake_images, f"{f}", real_info_flip=f) for f in (False, True))
     _only_the_real_image_term_differs(plain, mirrored)
+
+
+def test_levelled_views_change_the_real_image_term_and_nothing_else_of_the_first_step(tmp_path, fake_images):
+    plain, levelled = (_first_step_metrics(tmp_path, fake_images, f"{f}", real_info_level_ink=f) for f in (False, True))
+    _only_the_real_image_term_differs(plain, levelled)

@@ -16,6 +16,9 @@ way, the views are made inside the XLA-compiled train step.
 (the deskewing of LeCun et al. 1998's MNIST experiments); given to
 ``random_affine`` as ``base_shear``, the copy is first made upright, so a
 left-leaning and a right-leaning image of one class give near-identical views.
+``level_ink`` does the same for shade: it rescales each image's ink to one
+brightness, so a dark and a light garment of one shape give near-identical
+views.
 """
 
 from __future__ import annotations
@@ -61,6 +64,28 @@ def ink_slant(images: tf.Tensor, background: float = -1.0, limit: float = 1.0) -
     dx, dy = xs - x_bar[:, None, None], ys - y_bar[:, None, None]
     slant = mean(dx * dy) / (mean(dy * dy) + 1e-6)
     return tf.clip_by_value(slant, -limit, limit)
+
+
+def level_ink(images: tf.Tensor, level: float = 0.7, background: float = -1.0, top: float = 1.0) -> tf.Tensor:
+    """Each image's ink rescaled to one brightness: its ink-weighted mean height to ``level`` of the range.
+
+    The ink is each pixel's height above ``background`` (channels averaged;
+    images in [background, top]); its brightness b = sum(ink^2) / sum(ink),
+    the mean height of the ink weighted by the ink itself (the background
+    does not count, however much of the image it is). Every channel's height
+    is multiplied by level * (top - background) / b and clipped at ``top``,
+    so a garment printed darker or lighter gives (up to clipping) the same
+    image. A blank image stays blank.
+
+    Returns:
+      float [B, H, W, C].
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    height = images - background
+    ink = tf.maximum(tf.reduce_mean(height, axis=-1), 0.0)  # [B, H, W]
+    brightness = tf.reduce_sum(ink * ink, axis=[1, 2]) / (tf.reduce_sum(ink, axis=[1, 2]) + 1e-6)
+    gain = level * (top - background) / tf.maximum(brightness, 1e-3)
+    return tf.minimum(background + height * gain[:, None, None, None], top)
 
 
 def random_affine(

@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from infogan_tf.config import TrainConfig
-from infogan_tf.data.augment import AffineRange, ink_slant, random_affine
+from infogan_tf.data.augment import AffineRange, ink_slant, level_ink, random_affine
 from infogan_tf.data.pipeline import StreamedImages, make_input_fn
 from infogan_tf.latent import LatentBatch
 from infogan_tf.model import losses
@@ -285,9 +285,12 @@ class InfoGANStep:
     def _second_views(self, real_images: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
         """Random small affine copies of this replica's real images (rotated, rescaled, shifted, sheared, mirrored).
 
-        With ``--real_info_view=deskewed`` each copy is made upright first.
+        With ``--real_info_view=deskewed`` each copy is made upright first;
+        with ``--real_info_level_ink`` its ink is brought to one brightness first.
         """
         optim = self.config.optim
+        if optim.real_info_level_ink:
+            real_images = level_ink(real_images)
         upright = ink_slant(real_images) if optim.real_info_view == "deskewed" else None
         limits = AffineRange(shear=optim.real_info_shear, flip=optim.real_info_flip)
         return random_affine(real_images, self._replica_seed(_VIEWS_STREAM, step), limits, base_shear=upright)
