@@ -1,4 +1,4 @@
-"""Tests of the benchmark's FLOP count and of the optional PyTorch baseline's skip path.
+"""Tests of the benchmark's FLOP count, the optional PyTorch baseline's skip path and the shade diagnosis.
 
 The benchmark itself (benchmarks/benchmark.py) measures wall time and is not
 run here; what it computes from shapes is: the analytic conv/matmul FLOPs of
@@ -303,3 +303,25 @@ def test_a_finished_seed_is_kept_when_only_a_newer_default_field_is_missing(tmp_
     assert reproduce.saved_row(str(path), changed) is None
     path.write_text(json.dumps({"config": {"model": {}}, "row": {}}))
     assert reproduce.saved_row(str(path), config) is None
+
+
+def test_category_shades_finds_a_class_split_into_dark_and_light_parts():
+    import category_shades
+    import tensorflow as tf
+
+    from infogan_tf.data.augment import level_ink
+
+    rng = np.random.RandomState(0)
+    shape = np.zeros([12, 28, 28, 1], np.float32)
+    shape[:, 6:22, 8:20] = rng.uniform(0.3, 1.0, [16, 12, 1])  # one garment, printed in three shades
+    images = shape * np.array([0.4] * 4 + [1.0] * 4 + [0.9] * 4, np.float32)[:, None, None, None]
+    labels = np.array([0] * 8 + [1] * 4)
+    categories = np.array([3] * 4 + [5] * 4 + [7] * 4)  # class 0: dark ones in 3, light ones in 5
+    (split,) = category_shades.split_classes(categories, labels, images, share=0.15)
+    dark, light = split["parts"]
+    assert split["label"] == 0 and (dark["category"], light["category"]) == (3, 5)
+    assert dark["count"] == light["count"] == 4 and dark["coverage"] == light["coverage"]
+    assert light["shade"] == pytest.approx(dark["shade"] / 0.4, rel=1e-6)
+    # The shade is the brightness --real_info_level_ink sets (to 0.7 of the range).
+    levelled = (level_ink(tf.constant(images * 2.0 - 1.0)).numpy() + 1.0) / 2.0
+    np.testing.assert_allclose(category_shades.shade(levelled), 0.7, rtol=1e-4)
