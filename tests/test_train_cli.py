@@ -178,6 +178,17 @@ def test_only_mnist_digits_get_upright_views_unless_the_flag_says_otherwise():
     assert view("--preset=fashion_mnist", "--real_info_view=deskewed") == "deskewed"
 
 
+def test_only_the_fashion_preset_levels_the_ink_of_its_copies_unless_the_flag_says_otherwise():
+    def level(*args):
+        return train_cli.config_from_flags(_parsed(*args)).optim.real_info_level_ink
+
+    assert level("--preset=fashion_mnist") is True
+    for preset in sorted(set(presets.PRESETS) - {"fashion_mnist"}):
+        assert level(f"--preset={preset}") is False, preset
+    assert level("--dataset=fashion_mnist") is False  # the preset sets it, not the dataset
+    assert level("--preset=fashion_mnist", "--noreal_info_level_ink") is False
+
+
 def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_path, capsys, monkeypatch):
     calls = []
     result = loop.TrainResult(
