@@ -131,9 +131,9 @@ def fashion_mnist_preset(base: TrainConfig) -> TrainConfig:
     """Zalando's 28x28x1 clothing images with the MNIST networks and codes.
 
     The real-image term's copies have their ink levelled to one brightness
-    (``--real_info_level_ink``): without it Q's categories split tops,
-    dresses and trousers into dark and light ones (measured: BUILD_NOTES,
-    "Seeds, Fashion-MNIST and the label-free check").
+    (``--real_info_level_ink``): without it Q's categories split T-shirts,
+    pullovers, shirts and dresses into dark and light ones (measured:
+    BUILD_NOTES, "Seeds, Fashion-MNIST and the label-free check").
     """
     base = other_images(base)
     return dataclasses.replace(
