@@ -285,12 +285,10 @@ class InfoGANStep:
     def _second_views(self, real_images: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
         """Random small affine copies of this replica's real images (rotated, rescaled, shifted, sheared, mirrored).
 
-        With ``--real_info_view=deskewed`` each copy is made upright first;
-        with ``--real_info_level_ink`` its ink is brought to one brightness first.
+        With ``--real_info_view=deskewed`` each copy is made upright first, with ``--real_info_level_ink`` levelled.
         """
         optim = self.config.optim
-        if optim.real_info_level_ink:
-            real_images = level_ink(real_images)
+        real_images = level_ink(real_images) if optim.real_info_level_ink else real_images
         upright = ink_slant(real_images) if optim.real_info_view == "deskewed" else None
         limits = AffineRange(shear=optim.real_info_shear, flip=optim.real_info_flip)
         return random_affine(real_images, self._replica_seed(_VIEWS_STREAM, step), limits, base_shear=upright)
