@@ -1,7 +1,7 @@
 """Which classes a run's categories split, and whether the parts differ in shade: a labelled diagnosis.
 
 The failure this looks for: Q's categorical code splitting a class into a
-dark and a light part (Fashion-MNIST: tops, dresses and trousers), the way
+dark and a light part (Fashion-MNIST: T-shirts, pullovers, shirts, dresses), the way
 MNIST runs split a digit by slant. For each class that two or more of the
 first code's categories each hold more than ``--share`` of, it prints those
 categories with the count of the class's test images in each, their mean
@@ -49,15 +49,16 @@ def split_classes(categories: np.ndarray, labels: np.ndarray, images: np.ndarray
     out = []
     for label in np.unique(labels):
         of_class = labels == label
+        held = [of_class & (categories == k) for k in np.unique(categories[of_class])]
         parts = [
             {
-                "category": int(k),
-                "count": int(np.sum(of_class & (categories == k))),
-                "shade": float(shades[of_class & (categories == k)].mean()),
-                "coverage": float(area[of_class & (categories == k)].mean()),
+                "category": int(categories[part][0]),
+                "count": int(part.sum()),
+                "shade": float(shades[part].mean()),
+                "coverage": float(area[part].mean()),
             }
-            for k in np.unique(categories[of_class])
-            if np.mean(categories[of_class] == k) > share
+            for part in held
+            if part.sum() > share * of_class.sum()
         ]
         if len(parts) > 1:
             out.append({"label": int(label), "parts": parts})
