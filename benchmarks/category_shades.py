@@ -8,7 +8,9 @@ categories with the count of the class's test images in each, their mean
 shade (the ink-weighted mean brightness of ``data.augment.level_ink``, in
 [0, 1]) and their mean coverage (the fraction of pixels above 0.05: the
 garment's area, whatever its shade). A split by shade shows as parts with
-the same coverage and shades far apart.
+the same coverage and shades far apart; a split by size as parts whose
+coverage is far apart (footwear and bags that Q sorts into small and large
+ones rather than by kind).
 
 Labels are read for this evaluation only, as ``infogan-evaluate`` does:
 
@@ -65,6 +67,17 @@ def split_classes(categories: np.ndarray, labels: np.ndarray, images: np.ndarray
     return out
 
 
+def split_kinds(splits: list[dict], shade_gap: float, size_gap: float) -> tuple[list[int], list[int]]:
+    """The split classes whose parts' mean shades, and those whose mean coverages, are more than the gap apart."""
+
+    def apart(entry: dict, key: str, gap: float) -> bool:
+        return float(np.ptp([p[key] for p in entry["parts"]])) > gap
+
+    by_shade = [e["label"] for e in splits if apart(e, "shade", shade_gap)]
+    by_size = [e["label"] for e in splits if apart(e, "coverage", size_gap)]
+    return by_shade, by_size
+
+
 def main(argv):
     del argv
     run_config = RunDir(FLAGS.model_dir).load_config()
@@ -82,9 +95,10 @@ def main(argv):
             for p in entry["parts"]
         )
         print(f"  class {entry['label']}: {parts}")
-    by_shade = [e["label"] for e in splits if np.ptp([p["shade"] for p in e["parts"]]) > FLAGS.shade_gap]
+    by_shade, by_size = split_kinds(splits, FLAGS.shade_gap, FLAGS.size_gap)
     print(
-        f"  {len(splits)} classes split, {len(by_shade)} of them by shade (parts > {FLAGS.shade_gap} apart): {by_shade}"
+        f"  {len(splits)} classes split, {len(by_shade)} of them by shade (parts > {FLAGS.shade_gap} apart): "
+        f"{by_shade}, {len(by_size)} by size (coverage > {FLAGS.size_gap} apart): {by_size}"
     )
 
 
@@ -93,5 +107,6 @@ if __name__ == "__main__":
     flags.DEFINE_string("checkpoint", None, "A checkpoint of it (default: the latest).")
     flags.DEFINE_string("manual_dir", None, "The dataset's official files (default: the run's).")
     flags.DEFINE_float("shade_gap", 0.2, "A split is by shade when its parts' mean shades are further apart.")
+    flags.DEFINE_float("size_gap", 0.05, "A split is by size when its parts' mean coverages are further apart.")
     flags.DEFINE_float("share", 0.15, "A category holds part of a class when it has more than this share of it.")
     app.run(main)

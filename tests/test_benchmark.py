@@ -325,3 +325,9 @@ def test_category_shades_finds_a_class_split_into_dark_and_light_parts():
     # The shade is the brightness --real_info_level_ink sets (to 0.7 of the range).
     levelled = (level_ink(tf.constant(images * 2.0 - 1.0)).numpy() + 1.0) / 2.0
     np.testing.assert_allclose(category_shades.shade(levelled), 0.7, rtol=1e-4)
+    # Split by shade, not by size; a small and a large copy of the garment are split by size.
+    assert category_shades.split_kinds([split], shade_gap=0.2, size_gap=0.05) == ([0], [])
+    small = np.zeros_like(shape)
+    small[:, 10:18, 10:16] = shape[:, 10:18, 10:16]
+    sized = category_shades.split_classes(categories[:8], labels[:8], np.concatenate([shape[:4], small[:4]]), 0.15)
+    assert category_shades.split_kinds(sized, shade_gap=0.2, size_gap=0.05) == ([], [0])
