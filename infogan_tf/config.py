@@ -97,8 +97,16 @@ class OptimConfig:
         default=0.0,
         metadata={
             "help": "Largest horizontal shear k (x -> x + k y) of the affine views, besides their rotation "
-            "(<= 15 degrees), rescaling (<= 10 %) and shift (<= 2 px): a digit's slant changes, its identity "
+            "(<= 15 degrees), rescaling (--real_info_scale) and shift (<= 2 px): a digit's slant changes, its identity "
             "does not, so a split of a class by slant costs information (0 = no shear, the default)."
+        },
+    )
+    real_info_scale: float = dataclasses.field(
+        default=0.1,
+        metadata={
+            "help": "Largest relative rescaling of the affine views about their centre (0.1: by a factor in "
+            "[0.9, 1.1], the default; the fashion_mnist preset: 0.25): the larger, the more a split of a class "
+            "by size costs information (in [0, 0.5])."
         },
     )
     real_info_flip: bool = dataclasses.field(
@@ -230,6 +238,8 @@ class TrainConfig:
             out.append("--q_overcluster trains only through the real-image term: it needs --lambda_real_info > 0")
         if not (math.isfinite(o.real_info_shear) and 0 <= o.real_info_shear <= 1):
             out.append(f"--real_info_shear must be a number in [0, 1], got {o.real_info_shear}")
+        if not (math.isfinite(o.real_info_scale) and 0 <= o.real_info_scale <= 0.5):
+            out.append(f"--real_info_scale must be a number in [0, 0.5], got {o.real_info_scale}")
         if o.real_info_view not in REAL_INFO_VIEWS:
             out.append(f"--real_info_view must be one of {', '.join(REAL_INFO_VIEWS)}, got {o.real_info_view!r}")
         if o.real_info_flip and o.real_info_view == "same":

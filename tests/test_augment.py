@@ -50,6 +50,19 @@ def test_rotation_turns_an_upright_bar():
     assert any(not np.allclose(image, _images()[0].numpy(), atol=0.2) for image in out)
 
 
+def test_rescaling_stays_within_its_range_and_a_wider_range_rescales_more():
+    def areas(scale):
+        images = tf.tile(_images()[:1], [64, 1, 1, 1])
+        out = random_affine(images, tf.constant([9, 10], tf.int64), AffineRange(degrees=0.0, scale=scale, shift=0.0))
+        return ((out.numpy() + 1.0) / 2.0).sum(axis=(1, 2, 3)) / ((images[0].numpy() + 1.0) / 2.0).sum()
+
+    # A rescaling by s multiplies the bar's ink by s^2, s in [1 - scale, 1 + scale].
+    narrow, wide = areas(0.1), areas(0.25)
+    assert narrow.min() >= 0.9**2 - 0.02 and narrow.max() <= 1.1**2 + 0.02
+    assert wide.min() >= 0.75**2 - 0.02 and wide.max() <= 1.25**2 + 0.02
+    assert wide.max() > 1.1**2 + 0.05 and wide.min() < 0.9**2 - 0.05
+
+
 def test_the_warp_is_tf_projective_transform_with_constant_fill_and_compiles_with_xla():
     images = tf.random.stateless_uniform([6, 28, 20, 3], [7, 8], -1.0, 1.0)
     u = np.random.default_rng(0).uniform(-1.0, 1.0, size=(6, 6)).astype(np.float32)

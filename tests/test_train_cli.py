@@ -159,6 +159,7 @@ def test_flags_build_the_config_and_only_explicit_flags_override_the_preset():
     assert train_cli.config_from_flags(_parsed("--preset=svhn")).model.g_filters == (448, 256, 128, 64)
     assert train_cli.config_from_flags(_parsed("--real_info_flip")).optim.real_info_flip is True
     assert train_cli.config_from_flags(_parsed("--real_info_level_ink")).optim.real_info_level_ink is True
+    assert train_cli.config_from_flags(_parsed("--real_info_scale=0.25")).optim.real_info_scale == 0.25
 
 
 def test_only_mnist_digits_get_upright_views_unless_the_flag_says_otherwise():
@@ -187,6 +188,17 @@ def test_only_the_fashion_preset_levels_the_ink_of_its_copies_unless_the_flag_sa
         assert level(f"--preset={preset}", "--dataset=mnist") is False, preset
     assert level("--dataset=fashion_mnist") is False  # the preset sets it, not the dataset
     assert level("--preset=fashion_mnist", "--noreal_info_level_ink") is False
+
+
+def test_only_the_fashion_preset_widens_the_rescaling_of_its_copies_unless_the_flag_says_otherwise():
+    def scale(*args):
+        return train_cli.config_from_flags(_parsed(*args)).optim.real_info_scale
+
+    assert scale("--preset=fashion_mnist") == 0.25
+    for preset in sorted(set(presets.PRESETS) - {"fashion_mnist"}):
+        assert scale(f"--preset={preset}", "--dataset=mnist") == 0.1, preset
+    assert scale() == scale("--dataset=fashion_mnist") == config_lib.TrainConfig().optim.real_info_scale == 0.1
+    assert scale("--preset=fashion_mnist", "--real_info_scale=0.1") == 0.1
 
 
 def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_path, capsys, monkeypatch):

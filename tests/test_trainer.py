@@ -262,22 +262,19 @@ def _only_the_real_image_term_differs(a, b):
         assert a[name] == pytest.approx(b[name], rel=1e-6, abs=1e-7), name
 
 
-def test_sheared_views_change_the_real_image_term_and_nothing_else_of_the_first_step(tmp_path, fake_images):
-    # Same seed, data and codes: with --real_info_shear only the second views (and so the real-image term) differ.
-    plain, sheared = (_first_step_metrics(tmp_path, fake_images, f"{k}", real_info_shear=k) for k in (0.0, 0.5))
-    _only_the_real_image_term_differs(plain, sheared)
-
-
-def test_deskewed_views_change_the_real_image_term_and_nothing_else_of_the_first_step(tmp_path, fake_images):
-    affine, deskewed = (_first_step_metrics(tmp_path, fake_images, v, real_info_view=v) for v in ("affine", "deskewed"))
-    _only_the_real_image_term_differs(affine, deskewed)
-
-
-def test_mirrored_views_change_the_real_image_term_and_nothing_else_of_the_first_step(tmp_path, fake_images):
-    plain, mirrored = (_first_step_metrics(tmp_path, fake_images, f"{f}", real_info_flip=f) for f in (False, True))
-    _only_the_real_image_term_differs(plain, mirrored)
-
-
-def test_levelled_views_change_the_real_image_term_and_nothing_else_of_the_first_step(tmp_path, fake_images):
-    plain, levelled = (_first_step_metrics(tmp_path, fake_images, f"{f}", real_info_level_ink=f) for f in (False, True))
-    _only_the_real_image_term_differs(plain, levelled)
+@pytest.mark.parametrize(
+    "option, plain, changed",
+    [
+        ("real_info_shear", 0.0, 0.5),
+        ("real_info_scale", 0.1, 0.3),
+        ("real_info_view", "affine", "deskewed"),
+        ("real_info_flip", False, True),
+        ("real_info_level_ink", False, True),
+    ],
+)
+def test_each_view_option_changes_the_real_image_term_and_nothing_else_of_the_first_step(
+    tmp_path, fake_images, option, plain, changed
+):
+    # Same seed, data and codes: only the second views (and so the real-image term) differ.
+    a, b = (_first_step_metrics(tmp_path, fake_images, f"{v}", **{option: v}) for v in (plain, changed))
+    _only_the_real_image_term_differs(a, b)

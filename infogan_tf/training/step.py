@@ -290,7 +290,7 @@ class InfoGANStep:
         optim = self.config.optim
         real_images = level_ink(real_images) if optim.real_info_level_ink else real_images
         upright = ink_slant(real_images) if optim.real_info_view == "deskewed" else None
-        limits = AffineRange(shear=optim.real_info_shear, flip=optim.real_info_flip)
+        limits = AffineRange(scale=optim.real_info_scale, shear=optim.real_info_shear, flip=optim.real_info_flip)
         return random_affine(real_images, self._replica_seed(_VIEWS_STREAM, step), limits, base_shear=upright)
 
     def _replica_metrics(self, terms: StepTerms, stop_requested: tf.Tensor) -> dict:
