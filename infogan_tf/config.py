@@ -109,6 +109,15 @@ class OptimConfig:
             "by size costs information (in [0, 0.5])."
         },
     )
+    real_info_balance: float = dataclasses.field(
+        default=1.0,
+        metadata={
+            "help": "Weight of the categories' marginal entropy in the real-image term, IIC's lambda (Ji et al. "
+            "2019's loss; 1 = the mutual information itself, the default): above 1, Q is pushed harder to use "
+            "its categories equally often on real images, so merging two classes into one category costs "
+            "more (in [0.5, 4])."
+        },
+    )
     real_info_flip: bool = dataclasses.field(
         default=False,
         metadata={
@@ -240,6 +249,8 @@ class TrainConfig:
             out.append(f"--real_info_shear must be a number in [0, 1], got {o.real_info_shear}")
         if not (math.isfinite(o.real_info_scale) and 0 <= o.real_info_scale <= 0.5):
             out.append(f"--real_info_scale must be a number in [0, 0.5], got {o.real_info_scale}")
+        if not (math.isfinite(o.real_info_balance) and 0.5 <= o.real_info_balance <= 4):
+            out.append(f"--real_info_balance must be a number in [0.5, 4], got {o.real_info_balance}")
         if o.real_info_view not in REAL_INFO_VIEWS:
             out.append(f"--real_info_view must be one of {', '.join(REAL_INFO_VIEWS)}, got {o.real_info_view!r}")
         if o.real_info_flip and o.real_info_view == "same":

@@ -29,6 +29,8 @@ def _with(part, **kw):
         ("optim", {"real_info_shear": 1.5}, "--real_info_shear must be a number in [0, 1], got 1.5"),
         ("optim", {"real_info_scale": 0.6}, "--real_info_scale must be a number in [0, 0.5], got 0.6"),
         ("optim", {"real_info_scale": -0.1}, "--real_info_scale must be a number in [0, 0.5], got -0.1"),
+        ("optim", {"real_info_balance": 0.4}, "--real_info_balance must be a number in [0.5, 4], got 0.4"),
+        ("optim", {"real_info_balance": float("inf")}, "--real_info_balance must be a number in [0.5, 4], got inf"),
         ("optim", {"real_info_flip": True, "real_info_view": "same"}, "--real_info_flip mirrors the second views"),
         ("optim", {"real_info_level_ink": True, "real_info_view": "same"}, "--real_info_level_ink rescales the second"),
         ("optim", {"lambda_cont": float("nan")}, "--lambda_cont must be a finite number >= 0"),

@@ -130,3 +130,33 @@ def test_paired_categorical_information_bounds():
     # Uncertain Q: 0 as well.
     uniform = [tf.zeros([k * k, k])]
     assert losses.paired_categorical_information(uniform, uniform).numpy() == pytest.approx(0.0, abs=1e-5)
+
+
+def _iic_lambda_objective(p, q, lamb):
+    """IIC's lambda-weighted objective written out in numpy: sum P (log P - lamb log P_i - lamb log P_j)."""
+    joint = p.T @ q / len(p)
+    joint = np.maximum((joint + joint.T) / 2, 1e-12)
+    row, col = joint.sum(1, keepdims=True), joint.sum(0, keepdims=True)
+    return float((joint * (np.log(joint) - lamb * np.log(row) - lamb * np.log(col))).sum())
+
+
+def test_category_balance_makes_the_information_iics_lambda_weighted_objective():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(32, 5)) * 2, rng.normal(size=(32, 5)) * 2
+    p, q = (np.exp(x) / np.exp(x).sum(1, keepdims=True) for x in (a, b))
+    info = float(losses.paired_categorical_information([tf.constant(a, tf.float32)], [tf.constant(b, tf.float32)]))
+    balance = float(losses.category_balance([tf.constant(a, tf.float32)], [tf.constant(b, tf.float32)]))
+    for lamb in (1.0, 1.5, 2.0):
+        assert info + (lamb - 1) * balance == pytest.approx(_iic_lambda_objective(p, q, lamb), rel=1e-4), lamb
+    # Without views it is the marginal entropy H(E Q(c|x)) of categorical_information.
+    marginal = p.mean(0)
+    alone = float(losses.category_balance([tf.constant(a, tf.float32)]))
+    assert alone == pytest.approx(float(-(marginal * np.log(marginal)).sum()), rel=1e-5)
+    # Balanced categories score ln K (twice with views); all in one category 0; codes add up.
+    k = 4
+    confident = tf.constant(np.eye(k)[np.arange(k * k) % k] * 50.0, tf.float32)
+    one = tf.constant(np.tile(np.eye(k)[1] * 50.0, (k * k, 1)), tf.float32)
+    assert float(losses.category_balance([confident], [confident])) == pytest.approx(2 * math.log(k), abs=1e-4)
+    assert float(losses.category_balance([one], [one])) == pytest.approx(0.0, abs=1e-4)
+    assert float(losses.category_balance([confident, one])) == pytest.approx(math.log(k), abs=1e-4)
+    assert float(losses.category_balance([])) == 0.0

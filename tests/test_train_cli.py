@@ -160,6 +160,7 @@ def test_flags_build_the_config_and_only_explicit_flags_override_the_preset():
     assert train_cli.config_from_flags(_parsed("--real_info_flip")).optim.real_info_flip is True
     assert train_cli.config_from_flags(_parsed("--real_info_level_ink")).optim.real_info_level_ink is True
     assert train_cli.config_from_flags(_parsed("--real_info_scale=0.25")).optim.real_info_scale == 0.25
+    assert train_cli.config_from_flags(_parsed("--real_info_balance=2")).optim.real_info_balance == 2.0
 
 
 def test_only_mnist_digits_get_upright_views_unless_the_flag_says_otherwise():

@@ -31,7 +31,11 @@ real image (the image and a slightly moved copy): the mutual information
 between Q's category of one view and of the other (as in Invariant Information
 Clustering, Ji et al. 2019), which is high only when the categories are
 confident, balanced AND unchanged by small rotations, shifts and rescalings.
-Neither uses labels.
+Neither uses labels. ``category_balance`` is the entropy of the categories'
+marginal in either estimator; IIC's loss weights it by lambda (their
+``lamb``, 1 = the mutual information): I + (lambda - 1) * balance, so that
+above 1 a category that merges two classes (and leaves another nearly empty)
+costs more (``--real_info_balance``).
 """
 
 from __future__ import annotations
@@ -147,4 +151,31 @@ def paired_categorical_information(logits: Sequence[tf.Tensor], other_logits: Se
         row = tf.reduce_sum(joint, axis=1, keepdims=True)
         col = tf.reduce_sum(joint, axis=0, keepdims=True)
         total += tf.reduce_sum(joint * (tf.math.log(joint) - tf.math.log(row) - tf.math.log(col)))
+    return total
+
+
+def _marginal_entropy(probs: tf.Tensor) -> tf.Tensor:
+    marginal = tf.reduce_mean(probs, axis=0)
+    return -tf.reduce_sum(marginal * tf.math.log(marginal + 1e-12))
+
+
+def category_balance(logits: Sequence[tf.Tensor], other_logits: Sequence[tf.Tensor] | None = None) -> tf.Tensor:
+    """The marginal entropy part of the real-image information, summed over codes (scalar, nats).
+
+    Without second views: H(E_x Q(c|x)), the part of ``categorical_information``
+    that rewards using the categories equally. With them: H(P_row) + H(P_col)
+    of ``paired_categorical_information``'s symmetrised joint, whose rows and
+    columns both sum to the mean of the two views' category distributions.
+    Either way, information + (lambda - 1) * this is IIC's lambda-weighted
+    objective (Ji et al. 2019, their loss's ``lamb``). At most ln K (twice that
+    with views) per code.
+    """
+    total = tf.constant(0.0, tf.float32)
+    for i, a in enumerate(logits):
+        p = tf.nn.softmax(tf.cast(a, tf.float32))
+        if other_logits is None:
+            total += _marginal_entropy(p)
+        else:
+            q = tf.nn.softmax(tf.cast(other_logits[i], tf.float32))
+            total += 2.0 * _marginal_entropy(tf.concat([p, q], axis=0))
     return total

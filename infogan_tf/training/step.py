@@ -39,12 +39,12 @@ import numpy as np
 import tensorflow as tf
 
 from infogan_tf.config import TrainConfig
-from infogan_tf.data.augment import AffineRange, ink_slant, level_ink, random_affine
 from infogan_tf.data.pipeline import StreamedImages, make_input_fn
 from infogan_tf.latent import LatentBatch
 from infogan_tf.model import losses
 from infogan_tf.model.networks import DiscriminatorOutput
 from infogan_tf.training import precision
+from infogan_tf.training.real_info import RealImageTerms, real_image_terms, second_views
 from infogan_tf.training.state import TrainState
 
 # Quantities checked for finiteness each step, in bit order of the mask.
@@ -186,13 +186,8 @@ class InfoGANStep:
             real_out, fake_out, *views = out.split(len(batches))
             mi = self._mi_terms(codes, fake_out, slice(None))
             d_adv = losses.discriminator_loss(real_out.d_logit, fake_out.d_logit)
-            if views:
-                real_info = self._real_info(real_out.categorical_logits, views[0].categorical_logits)
-                over_info = self._overcluster_info(real_out.overcluster_logits, views[0].overcluster_logits)
-            else:
-                real_info = self._real_info(real_out.categorical_logits, None)
-                over_info = self._overcluster_info(real_out.overcluster_logits, None)
-            d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real_info + over_info)
+            real = self._real_image_terms(real_out, views[0] if views else None, slice(None), slice(None))
+            d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real.objective)
         d_grads = tape.gradient(d_loss, d_vars)
         s.d_optimizer.apply_gradients(zip(d_grads, d_vars))
 
@@ -203,7 +198,9 @@ class InfoGANStep:
             g_loss = self._average(g_adv + self._mi_terms(g_codes, g_out, slice(None)).loss)
         g_grads = tape.gradient(g_loss, g_vars)
         s.g_optimizer.apply_gradients(zip(g_grads, g_vars))
-        return StepTerms(d_adv, g_adv, mi, real_out.d_logit, fake_out.d_logit, d_grads, g_grads, real_info, over_info)
+        return StepTerms(
+            d_adv, g_adv, mi, real_out.d_logit, fake_out.d_logit, d_grads, g_grads, real.information, real.overcluster
+        )
 
     def _joint_update(self, real_images: tf.Tensor, real_views: tf.Tensor | None, codes: LatentBatch) -> StepTerms:
         """D/Q and G updated simultaneously from one forward pass of [real; fake (; views)]."""
@@ -218,14 +215,9 @@ class InfoGANStep:
             # D (and Q): classify real vs fake and recover c. G: fool D (non-saturating), keep c recoverable.
             d_adv = losses.discriminator_loss(real_logit, fake_logit)
             g_adv = losses.generator_loss(fake_logit)
-            real_info = self._real_info(
-                [logits[:batch] for logits in out.categorical_logits],
-                None if real_views is None else [logits[2 * batch :] for logits in out.categorical_logits],
-            )
-            over_info = self._overcluster_info(
-                out.overcluster_logits[:batch], None if real_views is None else out.overcluster_logits[2 * batch :]
-            )
-            d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real_info + over_info)
+            views_out = None if real_views is None else out
+            real = self._real_image_terms(out, views_out, slice(None, batch), slice(2 * batch, None))
+            d_loss = self._average(d_adv + mi.loss) + self._real_info_loss(real.objective)
             g_loss = self._average(g_adv + mi.loss)
         d_vars, g_vars = s.discriminator.trainable_variables, s.generator.trainable_variables
         d_grads = tape.gradient(d_loss, d_vars)
@@ -234,7 +226,7 @@ class InfoGANStep:
         # Gradients are summed across replicas inside apply_gradients.
         s.d_optimizer.apply_gradients(zip(d_grads, d_vars))
         s.g_optimizer.apply_gradients(zip(g_grads, g_vars))
-        return StepTerms(d_adv, g_adv, mi, real_logit, fake_logit, d_grads, g_grads, real_info, over_info)
+        return StepTerms(d_adv, g_adv, mi, real_logit, fake_logit, d_grads, g_grads, real.information, real.overcluster)
 
     # ------------------------------------------------------------ the terms
     def _average(self, per_example: tf.Tensor) -> tf.Tensor:
@@ -253,21 +245,21 @@ class InfoGANStep:
             o.lambda_cont,
         )
 
-    @staticmethod
-    def _real_info(real_logits, view_logits) -> tf.Tensor:
-        """Q's information about the categories of this replica's real images (scalar, nats).
+    def _real_image_terms(
+        self, real_out: DiscriminatorOutput, views_out: DiscriminatorOutput | None, rows: slice, view_rows: slice
+    ) -> RealImageTerms:
+        """Q's information about the categories of this replica's real images (``training.real_info``).
 
-        Without second views: H(E Q(c|x)) - E H(Q(c|x)); with them: I(c(x); c(x')).
+        ``rows`` of ``real_out`` are the real images, ``view_rows`` of ``views_out`` their second views.
         """
-        if view_logits is None:
-            return losses.categorical_information(real_logits)
-        return losses.paired_categorical_information(real_logits, view_logits)
-
-    def _overcluster_info(self, real_logits: tf.Tensor, view_logits: tf.Tensor | None) -> tf.Tensor:
-        """The real-image information of the over-clustering head (0 without one; ModelConfig.q_overcluster)."""
-        if not self.config.model.q_overcluster:
-            return tf.constant(0.0, tf.float32)
-        return self._real_info([real_logits], None if view_logits is None else [view_logits])
+        over = self.config.model.q_overcluster > 0
+        return real_image_terms(
+            self.config.optim,
+            [logits[rows] for logits in real_out.categorical_logits],
+            None if views_out is None else [logits[view_rows] for logits in views_out.categorical_logits],
+            real_out.overcluster_logits[rows] if over else None,
+            views_out.overcluster_logits[view_rows] if over and views_out is not None else None,
+        )
 
     def _real_info_loss(self, real_info: tf.Tensor) -> tf.Tensor:
         """-lambda_real_info * I(x; c), divided by the replicas because their gradients are summed."""
@@ -283,15 +275,8 @@ class InfoGANStep:
         )
 
     def _second_views(self, real_images: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
-        """Random small affine copies of this replica's real images (rotated, rescaled, shifted, sheared, mirrored).
-
-        With ``--real_info_view=deskewed`` each copy is made upright first, with ``--real_info_level_ink`` levelled.
-        """
-        optim = self.config.optim
-        real_images = level_ink(real_images) if optim.real_info_level_ink else real_images
-        upright = ink_slant(real_images) if optim.real_info_view == "deskewed" else None
-        limits = AffineRange(scale=optim.real_info_scale, shear=optim.real_info_shear, flip=optim.real_info_flip)
-        return random_affine(real_images, self._replica_seed(_VIEWS_STREAM, step), limits, base_shear=upright)
+        """Moved copies of this replica's real images (``training.real_info.second_views``), seeded per step."""
+        return second_views(self.config.optim, real_images, self._replica_seed(_VIEWS_STREAM, step))
 
     def _replica_metrics(self, terms: StepTerms, stop_requested: tf.Tensor) -> dict:
         average = self._average
