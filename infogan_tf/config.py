@@ -105,7 +105,7 @@ class OptimConfig:
         default=0.1,
         metadata={
             "help": "Largest relative rescaling of the affine views about their centre (0.1: by a factor in "
-            "[0.9, 1.1], the default; the fashion_mnist preset: 0.25): the larger, the more a split of a class "
+            "[0.9, 1.1], the default; the fashion_mnist preset: 0.4): the larger, the more a split of a class "
             "by size costs information (in [0, 0.5])."
         },
     )

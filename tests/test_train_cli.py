@@ -195,7 +195,7 @@ def test_only_the_fashion_preset_widens_the_rescaling_of_its_copies_unless_the_f
     def scale(*args):
         return train_cli.config_from_flags(_parsed(*args)).optim.real_info_scale
 
-    assert scale("--preset=fashion_mnist") == 0.25
+    assert scale("--preset=fashion_mnist") == 0.4
     for preset in sorted(set(presets.PRESETS) - {"fashion_mnist"}):
         assert scale(f"--preset={preset}", "--dataset=mnist") == 0.1, preset
     assert scale() == scale("--dataset=fashion_mnist") == config_lib.TrainConfig().optim.real_info_scale == 0.1

@@ -3,7 +3,7 @@
 Training asks Q's categories of a real image and of a slightly moved copy
 to agree (``model.losses.paired_categorical_information``, views of up to
 15 degrees, 10 % scale, 2 px shift: ``data.augment.AffineRange``; the
-``fashion_mnist`` preset rescales by up to 25 %, so there only the check's
+``fashion_mnist`` preset rescales by up to 40 %, so there only the check's
 rotations and shifts go beyond training's). A run
 whose categories mean the class keeps them when the image is moved further;
 a run that split a class by style (MNIST: two categories each holding half
