@@ -331,3 +331,35 @@ def test_category_shades_finds_a_class_split_into_dark_and_light_parts():
     small[:, 10:18, 10:16] = shape[:, 10:18, 10:16]
     sized = category_shades.split_classes(categories[:8], labels[:8], np.concatenate([shape[:4], small[:4]]), 0.15)
     assert category_shades.split_kinds(sized, shade_gap=0.2, size_gap=0.05) == ([], [0])
+
+
+def test_label_free_pool_ranks_each_run_once_over_every_table(tmp_path, capsys):
+    import label_free_pool
+
+    def row(run, accuracy, information, agreement):
+        return {
+            "seed": int(run[-1]),
+            "model_dir": run,
+            "steps": 3000,
+            "accuracy": accuracy,
+            "view_information": information,
+            "view_agreement": agreement,
+        }
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "b").mkdir()
+    # Information ranks the runs as their accuracy does; agreement the other way round.
+    good, mid, bad = row("r/0", 0.9, 0.8, 0.1), row("r/1", 0.7, 0.6, 0.2), row("r/2", 0.5, 0.4, 0.3)
+    (tmp_path / "a" / "results.json").write_text(json.dumps({"rows": [good, mid]}))
+    # The same run listed again (a rescored table) counts once; an unscored row not at all.
+    unscored = {"seed": 3, "model_dir": "r/3", "steps": 3000, "accuracy": 0.1, "view_information": None}
+    (tmp_path / "a" / "b" / "results_sample_quality.json").write_text(json.dumps({"rows": [good, bad, unscored]}))
+    rows = label_free_pool.pooled_rows([str(tmp_path)])
+    assert sorted(r["model_dir"] for r in rows) == ["r/0", "r/1", "r/2"]
+    assert label_free_pool.main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("3 runs: Spearman rho 1.00 (information), -1.00 (agreement)")
+    assert "highest information: accuracy 0.9000, lowest: 0.5000" in out
+    assert label_free_pool.main([]) == 2
+    assert label_free_pool.main([str(tmp_path / "a" / "b" / "nothing")]) == 1
+    assert "too few to rank" in capsys.readouterr().err

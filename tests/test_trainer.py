@@ -280,12 +280,12 @@ def test_each_view_option_changes_the_real_image_term_and_nothing_else_of_the_fi
     _only_the_real_image_term_differs(a, b)
 
 
-
 @pytest.mark.parametrize("update", ["alternating", "joint"])
 def test_the_balance_weight_changes_the_update_but_not_the_information_it_reports(tmp_path, fake_images, update):
     # Same inputs and views: the first step's real-image information is the same number, its update is not.
     a, b = (
-        _first_step_metrics(tmp_path, fake_images, f"{update}{w}", update=update, real_info_balance=w) for w in (1.0, 2.0)
+        _first_step_metrics(tmp_path, fake_images, f"{update}{w}", update=update, real_info_balance=w)
+        for w in (1.0, 2.0)
     )
     assert a["real_info"] == pytest.approx(b["real_info"], rel=1e-6)
     assert a["d_grad_norm"] != pytest.approx(b["d_grad_norm"], rel=1e-4)
