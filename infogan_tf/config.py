@@ -113,9 +113,9 @@ class OptimConfig:
         default=1.0,
         metadata={
             "help": "Weight of the categories' marginal entropy in the real-image term, IIC's lambda (Ji et al. "
-            "2019's loss; 1 = the mutual information itself, the default): above 1, Q is pushed harder to use "
-            "its categories equally often on real images, so merging two classes into one category costs "
-            "more (in [0.5, 4])."
+            "2019's loss; 1 = the mutual information itself, the default; the fashion_mnist preset: 2): above "
+            "1, Q is pushed harder to use its categories equally often on real images, so merging two classes "
+            "into one category costs more (in [0.5, 4])."
         },
     )
     real_info_flip: bool = dataclasses.field(

@@ -202,6 +202,17 @@ def test_only_the_fashion_preset_widens_the_rescaling_of_its_copies_unless_the_f
     assert scale("--preset=fashion_mnist", "--real_info_scale=0.1") == 0.1
 
 
+def test_only_the_fashion_preset_weights_the_balance_of_its_categories_unless_the_flag_says_otherwise():
+    def balance(*args):
+        return train_cli.config_from_flags(_parsed(*args)).optim.real_info_balance
+
+    assert balance("--preset=fashion_mnist") == 2.0
+    for preset in sorted(set(presets.PRESETS) - {"fashion_mnist"}):
+        assert balance(f"--preset={preset}", "--dataset=mnist") == 1.0, preset
+    assert balance() == balance("--dataset=fashion_mnist") == config_lib.TrainConfig().optim.real_info_balance == 1.0
+    assert balance("--preset=fashion_mnist", "--real_info_balance=1") == 1.0
+
+
 def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_path, capsys, monkeypatch):
     calls = []
     result = loop.TrainResult(
