@@ -191,26 +191,21 @@ def test_only_the_fashion_preset_levels_the_ink_of_its_copies_unless_the_flag_sa
     assert level("--preset=fashion_mnist", "--noreal_info_level_ink") is False
 
 
-def test_only_the_fashion_preset_widens_the_rescaling_of_its_copies_unless_the_flag_says_otherwise():
-    def scale(*args):
-        return train_cli.config_from_flags(_parsed(*args)).optim.real_info_scale
+@pytest.mark.parametrize(
+    "field, in_preset, default, flag",
+    [("real_info_scale", 0.4, 0.1, "--real_info_scale=0.1"), ("real_info_balance", 2.0, 1.0, "--real_info_balance=1")],
+)
+def test_only_the_fashion_preset_widens_its_copies_and_weights_their_balance_unless_the_flag_says_otherwise(
+    field, in_preset, default, flag
+):
+    def value(*args):
+        return getattr(train_cli.config_from_flags(_parsed(*args)).optim, field)
 
-    assert scale("--preset=fashion_mnist") == 0.4
+    assert value("--preset=fashion_mnist") == in_preset
     for preset in sorted(set(presets.PRESETS) - {"fashion_mnist"}):
-        assert scale(f"--preset={preset}", "--dataset=mnist") == 0.1, preset
-    assert scale() == scale("--dataset=fashion_mnist") == config_lib.TrainConfig().optim.real_info_scale == 0.1
-    assert scale("--preset=fashion_mnist", "--real_info_scale=0.1") == 0.1
-
-
-def test_only_the_fashion_preset_weights_the_balance_of_its_categories_unless_the_flag_says_otherwise():
-    def balance(*args):
-        return train_cli.config_from_flags(_parsed(*args)).optim.real_info_balance
-
-    assert balance("--preset=fashion_mnist") == 2.0
-    for preset in sorted(set(presets.PRESETS) - {"fashion_mnist"}):
-        assert balance(f"--preset={preset}", "--dataset=mnist") == 1.0, preset
-    assert balance() == balance("--dataset=fashion_mnist") == config_lib.TrainConfig().optim.real_info_balance == 1.0
-    assert balance("--preset=fashion_mnist", "--real_info_balance=1") == 1.0
+        assert value(f"--preset={preset}", "--dataset=mnist") == default, preset
+    assert value() == value("--dataset=fashion_mnist") == getattr(config_lib.TrainConfig().optim, field) == default
+    assert value("--preset=fashion_mnist", flag) == default
 
 
 def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_path, capsys, monkeypatch):
