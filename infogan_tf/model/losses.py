@@ -111,6 +111,11 @@ def mutual_information_loss(
     return MutualInformationTerms(ce, nll, lambda_cat * ce + lambda_cont * nll)
 
 
+def _marginal_entropy(probs: tf.Tensor) -> tf.Tensor:
+    marginal = tf.reduce_mean(probs, axis=0)
+    return -tf.reduce_sum(marginal * tf.math.log(marginal + 1e-12))
+
+
 def categorical_information(logits: Sequence[tf.Tensor]) -> tf.Tensor:
     """H(E_x Q(c|x)) - E_x H(Q(c|x)) over a batch, summed over categorical codes (scalar, nats).
 
@@ -124,9 +129,7 @@ def categorical_information(logits: Sequence[tf.Tensor]) -> tf.Tensor:
         log_p = tf.nn.log_softmax(tf.cast(code_logits, tf.float32))
         p = tf.exp(log_p)
         conditional_entropy = -tf.reduce_mean(tf.reduce_sum(p * log_p, axis=-1))
-        marginal = tf.reduce_mean(p, axis=0)
-        marginal_entropy = -tf.reduce_sum(marginal * tf.math.log(marginal + 1e-12))
-        total += marginal_entropy - conditional_entropy
+        total += _marginal_entropy(p) - conditional_entropy
     return total
 
 
@@ -152,11 +155,6 @@ def paired_categorical_information(logits: Sequence[tf.Tensor], other_logits: Se
         col = tf.reduce_sum(joint, axis=0, keepdims=True)
         total += tf.reduce_sum(joint * (tf.math.log(joint) - tf.math.log(row) - tf.math.log(col)))
     return total
-
-
-def _marginal_entropy(probs: tf.Tensor) -> tf.Tensor:
-    marginal = tf.reduce_mean(probs, axis=0)
-    return -tf.reduce_sum(marginal * tf.math.log(marginal + 1e-12))
 
 
 def category_balance(logits: Sequence[tf.Tensor], other_logits: Sequence[tf.Tensor] | None = None) -> tf.Tensor:
