@@ -25,6 +25,8 @@ setup(
         "tqdm>=4.66,<5",
         "numpy>=1.26,<3",
         "scipy>=1.11,<2",
+        # NMI and ARI of the categorical code against the labels (evaluation only).
+        "scikit-learn>=1.5,<2",
         # --image_dir: the header pass over a folder's files (format, size, grey/colour) before TF decodes them.
         "pillow>=10,<14",
         # The L_I-over-training figure of infogan-evaluate.

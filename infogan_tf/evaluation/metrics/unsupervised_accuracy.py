@@ -9,10 +9,11 @@ many-to-one accuracy (cluster purity: every category votes for its majority
 digit, two categories may pick the same digit) is reported next to it; it is
 >= the one-to-one accuracy, and a large gap means categories are split or
 merged (e.g. two categories for 4/9 and none for another digit). The
-clustering scores of the same confusion matrix are reported too: normalised
-mutual information (NMI, I(category; label) over the mean of the two
-entropies) and the adjusted Rand index (ARI, pair agreement corrected for
-chance: 0 for independent labels, 1 for the same partition).
+clustering scores of the same predictions are reported too, from
+scikit-learn: normalised mutual information (NMI, I(category; label) over the
+mean of the two entropies, ``normalized_mutual_info_score``) and the adjusted
+Rand index (ARI, pair agreement corrected for chance: 0 for independent
+labels, 1 for the same partition, ``adjusted_rand_score``).
 
 Labels enter here and only here (and in the classifier used for sample
 quality); training never sees them.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 
 def confusion_matrix(predictions: np.ndarray, labels: np.ndarray, num_categories: int, num_classes: int) -> np.ndarray:
@@ -41,38 +43,17 @@ def confusion_matrix(predictions: np.ndarray, labels: np.ndarray, num_categories
     return out
 
 
-def _entropy(counts: np.ndarray) -> float:
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log(p)).sum())
+def clustering_scores(predictions: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(NMI, ARI) of the partition of the examples by category against the one by label.
 
-
-def clustering_scores(confusion: np.ndarray) -> tuple[float, float]:
-    """(NMI, ARI) of the partitions a confusion (contingency) matrix compares.
-
-    NMI = I(K; Y) / ((H(K) + H(Y)) / 2), 1 when either partition is a single
-    block on both sides; ARI = (index - expected) / (max - expected) over pair
-    counts (Hubert and Arabie 1985), 1 when there is nothing to correct.
+    NMI uses the arithmetic mean of the two entropies (scikit-learn's default),
+    1 when both partitions are a single block; ARI is Hubert and Arabie's (1985).
     """
-    confusion = np.asarray(confusion, np.float64)
-    n = confusion.sum()
-    rows, cols = confusion.sum(axis=1), confusion.sum(axis=0)
-    h_rows, h_cols = _entropy(rows), _entropy(cols)
-    nonzero = confusion > 0
-    mutual = float((confusion[nonzero] / n * np.log(confusion[nonzero] * n / np.outer(rows, cols)[nonzero])).sum())
-    nmi = 1.0 if h_rows + h_cols == 0 else max(0.0, mutual) / ((h_rows + h_cols) / 2)
-
-    def pairs(x):
-        return float((x * (x - 1) / 2).sum())
-
-    index, row_pairs, col_pairs = pairs(confusion), pairs(rows), pairs(cols)
-    expected = row_pairs * col_pairs / (n * (n - 1) / 2) if n > 1 else 0.0
-    top = (row_pairs + col_pairs) / 2
-    ari = 1.0 if top == expected else (index - expected) / (top - expected)
-    return float(nmi), float(ari)
+    return float(normalized_mutual_info_score(labels, predictions)), float(adjusted_rand_score(labels, predictions))
 
 
-def _scores(confusion: np.ndarray) -> dict:
-    """Hungarian (one-to-one) and purity (many-to-one) accuracy from a confusion matrix."""
+def _scores(confusion: np.ndarray, nmi: float, ari: float) -> dict:
+    """Hungarian (one-to-one) and purity (many-to-one) accuracy from a confusion matrix, with NMI and ARI."""
     total = int(confusion.sum())
     if total == 0:
         raise ValueError("unsupervised accuracy needs at least one example")
@@ -80,7 +61,6 @@ def _scores(confusion: np.ndarray) -> dict:
     assignment = {int(k): int(y) for k, y in zip(rows, cols)}
     matched = int(confusion[rows, cols].sum())
     majority = confusion.argmax(axis=1)
-    nmi, ari = clustering_scores(confusion)
     return {
         "accuracy": matched / total,
         "purity": float(confusion.max(axis=1).sum()) / total,
@@ -115,7 +95,7 @@ def compute_unsupervised_accuracy(categorical_probs: np.ndarray, labels: np.ndar
     num_categories = categorical_probs.shape[1]
     predictions = categorical_probs.argmax(axis=1)
     confusion = confusion_matrix(predictions, labels, num_categories, num_classes)
-    out = _scores(confusion)
+    out = _scores(confusion, *clustering_scores(predictions, labels))
     out["confusion_matrix"] = confusion.tolist()
     out["category_counts"] = confusion.sum(axis=1).tolist()
     out["num_examples"] = int(confusion.sum())
