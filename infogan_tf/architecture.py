@@ -71,14 +71,6 @@ class ModelConfig:
         },
     )
     q_fc_units: int = dataclasses.field(default=128, metadata={"help": "Width of the Q head's hidden layer (0: none)."})
-    q_overcluster: int = dataclasses.field(
-        default=0,
-        metadata={
-            "help": "Categories of Q's auxiliary over-clustering head (0: none). It reads Q's hidden layer, is "
-            "trained only by the real-image information term (--lambda_real_info, on the same views) and is "
-            "not a latent code: it shapes the shared features, as IIC's over-clustering head (Ji et al. 2019)."
-        },
-    )
     leaky_slope: float = dataclasses.field(
         default=0.1, metadata={"help": "Slope of the leaky ReLUs in D and Q (paper: 0.1)."}
     )
@@ -105,7 +97,11 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        """From ``dataclasses.asdict``; also reads configs written before ``g_filters`` existed."""
+        """From ``dataclasses.asdict``; also reads configs written before ``g_filters`` existed.
+
+        (``q_overcluster``, here before it joined the real-image term's
+        config, is moved there by ``config.migrate``.)
+        """
         d = dict(d)
         if "g_base_filters" in d:  # (b,): the FC to b channels, one hidden upconvolution of b / 2.
             base = int(d.pop("g_base_filters"))
@@ -137,14 +133,12 @@ def _positive_ints(values: tuple[int, ...]) -> bool:
 def network_problems(m: ModelConfig) -> list[str]:
     """What stops :func:`network_plan` building networks for ``m`` (one line each, naming the flag)."""
     out = []
-    for name in ("g_fc_units", "d_fc_units", "q_fc_units", "q_overcluster", "g_grid"):
+    for name in ("g_fc_units", "d_fc_units", "q_fc_units", "g_grid"):
         if getattr(m, name) < 0:
             out.append(f"--{name} must be >= 0, got {getattr(m, name)}")
     for name in ("g_filters", "d_filters"):
         if not _positive_ints(getattr(m, name)):
             out.append(f"--{name} must be one or more positive integers, got {getattr(m, name)}")
-    if m.q_overcluster == 1:
-        out.append("--q_overcluster must be 0 (none) or at least 2 categories, got 1")
     if out:
         return out
     if not -1 <= m.g_upconv_batchnorm < len(m.g_filters):

@@ -1,11 +1,12 @@
 """Typed, validated configuration of a training run.
 
-A run is described by one frozen :class:`TrainConfig` made of five parts
-(data, latent codes, model, optimisation, runtime). The command line builds it
+A run is described by one frozen :class:`TrainConfig` made of six parts
+(data, latent codes, model, optimisation, the real-image term, runtime). The command line builds it
 once (``infogan_tf/cli/train.py``), everything below takes it as a value. Field
 names are the flag names, so an error can name the flag to fix; each field's
 ``metadata["help"]`` is its flag's help (``metadata["flag"] = False``: not a flag,
-``metadata["choices"]``: an enum flag).
+``metadata["choices"]``: an enum flag); every name is unique across the
+parts, so :meth:`TrainConfig.override` takes settings by flag name.
 
 Nothing here imports TensorFlow: a bad flag is rejected in milliseconds,
 before any TF work starts.
@@ -18,8 +19,10 @@ resolved config is written to the run directory's ``config.json``; on resume
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
+import typing
 from typing import Any
 
 from infogan_tf.architecture import ModelConfig, network_problems
@@ -32,7 +35,7 @@ from infogan_tf.dataconfig import DatasetInfo as DatasetInfo
 from infogan_tf.dataconfig import manual_dir_problems as manual_dir_problems
 from infogan_tf.dataconfig import tfds_base_name as tfds_base_name
 from infogan_tf.errors import ConfigError
-from infogan_tf.latent import LatentSpec
+from infogan_tf.latent import LatentSpec, parse_categorical_codes
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 UPDATES = ("alternating", "joint")
@@ -42,13 +45,14 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
-    """The objective and its optimisation (each field's ``help`` says what it means).
+    """The paper's objective and its optimisation (each field's ``help`` says what it means).
 
     The defaults are the configuration that reproduces the paper's MNIST
     result here (BUILD_NOTES, "Reproduction status"): the paper's Adam
     settings, lambda_cat = 1 and the reference code's lambda_cont = 1 with the
-    alternating update, plus the real-image information term with affine
-    views (not in the paper). ``--lambda_real_info=0 --update=joint`` and
+    alternating update, plus the real-image information term of
+    :class:`RealInfoConfig` (not in the paper; on MNIST its second views are
+    deskewed copies). ``--lambda_real_info=0 --update=joint`` and
     ``--continuous_std=learned --lambda_cont=0.1`` go back to the plain
     objective.
     """
@@ -75,6 +79,29 @@ class OptimConfig:
             "when the std is learned; its code: 1 with a fixed std)."
         },
     )
+    update: str = dataclasses.field(
+        default="alternating",
+        metadata={
+            "help": f"{' or '.join(UPDATES)}: a D/Q step (real and fake batches through D separately), then "
+            "a G step on freshly drawn (z, c), as the authors' reference code trains; or one forward pass "
+            "of [real; fake] and simultaneous D/Q and G updates from it (cheaper per step)."
+        },
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RealInfoConfig:
+    """The real-image information term (not in the paper; ``model.objective.real_info``). See each field's ``help``.
+
+    D/Q also maximises, with weight ``lambda_real_info``, Q's information
+    about the categories of REAL images, paired with second views of them
+    (IIC, Ji et al. 2019) or with themselves (Krause et al. 2010); no labels.
+    MNIST's default pairs each digit with a deskewed copy, other data with an
+    affine copy (``presets.other_images``); ``lambda_real_info = 0`` is the
+    paper's objective. ``q_overcluster`` adds Q's auxiliary head that only
+    this term trains.
+    """
+
     lambda_real_info: float = dataclasses.field(
         default=1.0,
         metadata={
@@ -134,14 +161,39 @@ class OptimConfig:
             "they are (garments)."
         },
     )
-    update: str = dataclasses.field(
-        default="alternating",
+    q_overcluster: int = dataclasses.field(
+        default=0,
         metadata={
-            "help": f"{' or '.join(UPDATES)}: a D/Q step (real and fake batches through D separately), then "
-            "a G step on freshly drawn (z, c), as the authors' reference code trains; or one forward pass "
-            "of [real; fake] and simultaneous D/Q and G updates from it (cheaper per step)."
+            "help": "Categories of Q's auxiliary over-clustering head (0: none). It reads Q's hidden layer, is "
+            "trained only by the real-image information term (--lambda_real_info, on the same views) and is "
+            "not a latent code: it shapes the shared features, as IIC's over-clustering head (Ji et al. 2019)."
         },
     )
+
+    def problems(self) -> list[str]:
+        """Every invalid value of the term, each naming its flag."""
+        out = []
+        if not (math.isfinite(self.lambda_real_info) and self.lambda_real_info >= 0):
+            out.append(f"--lambda_real_info must be a finite number >= 0, got {self.lambda_real_info}")
+        if self.q_overcluster < 0:
+            out.append(f"--q_overcluster must be >= 0, got {self.q_overcluster}")
+        if self.q_overcluster == 1:
+            out.append("--q_overcluster must be 0 (none) or at least 2 categories, got 1")
+        if self.q_overcluster and self.lambda_real_info == 0:
+            out.append("--q_overcluster trains only through the real-image term: it needs --lambda_real_info > 0")
+        if not (math.isfinite(self.real_info_shear) and 0 <= self.real_info_shear <= 1):
+            out.append(f"--real_info_shear must be a number in [0, 1], got {self.real_info_shear}")
+        if not (math.isfinite(self.real_info_scale) and 0 <= self.real_info_scale <= 0.5):
+            out.append(f"--real_info_scale must be a number in [0, 0.5], got {self.real_info_scale}")
+        if not (math.isfinite(self.real_info_balance) and 0.5 <= self.real_info_balance <= 4):
+            out.append(f"--real_info_balance must be a number in [0.5, 4], got {self.real_info_balance}")
+        if self.real_info_view not in REAL_INFO_VIEWS:
+            out.append(f"--real_info_view must be one of {', '.join(REAL_INFO_VIEWS)}, got {self.real_info_view!r}")
+        if self.real_info_flip and self.real_info_view == "same":
+            out.append("--real_info_flip mirrors the second views: it needs --real_info_view=affine or deskewed")
+        if self.real_info_level_ink and self.real_info_view == "same":
+            out.append("--real_info_level_ink rescales the second views: it needs --real_info_view=affine or deskewed")
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,6 +261,7 @@ class TrainConfig:
     latent: LatentSpec = LatentSpec()
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
+    real_info: RealInfoConfig = RealInfoConfig()
     runtime: RuntimeConfig = RuntimeConfig()
 
     # ---------------------------------------------------------------- checks
@@ -239,24 +292,11 @@ class TrainConfig:
             v = getattr(o, name)
             if not 0 <= v < 1:
                 out.append(f"--{name} must be in [0, 1), got {v}")
-        for name in ("lambda_cat", "lambda_cont", "lambda_real_info"):
+        for name in ("lambda_cat", "lambda_cont"):
             v = getattr(o, name)
             if not (math.isfinite(v) and v >= 0):
                 out.append(f"--{name} must be a finite number >= 0, got {v}")
-        if m.q_overcluster and o.lambda_real_info == 0:
-            out.append("--q_overcluster trains only through the real-image term: it needs --lambda_real_info > 0")
-        if not (math.isfinite(o.real_info_shear) and 0 <= o.real_info_shear <= 1):
-            out.append(f"--real_info_shear must be a number in [0, 1], got {o.real_info_shear}")
-        if not (math.isfinite(o.real_info_scale) and 0 <= o.real_info_scale <= 0.5):
-            out.append(f"--real_info_scale must be a number in [0, 0.5], got {o.real_info_scale}")
-        if not (math.isfinite(o.real_info_balance) and 0.5 <= o.real_info_balance <= 4):
-            out.append(f"--real_info_balance must be a number in [0.5, 4], got {o.real_info_balance}")
-        if o.real_info_view not in REAL_INFO_VIEWS:
-            out.append(f"--real_info_view must be one of {', '.join(REAL_INFO_VIEWS)}, got {o.real_info_view!r}")
-        if o.real_info_flip and o.real_info_view == "same":
-            out.append("--real_info_flip mirrors the second views: it needs --real_info_view=affine or deskewed")
-        if o.real_info_level_ink and o.real_info_view == "same":
-            out.append("--real_info_level_ink rescales the second views: it needs --real_info_view=affine or deskewed")
+        out.extend(self.real_info.problems())
         if o.update not in UPDATES:
             out.append(f"--update must be one of {', '.join(UPDATES)}, got {o.update!r}")
         if not r.model_dir:
@@ -308,18 +348,124 @@ class TrainConfig:
             "latent": self.latent.to_dict(),
             "model": dataclasses.asdict(self.model),
             "optim": dataclasses.asdict(self.optim),
+            "real_info": dataclasses.asdict(self.real_info),
             "runtime": dataclasses.asdict(self.runtime),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """From :meth:`to_dict`, or from a config.json of an earlier version (:func:`migrate`)."""
+        d = migrate(d)
         return cls(
             data=DataConfig(**d["data"]),
             latent=LatentSpec.from_dict(d["latent"]),
             model=ModelConfig.from_dict(d["model"]),
             optim=OptimConfig(**d["optim"]),
+            real_info=RealInfoConfig(**d["real_info"]),
             runtime=RuntimeConfig(**d["runtime"]),
         )
 
+    def override(self, **values: Any) -> TrainConfig:
+        """This config with settings replaced by FLAG name, validated: ``config.override(lambda_cat=0.5, seed=3)``.
+
+        Each name is routed to the part that owns it (:data:`FLAG_OWNERS`);
+        the latent codes take their flags' names (``categorical_codes`` as a
+        tuple of cardinalities or "10,4", ``continuous_codes``, ``noise_dim``,
+        ``continuous_range``), and ``image_shape`` sets the networks' input.
+
+        Raises:
+          ConfigError: one line, for an unknown name (naming the closest
+            one), a value of the wrong type, or an invalid result.
+        """
+        parts: dict[str, dict[str, Any]] = {}
+        for name, value in values.items():
+            owner = FLAG_OWNERS.get(name)
+            if owner is None:
+                close = difflib.get_close_matches(name, FLAG_OWNERS, n=1)
+                hint = f"; did you mean {close[0]}?" if close else " (infogan-train --help lists the settings)"
+                raise ConfigError(f"unknown setting {name!r}{hint}")
+            part, field_name = owner
+            parts.setdefault(part, {})[field_name] = _typed(name, value, _FIELD_TYPES[name])
+        replaced = {part: dataclasses.replace(getattr(self, part), **kw) for part, kw in parts.items()}
+        return dataclasses.replace(self, **replaced).validate()
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+# The parts of a TrainConfig whose fields are flags of the same name (the latent codes have flags of their own).
+PARTS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "optim": OptimConfig,
+    "real_info": RealInfoConfig,
+    "runtime": RuntimeConfig,
+}
+# The latent codes' flags and the LatentSpec fields they set.
+LATENT_FLAGS = {
+    "noise_dim": "noise_dim",
+    "categorical_codes": "categorical",
+    "continuous_codes": "continuous",
+    "continuous_range": "continuous_range",
+}
+
+
+def _owners() -> tuple[dict[str, tuple[str, str]], dict[str, Any]]:
+    owners: dict[str, tuple[str, str]] = {flag: ("latent", name) for flag, name in LATENT_FLAGS.items()}
+    hints = typing.get_type_hints(LatentSpec)
+    kinds: dict[str, Any] = {flag: hints[name] for flag, name in LATENT_FLAGS.items()}
+    for part_name, part in PARTS.items():
+        hints = typing.get_type_hints(part)
+        for field in dataclasses.fields(part):
+            if field.name in owners:  # a flag name must say which part it sets
+                raise TypeError(f"{part.__name__}.{field.name} repeats the setting of {owners[field.name][0]}")
+            owners[field.name] = (part_name, field.name)
+            kinds[field.name] = hints[field.name]
+    return owners, kinds
+
+
+# Flag name -> (part of TrainConfig, field): where TrainConfig.override puts each setting.
+FLAG_OWNERS, _FIELD_TYPES = _owners()
+
+
+def _typed(name: str, value: Any, kind: Any) -> Any:
+    """``value`` as the type of setting ``name`` (an int for a float, a list for a tuple), or a one-line ConfigError."""
+    args = typing.get_args(kind)
+    if type(None) in args:
+        if value is None:
+            return None
+        kind = next(a for a in args if a is not type(None))
+    if name == "categorical_codes" and isinstance(value, str):
+        try:
+            return parse_categorical_codes(value)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    if typing.get_origin(kind) is tuple and isinstance(value, (tuple, list)):
+        if all(isinstance(x, int) and not isinstance(x, bool) for x in value):
+            return tuple(value)
+    elif kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    elif (kind is int and isinstance(value, int) and not isinstance(value, bool)) or (
+        kind in (bool, str) and isinstance(value, kind)
+    ):
+        return value
+    wanted = "integers" if typing.get_origin(kind) is tuple else getattr(kind, "__name__", str(kind))
+    raise ConfigError(f"--{name} takes {wanted}, got {value!r}")
+
+
+def migrate(d: dict[str, Any]) -> dict[str, Any]:
+    """A config dict of an earlier version in today's layout (a copy; today's is returned as it is).
+
+    Before the real-image term had its own part (December 2026), its fields
+    were ``optim.real_info_*``, ``optim.lambda_real_info`` and
+    ``model.q_overcluster``.
+    """
+    if "real_info" in d or "optim" not in d:
+        return d
+    d = {**d, "optim": dict(d["optim"]), "model": dict(d.get("model", {}))}
+    names = [f.name for f in dataclasses.fields(RealInfoConfig)]
+    moved = {name: d["optim"].pop(name) for name in names if name in d["optim"]}
+    if "q_overcluster" in d["model"]:
+        moved["q_overcluster"] = d["model"].pop("q_overcluster")
+    d["real_info"] = moved
+    return d

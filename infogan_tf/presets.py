@@ -47,7 +47,7 @@ def other_images(base: TrainConfig) -> TrainConfig:
     (SVHN, photos) it is not the object's at all: they get the plain affine
     copies, the setting measured on Fashion-MNIST.
     """
-    return dataclasses.replace(base, optim=dataclasses.replace(base.optim, real_info_view="affine"))
+    return dataclasses.replace(base, real_info=dataclasses.replace(base.real_info, real_info_view="affine"))
 
 
 def _model(base: TrainConfig, image_shape: tuple[int, int, int], **layers) -> ModelConfig:
@@ -145,7 +145,9 @@ def fashion_mnist_preset(base: TrainConfig) -> TrainConfig:
     return dataclasses.replace(
         base,
         data=dataclasses.replace(base.data, dataset="fashion_mnist"),
-        optim=dataclasses.replace(base.optim, real_info_level_ink=True, real_info_scale=0.4, real_info_balance=2.0),
+        real_info=dataclasses.replace(
+            base.real_info, real_info_level_ink=True, real_info_scale=0.4, real_info_balance=2.0
+        ),
     )
 
 

@@ -28,13 +28,12 @@ MNIST_DIR = os.path.join(os.path.dirname(REPO), "shared", "data", "mnist")
 TINY_MODEL = config_lib.ModelConfig(g_fc_units=32, g_filters=(16, 8), d_filters=(8, 16), d_fc_units=32, q_fc_units=16)
 
 
-def tiny_config(model_dir: str, **optim) -> config_lib.TrainConfig:
-    """The default configuration, shrunk: small networks, batch 8, a few steps."""
+def tiny_config(model_dir: str, **settings) -> config_lib.TrainConfig:
+    """The default configuration, shrunk: small networks, batch 8, a few steps; ``settings`` by flag name."""
     base = config_lib.TrainConfig()
     return dataclasses.replace(
         base,
         model=TINY_MODEL,
-        optim=dataclasses.replace(base.optim, **{"batch_size": 8, "train_steps": 3, **optim}),
         # XLA off: compiling costs more than these few steps save; float32: the
         # same numbers on every machine (the defaults, XLA for one float32
         # replica and --mixed_precision=auto, have tests of their own).
@@ -47,7 +46,7 @@ def tiny_config(model_dir: str, **optim) -> config_lib.TrainConfig:
             jit_compile=False,
             mixed_precision="float32",
         ),
-    ).validate()
+    ).override(**{"batch_size": 8, "train_steps": 3, **settings})
 
 
 def snapshot(directory) -> dict:

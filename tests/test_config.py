@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 
 import pytest
 
@@ -24,15 +25,19 @@ def _with(part, **kw):
         ("optim", {"batch_size": -4}, "--batch_size must be positive, got -4"),
         ("optim", {"lambda_cat": -1.0}, "--lambda_cat must be a finite number >= 0, got -1.0"),
         ("optim", {"update": "both"}, "--update must be one of alternating, joint, got 'both'"),
-        ("optim", {"real_info_view": "crop"}, "--real_info_view must be one of same, affine, deskewed, got 'crop'"),
-        ("optim", {"lambda_real_info": -1.0}, "--lambda_real_info must be a finite number >= 0, got -1.0"),
-        ("optim", {"real_info_shear": 1.5}, "--real_info_shear must be a number in [0, 1], got 1.5"),
-        ("optim", {"real_info_scale": 0.6}, "--real_info_scale must be a number in [0, 0.5], got 0.6"),
-        ("optim", {"real_info_scale": -0.1}, "--real_info_scale must be a number in [0, 0.5], got -0.1"),
-        ("optim", {"real_info_balance": 0.4}, "--real_info_balance must be a number in [0.5, 4], got 0.4"),
-        ("optim", {"real_info_balance": float("inf")}, "--real_info_balance must be a number in [0.5, 4], got inf"),
-        ("optim", {"real_info_flip": True, "real_info_view": "same"}, "--real_info_flip mirrors the second views"),
-        ("optim", {"real_info_level_ink": True, "real_info_view": "same"}, "--real_info_level_ink rescales the second"),
+        ("real_info", {"real_info_view": "crop"}, "--real_info_view must be one of same, affine, deskewed, got 'crop'"),
+        ("real_info", {"lambda_real_info": -1.0}, "--lambda_real_info must be a finite number >= 0, got -1.0"),
+        ("real_info", {"real_info_shear": 1.5}, "--real_info_shear must be a number in [0, 1], got 1.5"),
+        ("real_info", {"real_info_scale": 0.6}, "--real_info_scale must be a number in [0, 0.5], got 0.6"),
+        ("real_info", {"real_info_scale": -0.1}, "--real_info_scale must be a number in [0, 0.5], got -0.1"),
+        ("real_info", {"real_info_balance": 0.4}, "--real_info_balance must be a number in [0.5, 4], got 0.4"),
+        ("real_info", {"real_info_balance": float("inf")}, "--real_info_balance must be a number in [0.5, 4], got inf"),
+        ("real_info", {"real_info_flip": True, "real_info_view": "same"}, "--real_info_flip mirrors the second views"),
+        (
+            "real_info",
+            {"real_info_level_ink": True, "real_info_view": "same"},
+            "--real_info_level_ink rescales the second",
+        ),
         ("optim", {"lambda_cont": float("nan")}, "--lambda_cont must be a finite number >= 0"),
         ("optim", {"g_learning_rate": 0.0}, "--g_learning_rate must be a finite number > 0"),
         ("optim", {"beta1": 1.0}, "--beta1 must be in [0, 1)"),
@@ -62,8 +67,8 @@ def _with(part, **kw):
         ),
         ("model", {"continuous_std": "sometimes"}, "--continuous_std must be 'learned' or 'fixed'"),
         ("model", {"image_shape": (30, 30, 1)}, "divisible by 4"),
-        ("model", {"q_overcluster": -5}, "--q_overcluster must be >= 0, got -5"),
-        ("model", {"q_overcluster": 1}, "--q_overcluster must be 0 (none) or at least 2 categories, got 1"),
+        ("real_info", {"q_overcluster": -5}, "--q_overcluster must be >= 0, got -5"),
+        ("real_info", {"q_overcluster": 1}, "--q_overcluster must be 0 (none) or at least 2 categories, got 1"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_flag(part, kw, message):
@@ -74,8 +79,7 @@ def test_bad_values_are_rejected_naming_the_flag(part, kw, message):
 
 
 def test_an_overclustering_head_needs_the_real_image_term():
-    config = _with("model", q_overcluster=50)
-    config = dataclasses.replace(config, optim=dataclasses.replace(config.optim, lambda_real_info=0.0))
+    config = _with("real_info", q_overcluster=50, lambda_real_info=0.0)
     with pytest.raises(ConfigError, match=r"--q_overcluster trains only through the real-image term"):
         config.validate()
 
@@ -213,3 +217,54 @@ def test_a_config_json_from_before_g_filters_still_reads_and_resumes(tmp_path):
     model["g_base_filters"] = 256
     with pytest.raises(ConfigError, match=r"model.g_filters: saved \[256, 128\], now \[128, 64\]"):
         resume.check_resume(saved, cfg, str(tmp_path / "config.json"))
+
+
+def test_override_routes_each_flag_name_to_the_part_that_owns_it():
+    cfg = TrainConfig().override(
+        lambda_cat=0.5, seed=3, real_info_view="affine", q_overcluster=20, categorical_codes="10,4", g_filters=[64, 32]
+    )
+    assert cfg.optim.lambda_cat == 0.5 and cfg.runtime.seed == 3
+    assert cfg.real_info.real_info_view == "affine" and cfg.real_info.q_overcluster == 20
+    assert cfg.latent.categorical == (10, 4) and cfg.model.g_filters == (64, 32)
+    assert TrainConfig().override() == TrainConfig()
+    # Every field of every part is reachable by its name, and names are unique across the parts.
+    for part_name, part in config_lib.PARTS.items():
+        for field in dataclasses.fields(part):
+            assert config_lib.FLAG_OWNERS[field.name] == (part_name, field.name)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"lamda_cat": 1.0}, "unknown setting 'lamda_cat'; did you mean lambda_cat?"),
+        ({"real_info_veiw": "same"}, "did you mean real_info_view?"),
+        ({"zzz": 1}, "unknown setting 'zzz' (infogan-train --help lists the settings)"),
+        ({"batch_size": "64"}, "--batch_size takes int, got '64'"),
+        ({"real_info_flip": 1}, "--real_info_flip takes bool, got 1"),
+        ({"q_overcluster": 1}, "--q_overcluster must be 0 (none) or at least 2 categories, got 1"),
+        ({"categorical_codes": "10,x"}, "categorical"),
+    ],
+)
+def test_override_refuses_unknown_names_wrong_types_and_invalid_results_in_one_line(values, message):
+    with pytest.raises(ConfigError) as e:
+        TrainConfig().override(**values)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_config_json_of_main_before_the_real_image_part_reads_into_it():
+    """config.json as main wrote it on 2026-12-06 (flat optim.real_info_*, model.q_overcluster)."""
+    with open(os.path.join(os.path.dirname(__file__), "data", "config_main_2026-12-06.json")) as f:
+        saved = json.load(f)
+    assert "real_info" not in saved and "q_overcluster" in saved["model"]
+    cfg = TrainConfig.from_dict(saved)
+    assert cfg.real_info == config_lib.RealInfoConfig(
+        **{k: v for k, v in saved["optim"].items() if k.startswith(("real_info", "lambda_real"))},
+        q_overcluster=saved["model"]["q_overcluster"],
+    )
+    assert cfg.optim.lambda_cat == saved["optim"]["lambda_cat"] and cfg.runtime.seed == saved["runtime"]["seed"]
+    assert cfg.validate() == cfg
+    assert resume.changes(saved, cfg) == {}  # the same run, in today's layout
+    resume.check_resume(saved, cfg, "config.json")
+    resume.check_resume(saved, cfg.override(train_steps=20, lambda_real_info=0.5), "config.json")  # recorded
+    with pytest.raises(ConfigError, match="--real_info_view=deskewed; resuming it with --real_info_view=affine"):
+        resume.check_resume(saved, cfg.override(real_info_view="affine"), "config.json")

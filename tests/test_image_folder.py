@@ -183,7 +183,7 @@ def test_the_shape_comes_from_the_flags_the_preset_or_the_files(tmp_path):
     svhn = shape("--preset=svhn")
     assert svhn.model.image_shape == (32, 32, 3) and svhn.data.channels == 3  # the preset's, files converted
     # Upright views are for MNIST's digits: a folder gets them only when the mnist preset is asked for.
-    assert cfg.optim.real_info_view == "affine" and shape("--preset=mnist").optim.real_info_view == "deskewed"
+    assert cfg.real_info.real_info_view == "affine" and shape("--preset=mnist").real_info.real_info_view == "deskewed"
 
 
 @pytest.mark.slow

@@ -75,7 +75,7 @@ def test_the_overclustering_head_reads_q_and_is_absent_by_default():
     spec = LatentSpec(noise_dim=4, categorical=(3,), continuous=1)
     small = ModelConfig(g_fc_units=8, g_filters=(8, 4), d_filters=(4, 4), d_fc_units=8, q_fc_units=8)
     _, plain = build_networks(spec, small)
-    _, over = build_networks(spec, dataclasses.replace(small, q_overcluster=7))
+    _, over = build_networks(spec, small, overcluster=7)
     assert plain(tf.zeros([2, 28, 28, 1])).overcluster_logits.shape == (2, 0)
     assert not any("q_overcluster" in v.path for v in plain.weights)
     out = over(tf.random.uniform([2, 28, 28, 1], -1, 1))

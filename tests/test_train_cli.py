@@ -157,20 +157,20 @@ def test_flags_build_the_config_and_only_explicit_flags_override_the_preset():
     assert cfg.data.dataset == "svhn_cropped" and cfg.runtime.jit_compile is False
     # Flags not given keep the preset's values.
     assert train_cli.config_from_flags(_parsed("--preset=svhn")).model.g_filters == (448, 256, 128, 64)
-    assert train_cli.config_from_flags(_parsed("--real_info_flip")).optim.real_info_flip is True
-    assert train_cli.config_from_flags(_parsed("--real_info_level_ink")).optim.real_info_level_ink is True
-    assert train_cli.config_from_flags(_parsed("--real_info_scale=0.25")).optim.real_info_scale == 0.25
-    assert train_cli.config_from_flags(_parsed("--real_info_balance=2")).optim.real_info_balance == 2.0
+    assert train_cli.config_from_flags(_parsed("--real_info_flip")).real_info.real_info_flip is True
+    assert train_cli.config_from_flags(_parsed("--real_info_level_ink")).real_info.real_info_level_ink is True
+    assert train_cli.config_from_flags(_parsed("--real_info_scale=0.25")).real_info.real_info_scale == 0.25
+    assert train_cli.config_from_flags(_parsed("--real_info_balance=2")).real_info.real_info_balance == 2.0
 
 
 def test_only_mnist_digits_get_upright_views_unless_the_flag_says_otherwise():
     def view(*args):
-        return train_cli.config_from_flags(_parsed(*args)).optim.real_info_view
+        return train_cli.config_from_flags(_parsed(*args)).real_info.real_info_view
 
     # The README's command: the mnist preset, whose views are made upright (presets.py).
     assert view() == view("--preset=mnist") == "deskewed"
     assert view("--dataset=mnist:3.*.*", "--image_size=28", "--channels=1") == "deskewed"  # (not read: sized)
-    assert config_lib.TrainConfig().optim.real_info_view == "deskewed"
+    assert config_lib.TrainConfig().real_info.real_info_view == "deskewed"
     # Every other preset, and other data without a preset, keeps the slant of its copies.
     for preset in sorted(set(presets.PRESETS) - {"mnist"}):
         assert view(f"--preset={preset}", "--dataset=mnist") == "affine", preset
@@ -182,7 +182,7 @@ def test_only_mnist_digits_get_upright_views_unless_the_flag_says_otherwise():
 
 def test_only_the_fashion_preset_levels_the_ink_of_its_copies_unless_the_flag_says_otherwise():
     def level(*args):
-        return train_cli.config_from_flags(_parsed(*args)).optim.real_info_level_ink
+        return train_cli.config_from_flags(_parsed(*args)).real_info.real_info_level_ink
 
     assert level("--preset=fashion_mnist") is True
     for preset in sorted(set(presets.PRESETS) - {"fashion_mnist"}):
@@ -199,12 +199,12 @@ def test_only_the_fashion_preset_widens_its_copies_and_weights_their_balance_unl
     field, in_preset, default, flag
 ):
     def value(*args):
-        return getattr(train_cli.config_from_flags(_parsed(*args)).optim, field)
+        return getattr(train_cli.config_from_flags(_parsed(*args)).real_info, field)
 
     assert value("--preset=fashion_mnist") == in_preset
     for preset in sorted(set(presets.PRESETS) - {"fashion_mnist"}):
         assert value(f"--preset={preset}", "--dataset=mnist") == default, preset
-    assert value() == value("--dataset=fashion_mnist") == getattr(config_lib.TrainConfig().optim, field) == default
+    assert value() == value("--dataset=fashion_mnist") == getattr(config_lib.TrainConfig().real_info, field) == default
     assert value("--preset=fashion_mnist", flag) == default
 
 

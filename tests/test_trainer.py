@@ -238,8 +238,7 @@ def test_real_information_term_changes_only_what_it_should(tmp_path, fake_images
 
 @pytest.mark.parametrize("update", ["alternating", "joint"])
 def test_the_overclustering_head_trains_through_the_real_image_term(tmp_path, fake_images, update):
-    cfg = tiny_config(str(tmp_path), update=update)
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, q_overcluster=12)).validate()
+    cfg = tiny_config(str(tmp_path), update=update, q_overcluster=12)
     trainer = make_trainer(cfg, fake_images)
     head = trainer.state.discriminator.q_overcluster
     before = [v.numpy() for v in head.weights]

@@ -1,7 +1,8 @@
 """``infogan-train`` / ``python -m infogan_tf.cli.train``: the training command line.
 
-Intentionally thin: flags are turned into one validated TrainConfig here, at
-the edge, and handed to ``training.loop.train``. Every flag but the preset and
+Intentionally thin: the flags given explicitly become one validated
+TrainConfig through ``api.configure.build_config`` (the rules ``ig.preset``
+shares), handed to ``ig.train`` (``api.run.train``). Every flag but the preset and
 the latent codes is generated from the config field of the same name (its
 help is the field's ``metadata["help"]`` in ``infogan_tf/config.py``); only
 flags given explicitly override --preset. A bad value is reported as one line
@@ -34,18 +35,15 @@ from absl import flags
 
 from infogan_tf import config as config_lib
 from infogan_tf import errors, presets
+from infogan_tf.api import configure
+from infogan_tf.api import run as api_run
 from infogan_tf.cli import common as cli
-from infogan_tf.latent import LatentSpec, parse_categorical_codes
+from infogan_tf.latent import LatentSpec
 
 PROG = "infogan-train"
 
 # The config parts whose fields are flags of the same name.
-PARTS = {
-    "data": config_lib.DataConfig,
-    "model": config_lib.ModelConfig,
-    "optim": config_lib.OptimConfig,
-    "runtime": config_lib.RuntimeConfig,
-}
+PARTS = config_lib.PARTS
 
 
 def _without_none(kind: Any) -> Any:
@@ -130,48 +128,15 @@ def _flag_value(values: flags.FlagValues, name: str, kind: Any) -> Any:
 
 
 def config_from_flags(values: flags.FlagValues) -> config_lib.TrainConfig:
-    """Builds and validates the TrainConfig: the preset, then every flag given explicitly."""
-    base = presets.PRESETS[values.preset](config_lib.TrainConfig())
-    if not values["preset"].present and not _mnist_digits(values):
-        base = presets.other_images(base)  # the mnist preset is the default, its deskewed views are for digits
-    parts = {}
-    for part_name, part in PARTS.items():
-        overrides = {
-            field.name: _flag_value(values, field.name, kind)
-            for field, kind in flag_fields(part)
-            if values[field.name].present
-        }
-        parts[part_name] = dataclasses.replace(getattr(base, part_name), **overrides)
-    parts["data"], image_shape = _input_shape(values, base, parts["data"])
-    parts["model"] = dataclasses.replace(parts["model"], image_shape=image_shape)
-    data, native = parts["data"], config_lib.DATASETS.get(parts["data"].dataset)
-    named = values["dataset"].present or data.image_dir is not None
-    if values["preset"].present and not named and native and native.image_shape != image_shape:
-        # e.g. --preset=chairs alone: its data is a folder, not the default MNIST blown up to 64 px.
-        raise errors.ConfigError(
-            f"--preset={values.preset} takes {image_shape} images and --dataset={data.dataset} has "
-            f"{native.image_shape}; give the images with --image_dir (or name a --dataset explicitly)"
-        )
-    lat = base.latent
-    try:
-        latent = LatentSpec(
-            noise_dim=values.noise_dim if values["noise_dim"].present else lat.noise_dim,
-            categorical=(
-                parse_categorical_codes(values.categorical_codes)
-                if values["categorical_codes"].present
-                else lat.categorical
-            ),
-            continuous=values.continuous_codes if values["continuous_codes"].present else lat.continuous,
-            continuous_range=(values.continuous_range if values["continuous_range"].present else lat.continuous_range),
-        )
-    except ValueError as e:
-        raise errors.ConfigError(str(e)) from None
-    return config_lib.TrainConfig(latent=latent, **parts).validate()
-
-
-def _mnist_digits(values: flags.FlagValues) -> bool:
-    """Whether the images are TFDS's MNIST ("mnist", with or without a config or version), not a folder."""
-    return values.image_dir is None and config_lib.tfds_base_name(values.dataset) == "mnist"
+    """Builds and validates the TrainConfig: the preset, then every flag given explicitly (``api.configure``)."""
+    given = {
+        field.name: _flag_value(values, field.name, kind)
+        for part in PARTS.values()
+        for field, kind in flag_fields(part)
+        if values[field.name].present
+    }
+    given.update({name: values[name].value for name in config_lib.LATENT_FLAGS if values[name].present})
+    return configure.build_config(values.preset if values["preset"].present else None, given)
 
 
 def _classifier_ready(dataset: str) -> bool:
@@ -181,77 +146,13 @@ def _classifier_ready(dataset: str) -> bool:
     return os.path.isfile(os.path.join(classifier.default_classifier_dir(dataset), "info.json"))
 
 
-def _data_shape(data: config_lib.DataConfig) -> tuple:
-    """The data's own (H, W, C): a folder's (from its headers), or a TFDS dataset's (None: it varies)."""
-    if data.image_dir is not None:
-        from infogan_tf.data import folder
-
-        found = folder.scan(data.image_dir)
-        if not found.images:
-            folder.check_bad(found.root, list(found.bad), len(found.bad), data)
-        shape = folder.shape_from_files(found.images, found.root)
-        if shape[2] == 0 and not data.channels:  # grey and colour files: refused, naming some of each
-            folder.check_images(found.images, found.root, data, (*shape[:2], 3), "--image_dir")
-        return shape
-    if data.dataset in config_lib.DATASETS:  # known without importing TensorFlow
-        return config_lib.DATASETS[data.dataset].image_shape
-    from infogan_tf.data import datasets
-
-    return datasets.native_shape(data)
-
-
-def _input_shape(
-    values: flags.FlagValues, base: config_lib.TrainConfig, data: config_lib.DataConfig
-) -> tuple[config_lib.DataConfig, tuple[int, int, int]]:
-    """The network's input (H, W, C): --image_size/--channels, else the preset's if --preset is given, else the data's.
-
-    With a preset and a folder, the files are converted to the preset's
-    channels (recorded as --channels). The data is only read when a part of
-    the shape comes from it.
-    """
-    for name in ("image_dir", "eval_image_dir"):  # "--image_dir=~/faces": the shell leaves that ~ alone
-        if getattr(data, name):
-            data = dataclasses.replace(data, **{name: os.path.expanduser(getattr(data, name))})
-    problems = data.problems()
-    if problems:  # a malformed data flag is refused before anything is read
-        raise errors.ConfigError(problems[0])
-    preset = values["preset"].present
-    height, width, channels = base.model.image_shape
-    if data.image_size:
-        height = width = data.image_size
-    if data.channels:
-        channels = data.channels
-    elif preset and data.image_dir is not None:
-        data = dataclasses.replace(data, channels=channels)
-    if not preset and not (data.image_size and data.channels):
-        own = _data_shape(data)
-        if not data.image_size:
-            height, width = own[0], own[1]
-        if not data.channels:
-            channels = own[2]
-        if None in (height, width, channels):
-            raise errors.ConfigError(
-                f"--dataset={data.dataset} has images of varying size {tuple(own)}; give --image_size and --channels"
-            )
-        if height % 4 or width % 4:
-            raise errors.ConfigError(
-                f"--dataset={data.dataset} has {height}x{width} images, which the networks do not take (H and W "
-                "must be multiples of 4); give --image_size (e.g. 64) or a --preset"
-            )
-    return data, (int(height), int(width), int(channels))
-
-
 def _train(config: config_lib.TrainConfig, argv: Sequence[str], images, strategy, input_fn) -> int:
     # Only now pay for TensorFlow.
     from infogan_tf.cli import summary
-    from infogan_tf.training import console, loop
-    from infogan_tf.training.distribute import get_strategy
+    from infogan_tf.training import console
 
-    if strategy is None:
-        rt = config.runtime
-        strategy = get_strategy(rt.strategy, rt.num_devices, rt.device)
     reporter = console.for_stream(sys.stderr, config.latent.categorical_entropy(), PROG)
-    result = loop.train(config, strategy, images=images, input_fn=input_fn, reporter=reporter)
+    result = api_run.train(config, images=images, strategy=strategy, input_fn=input_fn, reporter=reporter)
     if result.preempted:
         sys.stderr.write(summary.stopped_summary(PROG, result, reporter, config, argv))
         interrupted = result.stopped_by == signal.SIGINT

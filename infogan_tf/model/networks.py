@@ -152,9 +152,13 @@ class Generator(keras.Model):
 
 
 class Discriminator(keras.Model):
-    """The shared trunk with its D head and Q head; returns DiscriminatorOutput."""
+    """The shared trunk with its D head and Q head; returns DiscriminatorOutput.
 
-    def __init__(self, latent: LatentSpec, model_config: ModelConfig, **kwargs):
+    ``overcluster``: categories of Q's auxiliary over-clustering head (0: none;
+    ``config.RealInfoConfig.q_overcluster``, trained by the real-image term only).
+    """
+
+    def __init__(self, latent: LatentSpec, model_config: ModelConfig, overcluster: int = 0, **kwargs):
         super().__init__(name=kwargs.pop("name", "discriminator"), **kwargs)
         self.latent = latent
         self.model_config = model_config
@@ -181,7 +185,7 @@ class Discriminator(keras.Model):
             keras.layers.Dense(latent.categorical_dim, name="q_categorical") if latent.categorical else None
         )
         self.q_mean = keras.layers.Dense(latent.continuous, name="q_mean") if latent.continuous else None
-        self.q_overcluster = keras.layers.Dense(m.q_overcluster, name="q_overcluster") if m.q_overcluster else None
+        self.q_overcluster = keras.layers.Dense(overcluster, name="q_overcluster") if overcluster else None
         self.q_log_std = (
             keras.layers.Dense(latent.continuous, name="q_log_std")
             if latent.continuous and m.continuous_std == "learned"
@@ -254,9 +258,9 @@ class Networks(NamedTuple):
     discriminator: Discriminator
 
 
-def build_networks(latent: LatentSpec, model_config: ModelConfig) -> Networks:
-    """Builds both networks with their variables (call under a strategy scope)."""
+def build_networks(latent: LatentSpec, model_config: ModelConfig, overcluster: int = 0) -> Networks:
+    """Builds both networks with their variables (call under a strategy scope); ``overcluster``: see Discriminator."""
     return Networks(
         Generator(latent, model_config).build_variables(),
-        Discriminator(latent, model_config).build_variables(),
+        Discriminator(latent, model_config, overcluster).build_variables(),
     )

@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from infogan_tf.config import OptimConfig
+from infogan_tf.config import RealInfoConfig
 from infogan_tf.data.augment import AffineRange, ink_slant, level_ink, random_affine
 from infogan_tf.model import losses
 
@@ -42,7 +42,7 @@ class RealImageTerms(NamedTuple):
     objective: tf.Tensor
 
 
-def second_views(optim: OptimConfig, real_images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+def second_views(optim: RealInfoConfig, real_images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """Random small affine copies of ``real_images`` (rotated, rescaled, shifted, sheared, mirrored).
 
     With ``--real_info_view=deskewed`` each copy is made upright first, with
@@ -63,7 +63,7 @@ def _information(logits: Sequence[tf.Tensor], view_logits: Sequence[tf.Tensor] |
 
 
 def real_image_terms(
-    optim: OptimConfig,
+    optim: RealInfoConfig,
     categorical: Sequence[tf.Tensor],
     view_categorical: Sequence[tf.Tensor] | None,
     overcluster: tf.Tensor | None = None,

@@ -28,13 +28,13 @@ import datetime
 import json
 from typing import Any
 
-from infogan_tf.config import TrainConfig
+from infogan_tf.config import TrainConfig, migrate
 from infogan_tf.errors import ConfigError
 
 # Config paths that define the checkpoint's variables and their meaning.
-ARCHITECTURE = (("data", "dataset"), ("latent",), ("model",))
+ARCHITECTURE = (("data", "dataset"), ("latent",), ("model",), ("real_info", "q_overcluster"))
 # Fields that make the run what it is: its data order, noise and update.
-IDENTITY = (("runtime", "seed"), ("optim", "batch_size"), ("optim", "update"), ("optim", "real_info_view"))
+IDENTITY = (("runtime", "seed"), ("optim", "batch_size"), ("optim", "update"), ("real_info", "real_info_view"))
 # What selects the training images, with its default (for a config.json written before the field existed).
 DATA_SOURCE = {"image_key": None, "train_split": "train", "eval_fraction": 0.0}
 HISTORY_KEY = "history"
@@ -73,6 +73,7 @@ def changes(saved: dict[str, Any], new: TrainConfig) -> dict[str, dict[str, Any]
 def check_resume(saved: dict[str, Any], new: TrainConfig, saved_path: str) -> None:
     """Refuses a resume that would not continue the saved run (``saved`` was read from ``saved_path``)."""
     model_dir = new.runtime.model_dir
+    saved = migrate(saved)
     for path in ARCHITECTURE + IDENTITY:
         try:
             _pick(saved, path)

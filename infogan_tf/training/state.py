@@ -56,7 +56,7 @@ def build_state(config: TrainConfig, strategy: tf.distribute.Strategy) -> TrainS
     try:
         o = config.optim
         with strategy.scope():
-            generator, discriminator = build_networks(config.latent, config.model)
+            generator, discriminator = build_networks(config.latent, config.model, config.real_info.q_overcluster)
             g_optimizer = FusedAdam(o.g_learning_rate, beta_1=o.beta1, beta_2=o.beta2)
             d_optimizer = FusedAdam(o.d_learning_rate, beta_1=o.beta1, beta_2=o.beta2)
             # Keras 3 optimisers build lazily on first apply, which fails inside

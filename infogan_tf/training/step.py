@@ -154,7 +154,7 @@ class InfoGANStep:
         cfg, spec = self.config, self.config.latent
         ctx = tf.distribute.get_replica_context()
         # Second views of the real images for the real-image information term ("affine", "deskewed").
-        real_views = self._second_views(real_images, step) if cfg.optim.real_info_view != "same" else None
+        real_views = self._second_views(real_images, step) if cfg.real_info.real_info_view != "same" else None
         # Sample the noise and codes: seeded by (seed, step, replica), so every
         # replica draws its own and a resumed run draws what it would have.
         seed = self._replica_seed(_CODES_STREAM, step)
@@ -252,9 +252,9 @@ class InfoGANStep:
 
         ``rows`` of ``real_out`` are the real images, ``view_rows`` of ``views_out`` their second views.
         """
-        over = self.config.model.q_overcluster > 0
+        over = self.config.real_info.q_overcluster > 0
         return real_image_terms(
-            self.config.optim,
+            self.config.real_info,
             [logits[rows] for logits in real_out.categorical_logits],
             None if views_out is None else [logits[view_rows] for logits in views_out.categorical_logits],
             real_out.overcluster_logits[rows] if over else None,
@@ -264,7 +264,7 @@ class InfoGANStep:
     def _real_info_loss(self, real_info: tf.Tensor) -> tf.Tensor:
         """-lambda_real_info * I(x; c), divided by the replicas because their gradients are summed."""
         replicas = tf.distribute.get_replica_context().num_replicas_in_sync
-        return -self.config.optim.lambda_real_info * real_info / replicas
+        return -self.config.real_info.lambda_real_info * real_info / replicas
 
     def _replica_seed(self, stream: int, step: tf.Tensor) -> tf.Tensor:
         """Stateless seed of (run seed, stream, step, replica): each replica draws its own, a resumed run the same."""
@@ -276,7 +276,7 @@ class InfoGANStep:
 
     def _second_views(self, real_images: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
         """Moved copies of this replica's real images (``training.real_info.second_views``), seeded per step."""
-        return second_views(self.config.optim, real_images, self._replica_seed(_VIEWS_STREAM, step))
+        return second_views(self.config.real_info, real_images, self._replica_seed(_VIEWS_STREAM, step))
 
     def _replica_metrics(self, terms: StepTerms, stop_requested: tf.Tensor) -> dict:
         average = self._average
