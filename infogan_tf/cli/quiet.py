@@ -20,6 +20,14 @@ TensorFlow is imported (no CLI module imports it at load) -- hides them:
    known start-up lines; anything else -- another C++ error, a Python
    warning, the traceback of a failed import -- is written back as it was.
 
+Why not the documented setting alone: with ``TF_CPP_MIN_LOG_LEVEL=2`` (or 3)
+set before the import, TF 2.21 still prints seven lines on a CPU machine --
+absl's pre-init warning, the oneDNN and ``cudart_stub`` notes (each twice),
+and ``failed call to cuInit`` (hidden by 3, which would hide real errors too)
+-- because the static initialisers log before TF reads the setting
+(tensorflow/tensorflow#100442, open). ``TF_ENABLE_ONEDNN_OPTS=0`` would drop
+one note by changing the computation, so it is not used.
+
 Everything shows again with ``--verbosity=0`` (absl's levels: 0 info,
 1 debug; every CLI takes it), with ``INFOGAN_TF_VERBOSE=1``, or with your own
 ``TF_CPP_MIN_LOG_LEVEL`` (never overridden; the window stays off below 2).

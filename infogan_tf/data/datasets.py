@@ -129,8 +129,9 @@ def image_feature(builder, data: DataConfig) -> tuple[str, tuple]:
     else:
         raise ConfigError(f"--dataset={name} has no image feature (its features: {', '.join(sorted(features))})")
     feature = features[key]
-    if feature.dtype != np.uint8:
-        raise DataError(f"{name}'s image feature {key!r} is {np.dtype(feature.dtype).name}; only uint8 images train")
+    # np_dtype, not dtype: TFDS logs "`FeatureConnector.dtype` is deprecated" on every read of the latter.
+    if feature.np_dtype != np.uint8:
+        raise DataError(f"{name}'s image feature {key!r} is {np.dtype(feature.np_dtype).name}; only uint8 images train")
     return key, tuple(feature.shape)
 
 
