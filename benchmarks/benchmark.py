@@ -2,7 +2,7 @@
 
 Prints one JSON document (and writes it to ``--output`` if given):
 
-    python benchmarks/benchmark.py --images=mnist --manual_dir=../shared/data/mnist \\
+    python -m benchmarks.benchmark --images=mnist --manual_dir=../shared/data/mnist \\
         --output=runs/benchmark.json
 
 What is measured (each part runs in its own Python subprocess, so its peak
@@ -17,11 +17,11 @@ RSS is its own and one part's threads or caches cannot help another):
   generator's weights once: a lower bound of a batch-1 serving call.
 * ``train``: for the default strategy and each of ``--mixed_precision``
   float32 | bfloat16 x ``--jit_compile`` off | on, the paper's MNIST model at
-  ``--batch_size``: per-step wall times of ``InfoGANTrainer``'s compiled step
+  ``--batch_size``: per-step wall times of ``infogan_tf.training.loop.Trainer``'s compiled step
   (the one ``train()`` runs: batch fetch + the whole update), each synced on
   its d_loss, over ``--steps`` steps after ``--warmup_steps``; images/s =
   batch / median step time; GFLOP/s and the fraction of the GEMM peak use the
-  conv/matmul FLOPs of ``benchmarks/flops.py``.
+  conv/matmul FLOPs of ``benchmarks.flops``.
 * ``input_pipeline``: batches/s and images/s of ``data.make_input_fn`` alone,
   distributed by the default strategy exactly as in training, and its ratio
   to the fastest train step (it must be >= 10x so data never starves a step).
@@ -34,11 +34,11 @@ RSS is its own and one part's threads or caches cannot help another):
   ``jit_compile=True`` (``infogan-export --jit_compile``); not run with
   ``--saved_model``. The serving targets report the better of the two.
 * ``flops``: FLOPs per train step and per generated image from the layer
-  shapes (``benchmarks/flops.py``), cross-checked against the MatMul/Conv2D*
+  shapes (``benchmarks.flops``), cross-checked against the MatMul/Conv2D*
   ops of the traced train step that are actually run.
-* ``torch_baseline``: ``benchmarks/torch_baseline.py`` (optional; eager
+* ``torch_baseline``: ``benchmarks.torch_baseline`` (optional; eager
   PyTorch, same architecture and update) if torch is installed.
-* ``default_vs_torch`` (with torch installed): ``benchmarks/step_vs_torch.py``
+* ``default_vs_torch`` (with torch installed): ``benchmarks.step_vs_torch``
   -- infogan-train's DEFAULT step (as ``train()`` runs it: alternating update,
   affine real-image views, steps per loop) and the eager PyTorch two-update
   paper step, alternated block by block in one run: images/s of both, their
@@ -59,12 +59,8 @@ machine: ``load_average`` shows how busy it was.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import platform
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,17 +68,13 @@ import time
 
 from absl import app, flags
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _HERE)  # benchmarks/flops.py
-
-import flops as flops_lib  # noqa: E402
-import step_vs_torch  # noqa: E402
-
-from infogan_tf import config as config_lib  # noqa: E402  (TF-free)
+from benchmarks import flops as flops_lib
+from benchmarks import harness, step_flops, step_vs_torch
+from benchmarks.harness import PartError, distribution, timed
+from infogan_tf import config as config_lib  # TF-free
 
 MIN_TIMED_STEPS = 50
 TRAIN_VARIANTS = (("float32", False), ("float32", True), ("bfloat16", False), ("bfloat16", True))
-RESULT_MARKER = "BENCHMARK_RESULT "
 # Targets of the performance issue, checked (not asserted) in the summary.
 TARGET_TORCH_RATIO = 3.0
 TARGET_TRAIN_PEAK_FRACTION = 0.5
@@ -120,23 +112,15 @@ def define_flags() -> None:
     flags.DEFINE_list("gemm_sizes", ["2048", "3072", "4096"], "Square fp32 matmul sizes of the GEMM-peak measurement.")
     flags.DEFINE_integer("gemm_repeats", 5, "Timed matmuls per GEMM size (the best counts).")
     flags.DEFINE_boolean("flop_check", True, "Cross-check the FLOP formula against the traced train step.")
-    flags.DEFINE_boolean("torch_baseline", True, "Also run benchmarks/torch_baseline.py (skipped without torch).")
+    flags.DEFINE_boolean("torch_baseline", True, "Also run benchmarks.torch_baseline (skipped without torch).")
     flags.DEFINE_integer("vs_torch_rounds", 8, "default_vs_torch: blocks per framework.")
     flags.DEFINE_integer("vs_torch_block_steps", 20, "default_vs_torch: steps per block.")
     flags.DEFINE_string("output", None, "Also write the JSON here.")
     flags.DEFINE_string("work_dir", None, "Scratch directory (default: a temporary one, removed at the end).")
-    # Internal: the parent runs every part as `benchmark.py --child_job=NAME --child_spec=JSON`.
-    flags.DEFINE_string("child_job", None, "Internal: run one part and print its JSON.")
-    flags.DEFINE_string("child_spec", "{}", "Internal: the part's parameters as JSON.")
 
 
 # ---------------------------------------------------------------------------
 # Helpers shared by the parts (each runs in a child process).
-
-
-def _peak_rss_mb() -> float:
-    # Linux reports ru_maxrss in KiB.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _load_images(spec: dict):
@@ -153,68 +137,20 @@ def _strategy(cfg: config_lib.TrainConfig):
 
 
 def train_config(spec: dict, model_dir: str) -> config_lib.TrainConfig:
-    """The timed step: the paper's objective (learned std) with the joint update.
-
-    That is the step flops.py counts and torch_baseline.py implements, so the
-    FLOP and PyTorch comparisons hold. The default training configuration
-    (alternating steps plus the real-image term) does more work per step;
-    its speed is in the training runs' own logs (README, "Reproduction").
-    """
-    base = config_lib.TrainConfig()
-    return dataclasses.replace(
-        base,
-        model=dataclasses.replace(base.model, continuous_std="learned"),  # as torch_baseline.py
-        optim=dataclasses.replace(
-            base.optim,
-            batch_size=spec["batch_size"],
-            train_steps=10**9,
-            update="joint",
-            lambda_real_info=0.0,
-            real_info_view="same",
-        ),
-        runtime=dataclasses.replace(
-            base.runtime,
-            model_dir=model_dir,
-            mixed_precision=spec.get("mixed_precision", "float32"),
-            jit_compile=spec.get("jit_compile", False),
-            strategy=spec.get("strategy", "default"),
-            num_devices=spec.get("num_devices", 0),
-            device=spec.get("device", "/cpu:0"),
-        ),
-    ).validate()
-
-
-def _distribution(times: list[float]) -> dict:
-    ordered = sorted(times)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-    return {
-        "median_ms": 1000 * statistics.median(ordered),
-        "mean_ms": 1000 * statistics.fmean(ordered),
-        "p10_ms": 1000 * pick(0.10),
-        "p90_ms": 1000 * pick(0.90),
-        "n": len(ordered),
-    }
+    """The timed step (``step_flops.paper_step_config``) at the spec's batch, precision, XLA and strategy."""
+    return step_flops.paper_step_config(
+        spec["batch_size"],
+        model_dir,
+        mixed_precision=spec.get("mixed_precision", "float32"),
+        jit_compile=spec.get("jit_compile", False),
+        strategy=spec.get("strategy", "default"),
+        num_devices=spec.get("num_devices", 0),
+        device=spec.get("device", "/cpu:0"),
+    )
 
 
 # ---------------------------------------------------------------------------
 # The parts.
-
-
-def job_images(spec: dict) -> dict:
-    """Loads (or draws) the training images once and stores them as .npy for the other parts."""
-    import numpy as np
-
-    shape = config_lib.DataConfig().image_shape
-    if spec["images"] == "mnist":
-        from infogan_tf.data import datasets as data_lib
-
-        images = data_lib.load_train_images(
-            config_lib.DataConfig(data_dir=spec["data_dir"], manual_dir=spec["manual_dir"])
-        )
-    else:
-        images = np.random.default_rng(0).integers(0, 256, size=(60000, *shape), dtype=np.uint8)
-    np.save(spec["images_npy"], images)
-    return {"source": spec["images"], "count": int(images.shape[0]), "shape": list(images.shape[1:])}
 
 
 def job_gemm(spec: dict) -> dict:
@@ -230,7 +166,7 @@ def job_gemm(spec: dict) -> dict:
         wall, cpu = [], []
         for _ in range(spec["repeats"]):
             cpu_start = time.process_time()
-            wall.append(_timed(lambda a=a, b=b: matmul(a, b).numpy()))
+            wall.append(timed(lambda a=a, b=b: matmul(a, b).numpy()))
             cpu.append(time.process_time() - cpu_start)
         per_size[str(n)] = 2 * n**3 / min(wall) / 1e9
         per_cpu_second[str(n)] = 2 * n**3 / min(cpu) / 1e9
@@ -258,20 +194,14 @@ def job_memory_bandwidth(spec: dict) -> dict:
     for label, nbytes in (("generator_weights", spec["generator_weight_bytes"]), ("dram_64mb", 64 << 20)):
         x = tf.random.uniform([nbytes // 4], dtype=tf.float32)
         total(x).numpy()
-        best = min(_timed(lambda x=x: total(x).numpy()) for _ in range(spec["repeats"]))
+        best = min(timed(lambda x=x: total(x).numpy()) for _ in range(spec["repeats"]))
         out[label] = {"bytes": nbytes, "gb_per_sec": nbytes / best / 1e9, "ms": 1000 * best}
     out["batch1_floor_ms"] = out["generator_weights"]["ms"]
     return out
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def job_train(spec: dict) -> dict:
-    """Per-step times of InfoGANTrainer's compiled step at one precision/XLA setting."""
+    """Per-step times of the Trainer's compiled step at one precision/XLA setting."""
     import math
 
     from infogan_tf.training import loop
@@ -287,7 +217,7 @@ def job_train(spec: dict) -> dict:
         def step():
             return float(trainer.step_fn(iterator)["d_loss"])  # syncs on the step's result
 
-        first_step_s = _timed(step)
+        first_step_s = timed(step)
         for _ in range(spec["warmup_steps"] - 1):
             step()
         times, losses = [], []
@@ -298,7 +228,7 @@ def job_train(spec: dict) -> dict:
             times.append(time.perf_counter() - start)
         cpu_per_step = (time.process_time() - cpu_start) / spec["steps"]
         trainer.check_finite()
-        dist = _distribution(times)
+        dist = distribution(times)
         return {
             "strategy": cfg.runtime.strategy,
             "replicas": trainer.strategy.num_replicas_in_sync,
@@ -387,15 +317,15 @@ def job_serving(spec: dict) -> dict:
         def call(z=z, c=c):
             return fn(z=z, c=c)["images"].numpy()
 
-        first_call_s = _timed(call)
+        first_call_s = timed(call)
         for _ in range(3):
             call()
-        per_call = _timed(call)
+        per_call = timed(call)
         calls = max(10, int(spec["seconds"] / max(per_call, 1e-6)))
         cpu_start = time.process_time()
-        times = [_timed(call) for _ in range(calls)]
+        times = [timed(call) for _ in range(calls)]
         cpu_per_call = (time.process_time() - cpu_start) / calls
-        dist = _distribution(times)
+        dist = distribution(times)
         out["batches"][str(batch)] = {
             "first_call_s": first_call_s,
             "cpu_ms_per_call": 1000 * cpu_per_call,
@@ -406,81 +336,13 @@ def job_serving(spec: dict) -> dict:
 
 
 def job_flop_graph(spec: dict) -> dict:
-    """Cross-check of benchmarks/flops.py on the traced float32 train step of the default model."""
+    """Cross-check of benchmarks.flops on the traced float32 train step of the paper's objective."""
     cfg = train_config(spec, model_dir="unused")
-    macs = traced_train_step_macs(cfg)
+    macs = step_flops.traced_train_step_macs(cfg)
     return {"graph_macs_by_op": macs, "graph_train_step_flops": 2 * sum(macs.values())}
 
 
-def traced_train_step_macs(cfg: config_lib.TrainConfig) -> dict[str, int]:
-    """MACs per op type of the MatMul/Conv2D* ops that InfoGANTrainer's traced step runs.
-
-    The step is traced, never run, on zero images; nothing is written
-    (``cfg.runtime.model_dir`` is replaced by a temporary directory).
-    """
-    import numpy as np
-
-    from infogan_tf.training import loop
-
-    images = np.zeros([cfg.optim.batch_size, *cfg.model.image_shape], np.uint8)
-    with tempfile.TemporaryDirectory(prefix="infogan_bench_flops_") as model_dir:
-        cfg = dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, model_dir=model_dir))
-        trainer = loop.Trainer(cfg, _strategy(cfg), images=images)
-        return count_graph_macs(trainer.step_fn.graph(trainer.input_iterator()))
-
-
-def count_graph_macs(graph) -> dict[str, int]:
-    """MACs per op type of the MatMul/Conv2D* ops of a FuncGraph that actually run.
-
-    Ops that no output and no stateful op depends on are not counted: TF
-    prunes them from a function body before running it (e.g. the D weight
-    gradients that tape.gradient(g_loss, G variables) builds and never uses).
-    """
-    live = set()
-    stack = [t.op for t in graph.outputs] + list(graph.control_outputs)
-    stack += [op for op in graph.get_operations() if op.op_def.is_stateful]
-    while stack:
-        op = stack.pop()
-        if op.name in live:
-            continue
-        live.add(op.name)
-        stack.extend(t.op for t in op.inputs)
-        stack.extend(op.control_inputs)
-    totals: dict[str, int] = {}
-    for op in graph.get_operations():
-        if op.name not in live:
-            continue
-        macs = _op_macs(op)
-        if macs is not None:
-            totals[op.type] = totals.get(op.type, 0) + macs
-    return totals
-
-
-def _op_macs(op) -> int | None:
-    if op.type == "MatMul":
-        a = op.inputs[0].shape.as_list()
-        out = op.outputs[0].shape.as_list()
-        k = a[0] if op.get_attr("transpose_a") else a[1]
-        return out[0] * out[1] * k
-    if op.type in ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"):
-        # Every one of the three costs the MACs of the forward convolution it
-        # belongs to: conv output positions x kernel volume x output channels.
-        if op.type == "Conv2D":
-            conv_out = op.outputs[0].shape.as_list()
-            kh, kw, cin, cout = op.inputs[1].shape.as_list()
-        elif op.type == "Conv2DBackpropInput":  # (input_sizes, filter, out_backprop)
-            conv_out = op.inputs[2].shape.as_list()
-            kh, kw, cin, cout = op.inputs[1].shape.as_list()
-        else:  # Conv2DBackpropFilter: (input, filter_sizes, out_backprop) -> filter
-            conv_out = op.inputs[2].shape.as_list()
-            kh, kw, cin, cout = op.outputs[0].shape.as_list()
-        n, ho, wo, _ = conv_out
-        return n * ho * wo * kh * kw * cin * cout
-    return None
-
-
 JOBS = {
-    "images": job_images,
     "gemm": job_gemm,
     "memory_bandwidth": job_memory_bandwidth,
     "train": job_train,
@@ -491,57 +353,27 @@ JOBS = {
 }
 
 
-def run_child(job: str, spec: dict) -> None:
-    result = JOBS[job](spec)
-    result["peak_rss_mb"] = _peak_rss_mb()
-    print(RESULT_MARKER + json.dumps(result), flush=True)
-
-
 # ---------------------------------------------------------------------------
 # The parent: runs every part in a subprocess and assembles the report.
 
 
-class PartError(RuntimeError):
-    """A part's subprocess failed; the message has its last stderr line."""
-
-
 def run_part(job: str, spec: dict, log) -> dict:
-    """Runs one part in a fresh interpreter; returns its JSON with load averages attached."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
-    load_before = os.getloadavg()
-    log(f"running {job} {json.dumps(spec)}")
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), f"--child_job={job}", f"--child_spec={json.dumps(spec)}"],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    wall = time.perf_counter() - start
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARKER)]
-    if proc.returncode != 0 or not lines:
-        tail = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
-        raise PartError(f"benchmark part {job} failed (exit {proc.returncode}): {tail[0]}")
-    result = json.loads(lines[-1][len(RESULT_MARKER) :])
-    result["wall_s"] = wall
-    result["load_average"] = {"before": list(load_before), "after": list(os.getloadavg())}
-    return result
+    return harness.run_part("benchmark", job, spec, log)
 
 
 def run_torch_baseline(spec: dict, log) -> dict:
-    script = os.path.join(_HERE, "torch_baseline.py")
     log("running torch_baseline")
     load_before = os.getloadavg()
     proc = subprocess.run(
-        [
-            sys.executable,
-            script,
+        harness.module_argv(
+            "torch_baseline",
             f"--steps={spec['steps']}",
             f"--warmup_steps={spec['warmup_steps']}",
             f"--batch_size={spec['batch_size']}",
-        ],
+        ),
         capture_output=True,
         text=True,
+        env=harness.child_env(),
     )
     lines = [line for line in proc.stdout.splitlines() if line.strip().startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -559,31 +391,6 @@ def _parse_variant(text: str) -> tuple[str, bool]:
     return precision, xla == "xla"
 
 
-def _environment() -> dict:
-    import importlib.metadata as md
-
-    versions = {}
-    for pkg in ("tensorflow", "keras", "numpy", "torch"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            versions[pkg] = None
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "python": platform.python_version(),
-        "packages": versions,
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
-        "command": " ".join(["python", os.path.relpath(__file__), *sys.argv[1:]]),
-    }
-
-
 def run_benchmark(log) -> dict:
     variants = [_parse_variant(v) for v in FLAGS.variants]
     batch = FLAGS.batch_size
@@ -591,7 +398,7 @@ def run_benchmark(log) -> dict:
     if FLAGS.images == "mnist" and not (FLAGS.manual_dir or FLAGS.data_dir):
         log("--images=mnist without --manual_dir/--data_dir: TFDS's default data directory is used")
     report: dict = {
-        "environment": _environment(),
+        "environment": harness.environment(),
         "settings": {
             "images": FLAGS.images,
             "batch_size": batch,
@@ -612,7 +419,8 @@ def run_benchmark(log) -> dict:
     os.makedirs(work_dir, exist_ok=True)
     try:
         images_npy = os.path.join(work_dir, "images.npy")
-        report["images"] = run_part(
+        report["images"] = harness.run_part(
+            "harness",
             "images",
             {
                 "images": FLAGS.images,
@@ -769,13 +577,15 @@ def summarize(report: dict) -> dict:
         },
     }
     targets = {
-        "input_pipeline_vs_fastest_train_step": _target(pipeline_ratio, ">=", TARGET_PIPELINE_RATIO),
-        "train_fraction_of_gemm_peak": _target(fastest["fraction_of_gemm_peak"], ">=", TARGET_TRAIN_PEAK_FRACTION),
+        "input_pipeline_vs_fastest_train_step": harness.target(pipeline_ratio, ">=", TARGET_PIPELINE_RATIO),
+        "train_fraction_of_gemm_peak": harness.target(
+            fastest["fraction_of_gemm_peak"], ">=", TARGET_TRAIN_PEAK_FRACTION
+        ),
     }
     torch = report.get("torch_baseline")
     if torch and "images_per_sec" in torch:
         summary["peak_rss_mb"]["torch_baseline"] = torch.get("peak_rss_mb")
-        targets["train_vs_eager_torch"] = _target(
+        targets["train_vs_eager_torch"] = harness.target(
             fastest["images_per_sec"] / torch["images_per_sec"], ">=", TARGET_TORCH_RATIO
         )
         summary["torch_images_per_sec"] = torch["images_per_sec"]
@@ -813,7 +623,7 @@ def summarize(report: dict) -> dict:
         candidates = {key: figure(part["batches"][b]) for key, part in servings.items() if b in part["batches"]}
         if candidates:
             best = (min if op == "<=" else max)(candidates, key=candidates.get)
-            targets[name] = {**_target(candidates[best], op, threshold), "export": best}
+            targets[name] = {**harness.target(candidates[best], op, threshold), "export": best}
     summary["targets"] = targets
     loads = [v["load_average"]["before"][0] for v in train.values()]
     summary["max_load_average_1min_during_train"] = max(loads) if loads else None
@@ -821,28 +631,10 @@ def summarize(report: dict) -> dict:
     return summary
 
 
-def _target(value: float, op: str, threshold: float) -> dict:
-    met = value >= threshold if op == ">=" else value <= threshold
-    return {"value": value, "target": f"{op} {threshold}", "met": bool(met)}
-
-
-def emit(report: dict, output: str | None) -> None:
-    """Prints the JSON report, and writes it to ``output`` too if given (the benchmark scripts' one output)."""
-    text = json.dumps(report, indent=2, sort_keys=True)
-    print(text)
-    if output:
-        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-        with open(output, "w") as f:
-            f.write(text + "\n")
-
-
 def main(argv) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if FLAGS.child_job:
-        run_child(FLAGS.child_job, json.loads(FLAGS.child_spec))
-        return
-    log = lambda msg: print(f"[benchmark] {msg}", file=sys.stderr, flush=True)
+    log = harness.logger("benchmark")
     try:
         for v in FLAGS.variants:
             _parse_variant(v)
@@ -852,7 +644,7 @@ def main(argv) -> None:
     except (ValueError, PartError) as e:
         print(f"benchmark: error: {e}", file=sys.stderr)
         sys.exit(1)
-    emit(report, FLAGS.output)
+    harness.emit(report, FLAGS.output)
 
 
 if __name__ == "__main__":

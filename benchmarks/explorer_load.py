@@ -12,12 +12,12 @@ Against an explorer already running (on this machine only: the target must be
 a loopback address):
 
   infogan-explore --saved_model=export/models/infogan_mnist/3000 --port=8080 &
-  python benchmarks/explorer_load.py --url=http://127.0.0.1:8080/ --concurrency=8 --requests=2000
+  python -m benchmarks.explorer_load --url=http://127.0.0.1:8080/ --concurrency=8 --requests=2000
 
 or let the script start one (``infogan-explore`` as a child process on a free
 port, stopped by its pid at the end):
 
-  python benchmarks/explorer_load.py --saved_model=export/models/infogan_mnist/3000
+  python -m benchmarks.explorer_load --saved_model=export/models/infogan_mnist/3000
 
 A few warm-up requests come first and are not counted. Only the HTTP API is
 used (``GET /v1/models``, ``/metadata``, ``POST :predict`` / ``:traverse``).

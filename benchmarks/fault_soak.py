@@ -1,6 +1,6 @@
 """Soak: a training run interrupted again and again by SIGINT, SIGTERM and SIGKILL ends as if never interrupted.
 
-    python benchmarks/fault_soak.py --manual_dir=../shared/data/mnist --interruptions=20
+    python -m benchmarks.fault_soak --manual_dir=../shared/data/mnist --interruptions=20
 
 Runs ``infogan-train`` (the real CLI, a small model, MNIST) twice into
 ``--runs_dir``: once straight through (``reference/``), once (``soak/``)

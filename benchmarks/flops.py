@@ -18,7 +18,7 @@ Chen et al. 2016, App. C; its other tables through the presets). Per example, wi
 and ``G = sum m`` over the generator's layers, ``D = sum m`` over the
 discriminator's trunk, D head and Q head.
 
-The train step (``infogan_tf.training.trainer``) is a simultaneous update from one
+The joint update (``--update=joint`` of ``infogan_tf.training.step.InfoGANStep``) is a simultaneous update from one
 forward pass: G runs on B codes, D on the 2B images [real; fake]; D/Q's
 gradients come from d_loss, G's from g_loss through D. Every layer's backward
 pass costs one MAC set for its weight gradient and one for its input gradient,
@@ -39,7 +39,7 @@ One ``serving_default`` call on a batch of B is ``2 * B * G`` FLOPs, and it
 reads every generator weight once (``generator_weight_bytes``): at batch 1
 that read, not the arithmetic, bounds the latency.
 
-``benchmarks/benchmark.py`` cross-checks this count against the MatMul and
+``benchmarks.benchmark`` cross-checks this count against the MatMul and
 Conv2D* ops of the traced train step that the step actually runs.
 Nothing here imports TensorFlow.
 """
@@ -93,7 +93,7 @@ class StepWork(NamedTuple):
             "generator_flops_per_image": self.generator_flops_per_image,
             "generator_weight_bytes": self.generator_weight_bytes,
             "formula": "FLOPs/step = 2 * (3*B*G - B*fc1 + 8*B*D - 2*B*conv1), MACs per example; "
-            "serving = 2*B*G (see benchmarks/flops.py)",
+            "serving = 2*B*G (see benchmarks.flops)",
         }
 
 

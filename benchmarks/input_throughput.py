@@ -1,8 +1,8 @@
 """Images/s of the ``--image_dir`` input pipeline, cached and streamed, against the train step's images/s.
 
-    python benchmarks/input_throughput.py --synthetic=200000 --source_size=218x178 \\
+    python -m benchmarks.input_throughput --synthetic=200000 --source_size=218x178 \\
         --shapes=64x64x3,28x28x1 --output=runs/input_throughput.json
-    python benchmarks/input_throughput.py --image_dir=~/img_align_celeba --shapes=64x64x3
+    python -m benchmarks.input_throughput --image_dir=~/img_align_celeba --shapes=64x64x3
 
 For each training shape (H x W x C) and each ``--modes`` (memory, stream):
 

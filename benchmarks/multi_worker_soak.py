@@ -6,7 +6,7 @@ processes on 127.0.0.1 under ``--strategy=multi_worker`` (TF_CONFIG per
 process, the same global batch, so a step is the same amount of work) -- and
 prints one JSON document:
 
-    python benchmarks/multi_worker_soak.py --manual_dir=../shared/data/mnist --steps=500
+    python -m benchmarks.multi_worker_soak --manual_dir=../shared/data/mnist --steps=500
 
 For each run: exit codes, wall time, steady-state steps/s and images/s (from
 the chief's ``metrics.jsonl``, without the first log window, which includes

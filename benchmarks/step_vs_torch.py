@@ -1,20 +1,20 @@
 """The default train step against the eager PyTorch paper step, alternated in one run.
 
-    python benchmarks/step_vs_torch.py --images=mnist --manual_dir=../shared/data/mnist
+    python -m benchmarks.step_vs_torch --images=mnist --manual_dir=../shared/data/mnist
 
 Two long-lived child processes, each warmed up: ours runs ``infogan-train``'s
 default step exactly as ``train()`` runs it (the package defaults, batch
 ``--batch_size``, ``--steps_per_loop`` steps per compiled call), the other
 ``torch_baseline.py``'s two-update paper step (D+Q on the real and the fake
 batch, then G+Q; eager PyTorch, fp32). They take turns running blocks of
-``--block_steps`` steps (``blocks.alternate``; the order flips each round),
+``--block_steps`` steps (``harness.alternate``; the order flips each round),
 so both see the same machine at nearly the same time. Prints one JSON
 document: per framework the median per-step time over the blocks, images/s,
 CPU-seconds per step, conv/matmul GFLOP per step and GFLOP/s; the ratio of
 images/s (ours / PyTorch's, with its spread over rounds) and the target
-(>= 1.5). ``benchmarks/benchmark.py`` runs it as its ``default_vs_torch`` part.
+(>= 1.5). ``benchmarks.benchmark`` runs it as its ``default_vs_torch`` part.
 
-FLOPs: ours are counted on the traced default step (``benchmark.traced_train_step_macs``:
+FLOPs: ours are counted on the traced default step (``step_flops.traced_train_step_macs``:
 it also runs D on the affine views and draws fresh codes for its G update);
 the paper step's from the layer shapes (``flops.step_work``: the two-update
 step needs the same multiply-adds as the joint one, 3BG - B fc1 + 8BD - 2B conv1;
@@ -24,21 +24,16 @@ which are not counted).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import statistics
-import sys
 import tempfile
 from typing import NamedTuple
 
 from absl import app, flags
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _HERE)
-import blocks  # noqa: E402
-import flops as flops_lib  # noqa: E402
-
-from infogan_tf import config as config_lib  # noqa: E402  (TF-free)
+from benchmarks import flops as flops_lib
+from benchmarks import harness, step_flops
+from infogan_tf import config as config_lib  # TF-free
 
 TARGET_RATIO = 1.5
 
@@ -97,34 +92,27 @@ def settings_from_flags() -> Settings:
 
 
 def default_config(model_dir: str, settings: Settings) -> config_lib.TrainConfig:
-    """infogan-train's defaults at the settings' batch size (and steps per loop / precision if given)."""
-    base = config_lib.TrainConfig()
-    runtime: dict = {"model_dir": model_dir}
+    """infogan-train's defaults at the settings' batch size (and steps per loop / precision / XLA if given)."""
+    runtime: dict = {}
     if settings.steps_per_loop:
         runtime["steps_per_loop"] = settings.steps_per_loop
     if settings.mixed_precision:
         runtime["mixed_precision"] = settings.mixed_precision
     if settings.jit_compile is not None:
         runtime["jit_compile"] = settings.jit_compile
-    return dataclasses.replace(
-        base,
-        optim=dataclasses.replace(base.optim, batch_size=settings.batch_size, train_steps=10**9),
-        runtime=dataclasses.replace(base.runtime, **runtime),
-    ).validate()
+    return step_flops.default_step_config(settings.batch_size, model_dir, **runtime)
 
 
 def serve_default_step(images_npy: str, settings: Settings) -> None:
     """Our child: the default step as train() runs it (calls of steps_per_loop steps, synced on the stop flag)."""
-    import benchmark
     import numpy as np
 
     from infogan_tf.training import loop
-    from infogan_tf.training.distribute import get_strategy
 
     images = np.load(images_npy)
     with tempfile.TemporaryDirectory(prefix="infogan_step_vs_torch_") as model_dir:
         cfg = default_config(model_dir, settings)
-        trainer = loop.Trainer(cfg, get_strategy("default", 0, "/cpu:0"), images=images)
+        trainer = loop.Trainer(cfg, step_flops.default_strategy(), images=images)
         iterator = trainer.input_iterator()
         per_call = cfg.runtime.steps_per_loop
 
@@ -138,9 +126,7 @@ def serve_default_step(images_npy: str, settings: Settings) -> None:
             ran += run_steps(settings.warmup_steps - ran)
         trainer.check_finite()
         # Counted on the same step traced without XLA (the ops of an XLA cluster are not in the graph).
-        macs = benchmark.traced_train_step_macs(
-            dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, jit_compile=False))
-        )
+        macs = step_flops.traced_train_step_macs(cfg)
         ready = {
             "framework": "infogan_tf",
             "update": cfg.optim.update,
@@ -150,7 +136,7 @@ def serve_default_step(images_npy: str, settings: Settings) -> None:
             "steps_per_loop": per_call,
             "gflop_per_step": 2 * sum(macs.values()) / 1e9,
         }
-        blocks.serve(run_steps, ready)
+        harness.serve(run_steps, ready)
 
 
 def _figures(ready: dict, timed: list[dict], batch: int, gflop: float) -> dict:
@@ -172,24 +158,23 @@ def _figures(ready: dict, timed: list[dict], batch: int, gflop: float) -> dict:
 def compare(images_npy: str, settings: Settings, log) -> dict:
     """Alternates the two children over ``images_npy``; returns both figures, their ratio and the target."""
     batch = settings.batch_size
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
-    ours_argv = [sys.executable, os.path.abspath(__file__), f"--child_images={images_npy}", *settings.child_flags()]
-    torch_argv = [
-        sys.executable,
-        os.path.join(_HERE, "torch_baseline.py"),
+    env = harness.child_env()
+    ours_argv = harness.module_argv("step_vs_torch", f"--child_images={images_npy}", *settings.child_flags())
+    torch_argv = harness.module_argv(
+        "torch_baseline",
         "--serve",
         "--update=alternating",
         f"--batch_size={batch}",
         f"--warmup_steps={settings.warmup_steps}",
-    ]
+    )
     log("starting both children (warm-up, tracing, XLA compilation)")
     children = []
     try:
-        children.append(blocks.Child("infogan_tf", ours_argv, env))
-        children.append(blocks.Child("torch", torch_argv, env))
+        children.append(harness.Child("infogan_tf", ours_argv, env))
+        children.append(harness.Child("torch", torch_argv, env))
         load_before = os.getloadavg()
         log(f"alternating {settings.rounds} rounds of {settings.block_steps} steps")
-        timed = blocks.alternate(children, settings.rounds, settings.block_steps)
+        timed = harness.alternate(children, settings.rounds, settings.block_steps)
         load_after = os.getloadavg()
     finally:
         for child in children:
@@ -221,15 +206,13 @@ def main(argv) -> None:
     if FLAGS.child_images:
         serve_default_step(FLAGS.child_images, settings_from_flags())
         return
-    import benchmark
-
-    log = lambda msg: print(f"[step_vs_torch] {msg}", file=sys.stderr, flush=True)
+    log = harness.logger("step_vs_torch")
     with tempfile.TemporaryDirectory(prefix="infogan_step_vs_torch_") as work:
         images_npy = os.path.join(work, "images.npy")
         spec = {"images": FLAGS.images, "manual_dir": FLAGS.manual_dir, "data_dir": FLAGS.data_dir}
-        benchmark.run_part("images", {**spec, "images_npy": images_npy}, log)
+        harness.run_part("harness", "images", {**spec, "images_npy": images_npy}, log)
         report = compare(images_npy, settings_from_flags(), log)
-    benchmark.emit(report, FLAGS.output)
+    harness.emit(report, FLAGS.output)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 The same networks as ``infogan_tf.model.networks`` (the paper's MNIST architecture,
 Chen et al. 2016, App. C, Table 1; sizes read from infogan_tf's default
-ModelConfig/LatentSpec) and the same update as ``infogan_tf.training.trainer``: one
+ModelConfig/LatentSpec) and the same update as ``infogan_tf.training.step.InfoGANStep``: one
 forward pass (G on B codes, D/Q on [real; fake]), D/Q gradients from
 d_loss = V_D + lambda*MI and G gradients from g_loss = V_G(non-saturating) +
 lambda*MI, both from that one forward pass, then one Adam step each
@@ -13,11 +13,11 @@ PyTorch is NOT a dependency of infogan_tf. Without it the script prints a
 JSON line ``{"skipped": ...}`` and exits 0. To run it:
 
     pip install torch        # CPU wheel; 2.13.0 was used for BUILD_NOTES
-    python benchmarks/torch_baseline.py --steps=60
+    python -m benchmarks.torch_baseline --steps=60
 
 Prints one JSON line: images/s at the median step time of ``--steps`` timed
 steps after ``--warmup_steps``, torch's version and thread count, peak RSS.
-``benchmarks/benchmark.py`` runs it and compares.
+``benchmarks.benchmark`` runs it and compares.
 """
 
 from __future__ import annotations
@@ -32,9 +32,7 @@ import time
 
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import blocks
-
+from benchmarks import harness
 from infogan_tf.config import TrainConfig
 
 flags.DEFINE_integer("steps", 60, "Timed steps.")
@@ -195,7 +193,7 @@ def run(torch) -> dict:
             step()
             return 1
 
-        blocks.serve(
+        harness.serve(
             run_steps, ready={"framework": "torch (eager)", "update": FLAGS.update, "torch": torch.__version__}
         )
         return {}

@@ -11,10 +11,10 @@ from conftest import REPO
 
 @pytest.mark.slow
 def test_three_interruptions_leave_the_run_as_if_never_interrupted(tmp_path):
-    command = [sys.executable, os.path.join(REPO, "benchmarks", "fault_soak.py"), "--interruptions=3"]
+    command = [sys.executable, "-m", "benchmarks.fault_soak", "--interruptions=3"]
     command += ["--train_steps=60", f"--runs_dir={tmp_path / 'soak'}", "--fake_images=256"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env, cwd=REPO)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(proc.stdout[proc.stdout.index("{\n") :])
     assert report["interruptions_survived"] == 3

@@ -1,6 +1,6 @@
 """How fast is the generator's first transposed convolution, and would another form of it be faster?
 
-    python benchmarks/deconv_forms.py [--batches=1,64,1024]
+    python -m experiments.deconv_forms [--batches=1,64,1024]
 
 The paper's MNIST generator upsamples 7x7x128 to 14x14x64 with a 4x4,
 stride-2 transposed convolution (``upconv1``). At large serving batches it

@@ -1,6 +1,6 @@
 """The folder path on real images: the same training run from PNG files (``--image_dir``) and from TFDS.
 
-    python benchmarks/folder_vs_tfds.py --preset=fashion_mnist \\
+    python -m experiments.folder_vs_tfds --preset=fashion_mnist \\
         --manual_dir=../shared/data/fashion_mnist --runs_dir=runs/folder_vs_tfds --seeds=0,1,2
     # -> runs/folder_vs_tfds/png/          the 60,000 training images, one PNG each (no labels)
     #    runs/folder_vs_tfds/{tfds,folder}/seed_<s>/   normal model_dirs, with eval/<step>/
@@ -34,12 +34,8 @@ import sys
 
 from absl import app, flags
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _HERE)  # benchmarks/reproduce.py
-
-import reproduce  # noqa: E402
-
-from infogan_tf.cli import train as train_cli  # noqa: E402
+from experiments import reproduce
+from infogan_tf.cli import train as train_cli
 
 flags.DEFINE_integer("max_images", 0, "Write only the first N training images (a smoke test; 0: all).")
 SOURCES = ("tfds", "folder")

@@ -14,7 +14,7 @@ ones rather than by kind).
 
 Labels are read for this evaluation only, as ``infogan-evaluate`` does:
 
-    python benchmarks/category_shades.py --model_dir=runs/fashion/seed_1 \
+    python -m experiments.category_shades --model_dir=runs/fashion/seed_1 \
         --manual_dir=../shared/data/fashion_mnist
 """
 

@@ -8,8 +8,8 @@ tables list it) and prints the same rho over all of them, with the
 accuracies of the runs the check scores highest and lowest. Labels are read
 only as the tables already hold them (test accuracy):
 
-    python benchmarks/label_free_pool.py benchmarks/results/fashion_mnist
-    python benchmarks/label_free_pool.py benchmarks/results/mnist
+    python -m experiments.label_free_pool experiments/results/fashion_mnist
+    python -m experiments.label_free_pool experiments/results/mnist
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from reproduce import label_free_seed_pick
+from experiments.reproduce import label_free_seed_pick
 
 
 def pooled_rows(folders: list[str]) -> list[dict]:
@@ -37,7 +37,7 @@ def pooled_rows(folders: list[str]) -> list[dict]:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: label_free_pool.py FOLDER [FOLDER ...]", file=sys.stderr)
+        print("usage: python -m experiments.label_free_pool FOLDER [FOLDER ...]", file=sys.stderr)
         return 2
     rows = pooled_rows(argv)
     pick = label_free_seed_pick(rows)

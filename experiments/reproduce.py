@@ -10,8 +10,8 @@ defaults) once per seed, evaluates each run with
 table -- one row per seed, failures included, then mean +- std and median --
 as JSON and Markdown:
 
-    python benchmarks/reproduce.py --manual_dir=../shared/data/mnist --runs_dir=runs/reproduce/mnist --seeds=0,1,2,3,4
-    python benchmarks/reproduce.py --preset=fashion_mnist --manual_dir=../shared/data/fashion_mnist \
+    python -m experiments.reproduce --manual_dir=../shared/data/mnist --runs_dir=runs/reproduce/mnist --seeds=0,1,2,3,4
+    python -m experiments.reproduce --preset=fashion_mnist --manual_dir=../shared/data/fashion_mnist \
         --runs_dir=runs/reproduce/fashion_mnist --seeds=0,1,2
     # -> <runs_dir>/seed_<s>/ (each a normal model_dir, with eval/<step>/),
     #    <runs_dir>/results.json, <runs_dir>/results.md
@@ -30,7 +30,7 @@ it runs.
 ``--curve`` scores every checkpoint the run kept: its test accuracy against
 the training time and step it took (the time and steps to
 ``--target_accuracy``), and the label-free check
-(``evaluation.metrics.view_consistency``) with the checkpoint it would pick
+(``training.label_free``) with the checkpoint it would pick
 without labels and that checkpoint's accuracy.
 
 The sample-quality columns need the cached classifier of the dataset
@@ -270,7 +270,7 @@ def accuracy_curve(model_dir: str, eval_data, batch_size: int, target: float, vi
     from infogan_tf.data.pixels import uint8_to_unit
     from infogan_tf.evaluation import handle as handle_lib
     from infogan_tf.evaluation.metrics.unsupervised_accuracy import compute_unsupervised_accuracy
-    from infogan_tf.evaluation.metrics.view_consistency import compute_view_consistency
+    from infogan_tf.training.label_free import view_consistency
     from infogan_tf.training.rundir import RunDir
 
     run = RunDir(model_dir)
@@ -282,7 +282,8 @@ def accuracy_curve(model_dir: str, eval_data, batch_size: int, target: float, vi
         handle = handle_lib.handle_from_model_dir(model_dir, path)
         q = handle_lib.encode_in_batches(handle, test_images, batch_size)
         scores = compute_unsupervised_accuracy(q.categorical_probs[0], eval_data.test_labels)
-        (check, *_) = compute_view_consistency(handle, test_images, batch_size, views=views, base=q)["codes"]
+        encode = lambda x, handle=handle: handle.encode(x).categorical_probs
+        (check, *_) = view_consistency(encode, test_images, batch_size, 0, views, q.categorical_probs)["codes"]
         points.append(
             {
                 "step": handle.step,
