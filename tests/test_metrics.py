@@ -28,9 +28,8 @@ from infogan_tf.evaluation.metrics.unsupervised_accuracy import (
     compute_unsupervised_accuracy,
     confusion_matrix,
 )
-from infogan_tf.evaluation.metrics.view_consistency import compute_view_consistency
 from infogan_tf.latent import LatentSpec
-from infogan_tf.training.label_free import moved_copies
+from infogan_tf.training.label_free import moved_copies, view_consistency
 
 SPEC = LatentSpec(noise_dim=2, categorical=(10,), continuous=2)
 
@@ -343,21 +342,16 @@ def _disk_images(levels: np.ndarray, size: int = 28, radius: float = 7.0) -> np.
     return (np.asarray(levels, np.float32)[:, None, None, None] * disk[None, :, :, None]).astype(np.float32)
 
 
-def _handle(category_of):
-    """A ModelHandle whose Q is certain of ``category_of(images)`` (int [N] in [0, 10))."""
-
-    def encode(images):
-        categories = category_of(np.asarray(images))
-        return QOutput((one_hot(categories).astype(np.float32),), np.zeros([len(images), 2]), np.ones([len(images), 2]))
-
-    return ModelHandle(latent=SPEC, generate=None, encode=encode, step=0, source="test")
+def _encoder(category_of):
+    """A Q (images -> one [N, 10] probability array per code) certain of ``category_of(images)`` (int [N])."""
+    return lambda images: [one_hot(category_of(np.asarray(images))).astype(np.float32)]
 
 
 def test_view_consistency_is_perfect_for_categories_that_moves_keep():
     # Category = brightness of the disk: rotation, scale and shift leave the interior's value unchanged.
     levels = np.repeat(np.arange(1, 11) / 10.0, 20)
-    handle = _handle(lambda x: np.round(x.max(axis=(1, 2, 3)) * 10).astype(int) - 1)
-    out = compute_view_consistency(handle, _disk_images(levels), batch_size=64, seed=0, views=3)
+    encode = _encoder(lambda x: np.round(x.max(axis=(1, 2, 3)) * 10).astype(int) - 1)
+    out = view_consistency(encode, _disk_images(levels), batch_size=64, seed=0, views=3)
     (code,) = out["codes"]
     assert code["agreement"] == 1.0
     assert code["paired_information"] == pytest.approx(math.log(10), abs=1e-3)
@@ -379,15 +373,15 @@ def test_view_consistency_drops_for_categories_tied_to_position():
         centre = (weights * np.arange(28)).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-6)
         return np.clip((centre - 4) / 2.0, 0, 9).astype(int)
 
-    (code,) = compute_view_consistency(_handle(column), images, batch_size=64, seed=0, views=2)["codes"]
+    (code,) = view_consistency(_encoder(column), images, batch_size=64, seed=0, views=2)["codes"]
     assert code["agreement"] < 0.7
     assert code["normalised_information"] < 0.7
 
 
 def test_view_consistency_is_zero_information_for_a_q_that_ignores_the_image():
     rng = np.random.default_rng(1)
-    handle = _handle(lambda x: rng.integers(0, 10, size=len(x)))
-    (code,) = compute_view_consistency(handle, _disk_images(np.ones(2000)), batch_size=500, views=2)["codes"]
+    encode = _encoder(lambda x: rng.integers(0, 10, size=len(x)))
+    (code,) = view_consistency(encode, _disk_images(np.ones(2000)), batch_size=500, seed=0, views=2)["codes"]
     assert code["agreement"] == pytest.approx(0.1, abs=0.03)
     assert code["normalised_information"] < 0.02
 
@@ -404,4 +398,4 @@ def test_moved_copies_are_deterministic_per_seed_and_view_and_fill_black():
 
 def test_view_consistency_rejects_no_views():
     with pytest.raises(ValueError, match="views must be >= 1"):
-        compute_view_consistency(_handle(lambda x: np.zeros(len(x), int)), _disk_images(np.ones(4)), 4, views=0)
+        view_consistency(_encoder(lambda x: np.zeros(len(x), int)), _disk_images(np.ones(4)), 4, seed=0, views=0)

@@ -13,7 +13,7 @@ prints a JSON report and writes it, with figures, to
   one a fixed random CNN, :mod:`~infogan_tf.evaluation.random_features`;
   the report names it), and what each continuous code controls (Chen et al.
   2016, Sec. 7.1 and Figures 1-2); no accuracy without labels;
-* the label-free run check (``metrics.view_consistency``): whether Q's
+* the label-free run check (``training.label_free``): whether Q's
   categories of the held-out real images survive stronger moves than
   training made -- a style-split run fails it, with no label needed;
 * ``traversal_c<j>.png`` -- Figure 2 style: rows = categories ordered by the
@@ -73,7 +73,7 @@ class EvalConfig:
       batch_size: images per forward pass.
       seed: seeds the samples, sweeps and figures.
       consistency_views: moved copies of each held-out image for the
-        label-free check (``metrics.view_consistency``).
+        label-free check (``training.label_free``).
       out_dir: where report and figures go; None = model_dir/eval/<step>.
     """
 
@@ -189,7 +189,7 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
     from infogan_tf.evaluation.metrics.continuous_effects import compute_continuous_effects, sweep_values
     from infogan_tf.evaluation.metrics.mutual_information import compute_mutual_information
     from infogan_tf.evaluation.metrics.unsupervised_accuracy import compute_unsupervised_accuracy
-    from infogan_tf.evaluation.metrics.view_consistency import compute_view_consistency
+    from infogan_tf.training.label_free import view_consistency
 
     latent = handle.latent
     accuracy = []
@@ -198,8 +198,13 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
     if data.test_labels is not None:  # labels: the categorical codes' accuracy; without, none
         num_classes = int(np.max(data.test_labels)) + 1
         accuracy = [compute_unsupervised_accuracy(p, data.test_labels, num_classes) for p in q_test.categorical_probs]
-    consistency = compute_view_consistency(
-        handle, test_images, config.batch_size, config.seed, config.consistency_views, base=q_test
+    consistency = view_consistency(
+        lambda x: handle.encode(x).categorical_probs,
+        test_images,
+        config.batch_size,
+        config.seed,
+        config.consistency_views,
+        base=q_test.categorical_probs,
     )
     samples = handle_lib.draw_samples(handle, config.num_samples, config.batch_size, config.seed)
     information = compute_mutual_information(samples, latent)

@@ -25,8 +25,9 @@ copies of every image:
 Every summary step the trainer runs it on a fixed sample of training images
 (:func:`check_sample`) and logs ``view_agreement`` and ``view_information``
 of the first code to ``metrics.jsonl`` and TensorBoard;
-``infogan-evaluate`` runs it on the held-out images
-(``evaluation.metrics.view_consistency``). How well it predicts the
+``infogan-evaluate`` runs :func:`view_consistency` on the held-out images
+(``evaluation.evaluate``; this module is the metric's one home, in the
+lowest layer that uses it). How well it predicts the
 labelled accuracy on this project's own runs: ``benchmarks/results/README.md``.
 """
 
