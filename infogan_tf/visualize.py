@@ -9,6 +9,7 @@ sampling CLI and the evaluation figures.
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -91,7 +92,10 @@ def to_uint8(images_unit: np.ndarray) -> np.ndarray:
 
 
 def write_png(path: str, image: np.ndarray) -> None:
-    """Writes an [H, W, C] uint8 image as PNG (via TensorFlow's encoder)."""
+    """Writes an [H, W, C] uint8 image as PNG (TensorFlow's encoder and file system), creating its folder."""
     import tensorflow as tf
 
+    folder = os.path.dirname(path)
+    if folder:
+        tf.io.gfile.makedirs(folder)
     tf.io.write_file(path, tf.io.encode_png(np.asarray(image, np.uint8)))

@@ -304,6 +304,21 @@ def test_read_info_curve_skips_bad_lines_and_keeps_last(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_figure_is_written_as_a_png_with_its_folder_and_reads_back_exactly(tmp_path):
+    from PIL import Image
+
+    from infogan_tf import visualize
+
+    rng = np.random.default_rng(0)
+    for channels in (1, 3):
+        image = rng.integers(0, 256, size=(7, 5, channels), dtype=np.uint8)
+        path = tmp_path / "eval" / "4" / f"grid{channels}.png"
+        visualize.write_png(str(path), image)
+        with Image.open(path) as png:
+            assert png.format == "PNG"
+            np.testing.assert_array_equal(np.asarray(png).reshape(image.shape), image)
+
+
 def _pair_counting_ari_and_nmi(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """ARI over all pairs of examples and NMI from entropies of the label arrays (the definitions, slowly)."""
     upper = np.triu_indices(len(a), 1)

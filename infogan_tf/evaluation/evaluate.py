@@ -265,6 +265,7 @@ def write_figures(handle, report: dict, out_dir: str, metrics_path: str | None, 
     """Draws the figures into out_dir; returns {figure name: file name} and the curve summary."""
     from infogan_tf.evaluation import figures
     from infogan_tf.evaluation.metrics.unsupervised_accuracy import categories_by_label
+    from infogan_tf.visualize import write_png
 
     latent = handle.latent
     written = {}
@@ -274,13 +275,13 @@ def write_figures(handle, report: dict, out_dir: str, metrics_path: str | None, 
     for j in range(latent.continuous):
         name = f"traversal_c{j}.png"
         s = report["settings"]
-        figures.write_png(
+        write_png(
             os.path.join(out_dir, name),
             figures.traversal_figure(handle, j, order, lo=s["sweep_lo"], hi=s["sweep_hi"], seed=seed),
         )
         written[f"traversal_continuous_{j}"] = name
     if latent.categorical:
-        figures.write_png(os.path.join(out_dir, "categories.png"), figures.category_figure(handle, order, seed=seed))
+        write_png(os.path.join(out_dir, "categories.png"), figures.category_figure(handle, order, seed=seed))
         written["categories"] = "categories.png"
     curve = None
     if metrics_path and os.path.isfile(metrics_path):

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 
@@ -113,9 +112,3 @@ def info_curve_figure(
         fig.savefig(path)
     finally:
         plt.close(fig)
-
-
-def write_png(path: str, image: np.ndarray) -> None:
-    """Writes a uint8 image as PNG (creating the folder)."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    visualize.write_png(path, image)
