@@ -1,7 +1,8 @@
 """The package's shape: dependencies point one way, the base stays TensorFlow-free, benchmarks use public API.
 
 Read from the source with ``ast`` (nothing is imported), so a wrong import
-fails here with the module and line that made it.
+fails here with the module and line that made it. Module and class sizes are
+not capped: a file is as long as its one job reads best.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import pathlib
 
 import pytest
 from conftest import REPO
+
+pytestmark = pytest.mark.unit
 
 PACKAGE = pathlib.Path(REPO) / "infogan_tf"
 
@@ -35,8 +38,6 @@ LAYERS = {
 }
 # Modules that a CLI imports before TensorFlow, to reject a bad flag in milliseconds.
 TF_FREE = ("architecture", "config", "dataconfig", "latent", "errors", "fileio", "presets", "serving.signatures")
-MAX_MODULE_LINES = 400
-MAX_CLASS_LINES = 250
 
 
 def _module_name(path: pathlib.Path) -> str:
@@ -107,16 +108,6 @@ def test_the_base_modules_import_no_tensorflow(module):
             assert name.split(".")[0] not in ("tensorflow", "keras", "tensorflow_datasets"), f"{module} imports {name}"
             if name.startswith("infogan_tf."):
                 assert _layer(_own_module(name[len("infogan_tf.") :])) == 0, f"{module} imports {name}"
-
-
-@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_modules_and_classes_stay_small(path):
-    text = path.read_text()
-    assert len(text.splitlines()) <= MAX_MODULE_LINES, f"{path.name} has {len(text.splitlines())} lines"
-    for node in ast.walk(ast.parse(text)):
-        if isinstance(node, ast.ClassDef):
-            length = node.end_lineno - node.lineno + 1
-            assert length <= MAX_CLASS_LINES, f"{path.name}: class {node.name} has {length} lines"
 
 
 BENCHMARKS = [
