@@ -10,7 +10,7 @@ recovery, Fréchet distance and classifier score, what each continuous code
 controls), traversal_c<j>.png, categories.png and info_curve.png. See
 ``infogan_tf.evaluation.evaluate`` for what each number means.
 
-Thin: flags become one ``EvalConfig`` handed to ``evaluate_model_dir``.
+Thin: the flags are the settings of ``ig.evaluate`` (``api.run.evaluate``).
 Exit status: 2 for a bad flag, 1 when the run, its checkpoint, the
 classifier or the data cannot be used; nothing is written then. The sample
 quality needs the cached classifier (``infogan-classifier``) unless
@@ -27,7 +27,7 @@ from typing import Any
 
 from absl import flags
 
-from infogan_tf import errors
+from infogan_tf.api import run as api_run
 from infogan_tf.cli import common as cli
 from infogan_tf.cli import summary
 from infogan_tf.evaluation import evaluate as evaluate_lib
@@ -94,20 +94,13 @@ def define_flags(values: flags.FlagValues) -> None:
     )
 
 
-def config_from_flags(values: flags.FlagValues) -> evaluate_lib.EvalConfig:
-    """The validated EvalConfig of the parsed flags."""
-    settings: dict[str, Any] = {
-        field.name: values[field.name].value for field in dataclasses.fields(evaluate_lib.EvalConfig)
-    }
-    config = evaluate_lib.EvalConfig(**settings)
-    problems = config.problems()
-    if problems:
-        raise errors.UsageError(problems[0])
-    return config
+def settings_from_flags(values: flags.FlagValues) -> dict[str, Any]:
+    """The ``EvalConfig`` settings of the parsed flags, by name."""
+    return {field.name: values[field.name].value for field in dataclasses.fields(evaluate_lib.EvalConfig)}
 
 
-def _evaluate(config: evaluate_lib.EvalConfig, data, classifier) -> int:
-    result = evaluate_lib.evaluate_model_dir(config, data, classifier)
+def _evaluate(settings: dict[str, Any], data, classifier) -> int:
+    result = api_run.evaluate(data=data, classifier=classifier, **settings)
     print(json.dumps(result.report, indent=2), flush=True)
     sys.stderr.write(summary.evaluation_table(result.report))
     print(f"{PROG}: report and figures in {result.out_dir}", file=sys.stderr)
@@ -123,7 +116,7 @@ def main(argv: Sequence[str], data: evaluate_lib.EvalData | None = None, classif
       classifier: a loaded ``evaluation.classifier.Classifier`` replacing the cached one.
     """
     return cli.run_main(
-        PROG, __doc__, define_flags, argv, lambda values: _evaluate(config_from_flags(values), data, classifier)
+        PROG, __doc__, define_flags, argv, lambda values: _evaluate(settings_from_flags(values), data, classifier)
     )
 
 

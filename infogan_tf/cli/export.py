@@ -1,6 +1,6 @@
 """``infogan-export`` / ``python -m infogan_tf.cli.export``: export a trained run for TF Serving.
 
-Thin: flags become one validated ExportConfig handed to ``serving.export.export``.
+Thin: the flags are the arguments of ``ig.export`` (``api.run.export``).
 Writes ``<export_dir>/<version>/`` (saved_model.pb, variables/, assets/ with
 the JSON metadata, assets.extra/ with TF Serving warmup requests) atomically.
 The version is the checkpoint's training step unless ``--version`` is given;
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from absl import flags
 
-from infogan_tf import errors
+from infogan_tf.api import run as api_run
 from infogan_tf.cli import common as cli
 
 PROG = "infogan-export"
@@ -65,21 +65,14 @@ def define_flags(values: flags.FlagValues) -> None:
 
 
 def _export(values: flags.FlagValues) -> int:
-    for name in ("model_dir", "export_dir"):
-        if not values[name].value:
-            raise errors.UsageError(f"--{name} is required")
-    # Imported here so that a bad flag is reported before TensorFlow loads.
-    from infogan_tf.serving import export as export_lib
-
-    config = export_lib.ExportConfig(
-        model_dir=values.model_dir,
-        export_dir=values.export_dir,
+    result = api_run.export(
+        values.model_dir,
+        values.export_dir,
         checkpoint=values.checkpoint,
         version=values.version,
         model_name=values.model_name,
         jit_compile=values.jit_compile,
-    ).validate()
-    result = export_lib.export(config)
+    )
     print(
         f"{PROG}: wrote version {result.version} (step {result.step}, {result.checkpoint}) to {result.path}; "
         f"variables/ {result.variables_bytes} bytes for {result.exported_parameter_bytes} bytes of weights "

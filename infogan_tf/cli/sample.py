@@ -23,8 +23,8 @@ Two kinds of PNG:
 Bad codes are rejected with one line naming the problem before anything is
 generated; an existing ``--out`` is replaced only once the new PNG is complete.
 
-Thin: flags become one validated ``serving.sample.SampleConfig`` handed to
-``serving.sample.sample``. Exit status: 2 for a bad flag or codes that do not
+Thin: the flags are the settings of ``ig.sample`` (``api.run.sample``, over
+``serving.sample.sample``). Exit status: 2 for a bad flag or codes that do not
 fit the model, 1 when the model cannot be loaded or reached.
 
 Examples:
@@ -37,10 +37,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from absl import flags
 
 from infogan_tf import errors
+from infogan_tf.api import run as api_run
 from infogan_tf.cli import common as cli
 from infogan_tf.serving import sample as sample_lib
 
@@ -85,10 +87,9 @@ def _parse_numbers(values, kind, flag: str):
         ) from None
 
 
-def config_from_flags(values: flags.FlagValues) -> sample_lib.SampleConfig:
-    """The validated SampleConfig of the parsed flags."""
-    return sample_lib.SampleConfig(
-        out=values.out or "",
+def settings_from_flags(values: flags.FlagValues) -> dict[str, Any]:
+    """The ``SampleConfig`` settings of the parsed flags but ``out``, by name."""
+    return dict(
         saved_model=values.saved_model,
         server=values.server,
         model_name=values.model_name,
@@ -104,12 +105,14 @@ def config_from_flags(values: flags.FlagValues) -> sample_lib.SampleConfig:
         cols=values.cols,
         lo=values.lo,
         hi=values.hi,
-    ).validate()
+    )
 
 
-def _sample(config: sample_lib.SampleConfig, source) -> int:
-    result = sample_lib.sample(config, source)
-    kind = "traversal grid" if config.traversal else "grid of images"
+def _sample(values: flags.FlagValues, source) -> int:
+    settings = settings_from_flags(values)
+    result = api_run.sample(values.out or "", source=source, **settings)
+    traversal = settings["category"] is None and settings["continuous"] is None
+    kind = "traversal grid" if traversal else "grid of images"
     print(f"{PROG}: wrote a {result.rows}x{result.cols} {kind} ({result.width}x{result.height} px) to {result.path}")
     return 0
 
@@ -121,7 +124,7 @@ def main(argv: Sequence[str], source: sample_lib.ImageSource | None = None) -> i
       argv: the command line.
       source: an ``ImageSource`` replacing the one --saved_model/--server names.
     """
-    return cli.run_main(PROG, __doc__, define_flags, argv, lambda values: _sample(config_from_flags(values), source))
+    return cli.run_main(PROG, __doc__, define_flags, argv, lambda values: _sample(values, source))
 
 
 def run() -> None:
