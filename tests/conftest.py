@@ -78,6 +78,25 @@ def nan_input_fn(images, config, nan_step: int):
     return input_fn
 
 
+# What a `unit` test may not use (tests/README.md, "Markers"): a trained run, an export, the MNIST files.
+NOT_UNIT_FIXTURES = frozenset({"trained_model_dir", "exported_model", "mnist_data_dir"})
+
+
+def pytest_collection_modifyitems(items):
+    """Keeps the unit tier true: a test marked `unit` is not `slow` and uses none of NOT_UNIT_FIXTURES."""
+    wrong = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("unit")
+        and (item.get_closest_marker("slow") or NOT_UNIT_FIXTURES & set(getattr(item, "fixturenames", ())))
+    ]
+    if wrong:
+        raise pytest.UsageError(
+            f"marked unit but slow or using a trained run, an export or the MNIST files: {', '.join(wrong)}; "
+            "remove its unit mark (a module-wide pytestmark only where every test qualifies)"
+        )
+
+
 @pytest.fixture
 def fake_images():
     """64 random 28x28x1 uint8 images (a fake data seam)."""

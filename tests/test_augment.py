@@ -7,6 +7,8 @@ import tensorflow as tf
 from infogan_tf.data.augment import AffineRange, affine_warp, ink_slant, level_ink, random_affine
 from infogan_tf.evaluation.metrics.image_statistics import image_statistics
 
+pytestmark = pytest.mark.unit
+
 
 def _images():
     images = -np.ones([4, 28, 28, 1], np.float32)

@@ -10,6 +10,8 @@ from infogan_tf.model.batchnorm import BatchNormalization
 from infogan_tf.model.networks import Discriminator
 from infogan_tf.training.distribute import mirrored_strategy
 
+pytestmark = pytest.mark.unit
+
 
 def _layer():
     layer = BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True)

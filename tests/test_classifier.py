@@ -41,6 +41,7 @@ def trained(tmp_path_factory):
     return result, out
 
 
+@pytest.mark.unit
 def test_build_classifier_shapes():
     model = classifier_lib.build_classifier((28, 28, 1), 10)
     assert model.output_shape == (None, 10)
@@ -100,6 +101,7 @@ def test_each_dataset_has_its_own_accuracy_bar(tmp_path):
     assert not os.path.exists(tmp_path / "c")
 
 
+@pytest.mark.unit
 def test_missing_or_corrupt_cache_is_a_clear_error(tmp_path):
     with pytest.raises(ClassifierError, match="train one with: infogan-classifier --dataset=mnist"):
         classifier_lib.load_classifier(str(tmp_path / "none"))
@@ -111,6 +113,7 @@ def test_missing_or_corrupt_cache_is_a_clear_error(tmp_path):
         classifier_lib.load_classifier(str(broken))
 
 
+@pytest.mark.unit
 def test_default_cache_is_per_dataset_under_the_users_home_not_the_repository(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))  # read when asked, not at import
     paths = {name: classifier_lib.default_classifier_dir(name) for name in ("mnist", "fashion_mnist")}
@@ -122,6 +125,7 @@ def test_default_cache_is_per_dataset_under_the_users_home_not_the_repository(tm
     assert config.resolved_out_dir == paths["fashion_mnist"]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "flag, message, code",
     [
@@ -161,6 +165,7 @@ def test_cli_trains_on_injected_splits_and_refuses_a_poor_classifier(tmp_path, c
     assert (out / classifier_lib.INFO_FILENAME).read_text() == before
 
 
+@pytest.mark.unit
 def test_each_dataset_trains_its_classifier_long_enough_for_its_bar_unless_told():
     fashion = DataConfig(dataset="fashion_mnist")
     assert ClassifierConfig().resolved_epochs == 6

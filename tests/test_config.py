@@ -18,6 +18,7 @@ def _with(part, **kw):
     return dataclasses.replace(base, **{part: dataclasses.replace(getattr(base, part), **kw)})
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "part, kw, message",
     [
@@ -78,18 +79,21 @@ def test_bad_values_are_rejected_naming_the_flag(part, kw, message):
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.unit
 def test_an_overclustering_head_needs_the_real_image_term():
     config = _with("real_info", q_overcluster=50, lambda_real_info=0.0)
     with pytest.raises(ConfigError, match=r"--q_overcluster trains only through the real-image term"):
         config.validate()
 
 
+@pytest.mark.unit
 def test_default_is_valid_and_round_trips_through_json():
     cfg = TrainConfig().validate()
     again = TrainConfig.from_dict(json.loads(cfg.to_json()))
     assert again == cfg
 
 
+@pytest.mark.unit
 def test_check_replicas():
     cfg = TrainConfig()
     cfg.check_replicas(4)
@@ -97,11 +101,13 @@ def test_check_replicas():
         cfg.check_replicas(3)
 
 
+@pytest.mark.unit
 def test_presets_size_the_model_from_the_dataset():
     svhn = presets.PRESETS["svhn"](TrainConfig()).validate()
     assert svhn.data.image_shape == svhn.model.image_shape == (32, 32, 3)
 
 
+@pytest.mark.unit
 def test_resume_accepts_runtime_and_optim_changes(tmp_path):
     cfg = _with("runtime", model_dir=str(tmp_path))
     saved = json.loads(cfg.to_json())
@@ -109,6 +115,7 @@ def test_resume_accepts_runtime_and_optim_changes(tmp_path):
     resume.check_resume(saved, longer, str(tmp_path / "config.json"))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "change, mentioned",
     [
@@ -126,6 +133,7 @@ def test_resume_refuses_a_different_architecture(tmp_path, change, mentioned):
     assert mentioned in str(e.value) and "different configuration" in str(e.value)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "saved_data, now, mentioned",
     [
@@ -146,12 +154,14 @@ def test_resume_refuses_other_images(tmp_path, saved_data, now, mentioned):
     resume.check_resume(saved, dataclasses.replace(cfg, data=config_lib.DataConfig(**saved_data)), "config.json")
 
 
+@pytest.mark.unit
 def test_resume_refuses_a_foreign_config_naming_its_file(tmp_path):
     path = str(tmp_path / "config.json")
     with pytest.raises(ConfigError, match=f"{path} is not a config written by infogan_tf \\(missing data.dataset\\)"):
         resume.check_resume({"data": {}}, TrainConfig(), path)
 
 
+@pytest.mark.unit
 def test_config_file_round_trip_and_corruption(tmp_path):
     from infogan_tf.training.rundir import RunDir
 
@@ -178,6 +188,7 @@ def test_config_and_the_command_lines_do_not_import_tensorflow():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.unit
 def test_the_paper_presets_name_their_size_codes_and_layers():
     paper = {name: presets.PRESETS[name](TrainConfig()) for name in ("svhn", "celeba", "faces", "chairs")}
     # App. C Tables 2-5: input size, and G's input dimension (noise + codes).
@@ -205,6 +216,7 @@ def test_the_paper_presets_name_their_size_codes_and_layers():
         paper[name].validate()
 
 
+@pytest.mark.unit
 def test_a_config_json_from_before_g_filters_still_reads_and_resumes(tmp_path):
     cfg = _with("runtime", model_dir=str(tmp_path))
     saved = json.loads(cfg.to_json())
@@ -219,6 +231,7 @@ def test_a_config_json_from_before_g_filters_still_reads_and_resumes(tmp_path):
         resume.check_resume(saved, cfg, str(tmp_path / "config.json"))
 
 
+@pytest.mark.unit
 def test_override_routes_each_flag_name_to_the_part_that_owns_it():
     cfg = TrainConfig().override(
         lambda_cat=0.5, seed=3, real_info_view="affine", q_overcluster=20, categorical_codes="10,4", g_filters=[64, 32]
@@ -233,6 +246,7 @@ def test_override_routes_each_flag_name_to_the_part_that_owns_it():
             assert config_lib.FLAG_OWNERS[field.name] == (part_name, field.name)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "values, message",
     [
@@ -251,6 +265,7 @@ def test_override_refuses_unknown_names_wrong_types_and_invalid_results_in_one_l
     assert message in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.unit
 def test_a_config_json_of_main_before_the_real_image_part_reads_into_it():
     """config.json as main wrote it on 2026-12-06 (flat optim.real_info_*, model.q_overcluster)."""
     with open(os.path.join(os.path.dirname(__file__), "data", "config_main_2026-12-06.json")) as f:

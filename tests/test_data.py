@@ -33,6 +33,7 @@ def _take(input_fn, steps, ctx=None):
     return [b.numpy() for b in ds.take(steps)]
 
 
+@pytest.mark.unit
 def test_batches_are_scaled_images_only():
     batches = _take(make_input_fn(_images(), 4, seed=0), 2)
     assert batches[0].shape == (4, 28, 28, 1) and batches[0].dtype == np.float32
@@ -40,6 +41,7 @@ def test_batches_are_scaled_images_only():
     np.testing.assert_allclose(to_model_range(tf.constant([0, 255], tf.uint8)).numpy(), [-1, 1])
 
 
+@pytest.mark.unit
 def test_each_epoch_is_a_fresh_permutation():
     batches = _take(make_input_fn(_images(16), 4, seed=1), 8)
     epoch1 = functools.reduce(operator.iadd, (_ids(b) for b in batches[:4]), [])
@@ -50,6 +52,7 @@ def test_each_epoch_is_a_fresh_permutation():
     assert other_seed != epoch1
 
 
+@pytest.mark.unit
 def test_resuming_continues_the_same_stream():
     full = _take(make_input_fn(_images(), 4, seed=3), 7)
     resumed = _take(make_input_fn(_images(), 4, seed=3, start_step=5), 2)
@@ -57,6 +60,7 @@ def test_resuming_continues_the_same_stream():
     np.testing.assert_array_equal(resumed[1], full[6])
 
 
+@pytest.mark.unit
 def test_input_pipelines_of_several_workers_split_each_global_batch():
     fn = make_input_fn(_images(), 8, seed=4)
     single = _take(fn, 3)
@@ -68,6 +72,7 @@ def test_input_pipelines_of_several_workers_split_each_global_batch():
         assert _ids(workers[0][step]) + _ids(workers[1][step]) == _ids(single[step])
 
 
+@pytest.mark.unit
 def test_mirrored_replicas_split_each_global_batch():
     strategy = mirrored_strategy(["/cpu:0", "/cpu:1"])
     fn = make_input_fn(_images(), 8, seed=5)
@@ -78,17 +83,20 @@ def test_mirrored_replicas_split_each_global_batch():
         assert _ids(parts[0]) + _ids(parts[1]) == _ids(single[step])
 
 
+@pytest.mark.unit
 def test_a_batch_larger_than_the_dataset_is_refused():
     with pytest.raises(data_lib.DataError, match="has 16 images, fewer than the per-replica batch of 32"):
         _take(make_input_fn(_images(16), 32, seed=0), 1)
 
 
+@pytest.mark.unit
 def test_tfds_loading_under_mock_data():
     with tfds.testing.mock_data(num_examples=8):
         images = data_lib.load_train_images(DataConfig(dataset="mnist"))
     assert images.shape == (8, 28, 28, 1) and images.dtype == np.uint8
 
 
+@pytest.mark.unit
 def test_manual_dir_missing_files_named(tmp_path):
     shutil.copy(os.path.join(MNIST_DIR, "train-labels-idx1-ubyte.gz"), tmp_path) if os.path.isdir(MNIST_DIR) else None
     with pytest.raises(data_lib.DataError) as e:

@@ -180,6 +180,7 @@ def test_sample_quality_can_be_skipped_and_classifier_shape_is_checked(trained_r
     assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
 
 
+@pytest.mark.unit
 def test_model_dir_without_checkpoint_is_refused(tmp_path):
     model_dir = tmp_path / "empty_run"
     model_dir.mkdir()

@@ -70,6 +70,7 @@ def _one_error_line(capsys):
 
 
 # ------------------------------------------------------------------ listing and pixels
+@pytest.mark.unit
 def test_listing_is_recursive_sorted_and_skips_hidden_and_other_files(tmp_path):
     root = _folder(tmp_path / "imgs", n=4)
     _write(str(tmp_path / "imgs" / ".hidden" / "x.png"), np.zeros((20, 24, 1), np.uint8))
@@ -85,6 +86,7 @@ def test_listing_is_recursive_sorted_and_skips_hidden_and_other_files(tmp_path):
     assert (found.images[0].height, found.images[0].width) == (20, 24) and not found.bad
 
 
+@pytest.mark.unit
 def test_images_of_the_training_size_are_read_bit_exact(tmp_path):
     image = np.random.default_rng(1).integers(0, 256, size=(28, 28, 1), dtype=np.uint8)
     _write(str(tmp_path / "a.png"), image)
@@ -92,6 +94,7 @@ def test_images_of_the_training_size_are_read_bit_exact(tmp_path):
     np.testing.assert_array_equal(loaded.images[0], image)
 
 
+@pytest.mark.unit
 def test_a_tfds_split_written_as_pngs_reads_back_as_the_same_array(tmp_path):
     # What benchmarks/folder_vs_tfds.py relies on for "the same batches" from both paths.
     import tensorflow_datasets as tfds
@@ -106,6 +109,7 @@ def test_a_tfds_split_written_as_pngs_reads_back_as_the_same_array(tmp_path):
     np.testing.assert_array_equal(loaded.images, split)
 
 
+@pytest.mark.unit
 def test_resize_keeps_the_centre_and_converts_channels():
     # 40 x 120: thirds red, green, blue; at 16 x 16 the centre crop is the green third.
     image = np.zeros((40, 120, 3), np.uint8)
@@ -121,6 +125,7 @@ def test_resize_keeps_the_centre_and_converts_channels():
     assert (colour == 90).all() and colour.shape == (8, 8, 3)
 
 
+@pytest.mark.unit
 def test_cached_and_streamed_folders_give_the_same_batches_and_resume_exactly(tmp_path):
     root = _folder(tmp_path / "imgs", n=12)
     cached = source.load_training_data(DataConfig(image_dir=root, cache="memory"), (16, 16, 1)).images
@@ -134,12 +139,14 @@ def test_cached_and_streamed_folders_give_the_same_batches_and_resume_exactly(tm
     assert full[0].shape == (4, 16, 16, 1) and full[0].min() >= -1 and full[0].max() <= 1
 
 
+@pytest.mark.unit
 def test_auto_cache_follows_the_memory_limit():
     assert source.cache_in_memory(DataConfig(cache_limit_mb=1), 1000, (32, 32, 1))  # 1 MB: fits
     assert not source.cache_in_memory(DataConfig(cache_limit_mb=1), 1025, (32, 32, 1))
     assert not source.cache_in_memory(DataConfig(cache="stream"), 1, (8, 8, 1))
 
 
+@pytest.mark.unit
 def test_eval_fraction_holds_out_a_fixed_part_that_evaluation_reads(tmp_path):
     root = _folder(tmp_path / "imgs", n=20)
     data = DataConfig(image_dir=root, eval_fraction=0.25)
@@ -155,6 +162,7 @@ def test_eval_fraction_holds_out_a_fixed_part_that_evaluation_reads(tmp_path):
         source.load_eval_images(DataConfig(image_dir=root), (16, 16, 1))
 
 
+@pytest.mark.unit
 def test_a_second_folder_is_the_held_out_part(tmp_path):
     root = _folder(tmp_path / "train", n=8)
     other = tmp_path / "eval"
@@ -168,6 +176,7 @@ def test_a_second_folder_is_the_held_out_part(tmp_path):
 
 
 # ------------------------------------------------------------------ the command line
+@pytest.mark.unit
 def test_the_shape_comes_from_the_flags_the_preset_or_the_files(tmp_path):
     root = _folder(tmp_path / "imgs", n=3, size=(41, 50))
 
@@ -228,12 +237,14 @@ def _refused(tmp_path, capsys, image_dir, *flags, status=1):
     return line
 
 
+@pytest.mark.unit
 def test_an_empty_folder(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     line = _refused(tmp_path, capsys, tmp_path / "empty")
     assert line.endswith(f"--image_dir '{tmp_path / 'empty'}' has no files")
 
 
+@pytest.mark.unit
 def test_a_folder_without_images(tmp_path, capsys):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.txt").write_text("x")
@@ -242,6 +253,7 @@ def test_a_folder_without_images(tmp_path, capsys):
     assert "has no image files (.png, .jpg, .jpeg, .gif, .bmp), only 2 other files" in line
 
 
+@pytest.mark.unit
 def test_a_non_image_file_with_an_image_extension(tmp_path, capsys):
     root = _folder(tmp_path / "imgs", n=3)
     (tmp_path / "imgs" / "fake.jpg").write_text("<html>not a picture</html>")
@@ -249,6 +261,7 @@ def test_a_non_image_file_with_an_image_extension(tmp_path, capsys):
     assert "1 of 4 files are not readable images: fake.jpg (not an image)" in line
 
 
+@pytest.mark.unit
 def test_a_truncated_image_is_named_before_training(tmp_path, capsys):
     root = _folder(tmp_path / "imgs", n=3)
     path = tmp_path / "imgs" / "sub" / "001.png"
@@ -257,6 +270,7 @@ def test_a_truncated_image_is_named_before_training(tmp_path, capsys):
     assert "1 of 3 files are not readable images: sub/001.png (cannot decode: " in line
 
 
+@pytest.mark.unit
 def test_a_few_bad_files_in_a_large_folder_are_skipped_and_logged(tmp_path, caplog):
     root = _folder(tmp_path / "imgs", n=10)
     (tmp_path / "imgs" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")
@@ -267,6 +281,7 @@ def test_a_few_bad_files_in_a_large_folder_are_skipped_and_logged(tmp_path, capl
     assert "skipping 1 unreadable files of 11: broken.png" in caplog.text
 
 
+@pytest.mark.unit
 def test_mixed_grey_and_colour_files_are_refused_or_converted(tmp_path, capsys):
     root = _folder(tmp_path / "imgs", n=3)
     _write(os.path.join(root, "colour.jpg"), np.zeros((20, 24, 3), np.uint8))
@@ -277,6 +292,7 @@ def test_mixed_grey_and_colour_files_are_refused_or_converted(tmp_path, capsys):
     assert loaded.images.shape == (4, 16, 16, 3)
 
 
+@pytest.mark.unit
 def test_images_smaller_than_the_training_size(tmp_path, capsys):
     root = _folder(tmp_path / "imgs", n=2, size=(20, 24))
     _write(os.path.join(root, "tiny.png"), np.zeros((8, 10, 1), np.uint8))
@@ -286,12 +302,14 @@ def test_images_smaller_than_the_training_size(tmp_path, capsys):
     assert loaded.images.shape == (3, 16, 16, 1)
 
 
+@pytest.mark.unit
 def test_fewer_images_than_a_batch(tmp_path, capsys):
     root = _folder(tmp_path / "imgs", n=3)
     line = _refused(tmp_path, capsys, root, "--image_size=16")
     assert line.endswith("the training data has 3 images, fewer than the per-replica batch of 4")
 
 
+@pytest.mark.unit
 def test_a_folder_that_is_not_there(tmp_path, capsys):
     line = _refused(tmp_path, capsys, tmp_path / "missing", status=2)
     assert f"--image_dir '{tmp_path / 'missing'}' is not a directory" in line

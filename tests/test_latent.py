@@ -8,6 +8,8 @@ import tensorflow as tf
 
 from infogan_tf.latent import LatentSpec, parse_categorical_codes
 
+pytestmark = pytest.mark.unit
+
 
 def test_default_is_the_papers_mnist_codes():
     spec = LatentSpec()

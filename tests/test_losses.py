@@ -11,6 +11,8 @@ from infogan_tf.latent import LatentSpec
 from infogan_tf.model import losses
 from infogan_tf.model.networks import build_networks
 
+pytestmark = pytest.mark.unit
+
 
 def test_discriminator_and_generator_losses_by_hand():
     real, fake = tf.constant([0.0, 2.0]), tf.constant([0.0, -1.0])

@@ -31,6 +31,8 @@ from infogan_tf.evaluation.metrics.unsupervised_accuracy import (
 from infogan_tf.latent import LatentSpec
 from infogan_tf.training.label_free import moved_copies, view_consistency
 
+pytestmark = pytest.mark.unit
+
 SPEC = LatentSpec(noise_dim=2, categorical=(10,), continuous=2)
 
 

@@ -15,6 +15,8 @@ from infogan_tf.config import ConfigError, ModelConfig
 from infogan_tf.latent import LatentSpec
 from infogan_tf.model.networks import build_networks
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "config",

@@ -8,6 +8,8 @@ import tensorflow as tf
 from infogan_tf.training.distribute import mirrored_strategy
 from infogan_tf.training.optimizer import FusedAdam
 
+pytestmark = pytest.mark.unit
+
 
 def _variables(strategy):
     with strategy.scope():

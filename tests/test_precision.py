@@ -18,6 +18,7 @@ def _with_precision(cfg, value):
     return dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, mixed_precision=value))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "cpuinfo, expected, flag", [(_ZEN4, "bfloat16", "avx512_bf16"), (_ZEN3, "float32", None), (None, "float32", None)]
 )
@@ -33,6 +34,7 @@ def test_auto_follows_the_cpu_flags(tmp_path, cpuinfo, expected, flag):
     assert dataclasses.replace(resolved, runtime=cfg.runtime) == cfg
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("given", ["float32", "bfloat16"])
 def test_an_explicit_precision_is_taken_as_given(tmp_path, given):
     path = tmp_path / "cpuinfo"
@@ -41,6 +43,7 @@ def test_an_explicit_precision_is_taken_as_given(tmp_path, given):
     assert resolved.runtime.mixed_precision == given and why == f"--mixed_precision={given}"
 
 
+@pytest.mark.unit
 def test_xla_is_on_by_default_for_float32_only(tmp_path):
     cfg = dataclasses.replace(
         tiny_config(str(tmp_path)), runtime=dataclasses.replace(tiny_config(str(tmp_path)).runtime, jit_compile=None)

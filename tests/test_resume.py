@@ -114,6 +114,7 @@ def test_a_resumed_run_logs_every_step_exactly_once(tmp_path, fake_images):
     assert _scalar_steps(str(tmp_path / "train"), "d_loss") == [1, 2, 3, 4, 5, 6, 7]
 
 
+@pytest.mark.unit
 def test_rewinding_a_truncated_event_file_keeps_the_complete_records(tmp_path):
     writer = tf.summary.create_file_writer(str(tmp_path))
     with writer.as_default():

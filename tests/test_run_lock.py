@@ -125,6 +125,7 @@ def test_the_lock_of_a_killed_holder_is_taken_over_with_one_warning(holder, warn
     assert not (directory / LOCK_FILENAME).exists()
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("content", [b"\x00\xffnot json{", b'{"pid": "x"}', b"[1, 2]"])
 def test_garbage_in_the_lock_file_is_taken_over(tmp_path, warnings, content):
     (tmp_path / LOCK_FILENAME).write_bytes(content)
@@ -135,6 +136,7 @@ def test_garbage_in_the_lock_file_is_taken_over(tmp_path, warnings, content):
         assert _record(tmp_path)["pid"] == os.getpid()
 
 
+@pytest.mark.unit
 def test_each_with_takes_and_releases_the_lock_and_removes_its_file(tmp_path, warnings):
     run = RunDir(str(tmp_path / "new" / "run"))
     with run.lock() as lock:  # creates the directory
@@ -209,6 +211,7 @@ def test_infogan_train_on_a_held_model_dir_exits_2_with_one_line_and_changes_not
     assert proc.poll() is None  # the holder is untouched
 
 
+@pytest.mark.unit
 def test_a_model_dir_that_cannot_be_created_is_one_line(tmp_path):
     (tmp_path / "file").write_text("")
     refused = pytest.raises(errors.RunDirError, match=r"^--model_dir .*/file/run: cannot take its lock .*\.lock \(")

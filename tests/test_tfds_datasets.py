@@ -14,6 +14,8 @@ from infogan_tf.cli import train as train_cli
 from infogan_tf.config import DataConfig
 from infogan_tf.data import datasets, source
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "name, shape",

@@ -48,6 +48,7 @@ def _parsed(*args):
     return values
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "flags, message",
     [
@@ -83,6 +84,7 @@ def test_bad_flags_fail_fast_with_one_line_and_create_nothing(tmp_path, capsys, 
     assert not model_dir.exists()
 
 
+@pytest.mark.unit
 def test_manual_dir_without_the_dataset_files(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -92,6 +94,7 @@ def test_manual_dir_without_the_dataset_files(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("help_flag", ["--help", "--helpfull"])
 def test_help_documents_every_flag(capsys, help_flag):
     assert _main(help_flag) == 0
@@ -125,6 +128,7 @@ def test_help_documents_every_flag(capsys, help_flag):
     assert "infogan-train --flagfile=my_run.flags" in out  # the module docstring's examples
 
 
+@pytest.mark.unit
 def test_every_config_field_is_a_flag_with_the_fields_help_and_default():
     values = _parsed()
     names = set()
@@ -145,6 +149,7 @@ def test_every_config_field_is_a_flag_with_the_fields_help_and_default():
     assert values["jit_compile"].default is None
 
 
+@pytest.mark.unit
 def test_flags_build_the_config_and_only_explicit_flags_override_the_preset():
     assert train_cli.config_from_flags(_parsed()) == config_lib.TrainConfig().validate()
     svhn = presets.PRESETS["svhn"](config_lib.TrainConfig())
@@ -163,6 +168,7 @@ def test_flags_build_the_config_and_only_explicit_flags_override_the_preset():
     assert train_cli.config_from_flags(_parsed("--real_info_balance=2")).real_info.real_info_balance == 2.0
 
 
+@pytest.mark.unit
 def test_only_mnist_digits_get_upright_views_unless_the_flag_says_otherwise():
     def view(*args):
         return train_cli.config_from_flags(_parsed(*args)).real_info.real_info_view
@@ -180,6 +186,7 @@ def test_only_mnist_digits_get_upright_views_unless_the_flag_says_otherwise():
     assert view("--preset=fashion_mnist", "--real_info_view=deskewed") == "deskewed"
 
 
+@pytest.mark.unit
 def test_only_the_fashion_preset_levels_the_ink_of_its_copies_unless_the_flag_says_otherwise():
     def level(*args):
         return train_cli.config_from_flags(_parsed(*args)).real_info.real_info_level_ink
@@ -191,6 +198,7 @@ def test_only_the_fashion_preset_levels_the_ink_of_its_copies_unless_the_flag_sa
     assert level("--preset=fashion_mnist", "--noreal_info_level_ink") is False
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "field, in_preset, default, flag",
     [("real_info_scale", 0.4, 0.1, "--real_info_scale=0.1"), ("real_info_balance", 2.0, 1.0, "--real_info_balance=1")],
@@ -208,6 +216,7 @@ def test_only_the_fashion_preset_widens_its_copies_and_weights_their_balance_unl
     assert value("--preset=fashion_mnist", flag) == default
 
 
+@pytest.mark.unit
 def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_path, capsys, monkeypatch):
     calls = []
     result = loop.TrainResult(
@@ -258,6 +267,7 @@ def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_p
     )
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "error, code",
     [
@@ -329,6 +339,7 @@ def test_train_resume_and_refuse_a_different_config(tmp_path, capsys, mnist_data
     assert {p: p.stat().st_mtime_ns for p in model_dir.rglob("*")} == before
 
 
+@pytest.mark.unit
 def test_a_preset_of_another_size_than_its_default_dataset_needs_its_images_named():
     with pytest.raises(errors.ConfigError) as e:
         train_cli.config_from_flags(_parsed("--preset=chairs"))

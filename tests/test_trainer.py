@@ -65,6 +65,7 @@ def test_bfloat16_and_xla_steps_train(tmp_path, fake_images, mixed_precision, ji
     assert trainer.state.generator(tf.zeros([1, 62]), tf.zeros([1, 12])).dtype == tf.float32
 
 
+@pytest.mark.unit
 def test_xla_by_default_for_one_replica_only():
     cfg = tiny_config("unused", update="alternating")
     cfg = dataclasses.replace(cfg, runtime=dataclasses.replace(cfg.runtime, jit_compile=None))
@@ -145,6 +146,7 @@ def test_summaries_metrics_log_and_checkpoints_are_written(tmp_path, fake_images
     } <= tags
 
 
+@pytest.mark.unit
 def test_label_free_check_sample_is_fixed_capped_and_read_from_streamed_files(tmp_path):
     from infogan_tf.data.pipeline import StreamedImages
     from infogan_tf.training import label_free

@@ -10,6 +10,8 @@ from infogan_tf.latent import LatentSpec
 from infogan_tf.model.networks import build_networks
 from infogan_tf.serving import upsampling
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("height, width, c_in, c_out", [(7, 7, 16, 8), (4, 6, 3, 1), (1, 1, 2, 5)])
 def test_subpixel_form_equals_the_transposed_convolution(height, width, c_in, c_out):
