@@ -73,7 +73,12 @@ def build_config(preset_name: str | None, flags: Mapping[str, Any]) -> config_li
             f"{native.image_shape}; give the images with --image_dir (or name a --dataset explicitly)"
         )
     resolved = {name: getattr(data, name) for name in ("image_dir", "eval_image_dir", "channels")}
-    return base.override(**{**flags, **resolved, "image_shape": image_shape})
+    try:
+        return base.override(**{**flags, **resolved, "image_shape": image_shape})
+    except errors.InfoGANError:
+        raise
+    except ValueError as e:  # LatentSpec refuses a bad code with a ValueError naming the flag
+        raise errors.ConfigError(errors.first_line(e)) from None
 
 
 def _without_none(kind: Any) -> Any:

@@ -128,12 +128,7 @@ def evaluate(
       UsageError: an unknown or bad setting. Other InfoGANErrors: the run,
         checkpoint, classifier or data cannot be used; nothing is written then.
     """
-    names = {f.name for f in dataclasses.fields(evaluate_lib.EvalConfig)}
-    unknown = sorted(set(settings) - names)
-    if unknown:
-        raise errors.UsageError(
-            f"unknown evaluation setting {unknown[0]!r}; expected one of {', '.join(sorted(names))}"
-        )
+    _check_names("evaluation", settings, {f.name for f in dataclasses.fields(evaluate_lib.EvalConfig)})
     config = evaluate_lib.EvalConfig(model_dir=model_dir, **settings)
     problems = config.problems()
     if problems:
