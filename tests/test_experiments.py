@@ -15,6 +15,8 @@ from conftest import tiny_config
 
 from experiments import category_shades, label_free_pool, reproduce
 
+pytestmark = pytest.mark.unit
+
 
 def test_checkpoint_times_are_interpolated_between_logged_steps(tmp_path):
     log = tmp_path / "metrics.jsonl"
