@@ -14,6 +14,10 @@ JSON-ready dict, over a pure-numpy core that the tests check on known cases:
 * ``continuous_effects`` (over ``image_statistics``) -- what each continuous
   code controls (slant, width, thickness ...), by Spearman rho over a sweep.
 
+The label-free view-consistency check is not here: the trainer logs it, so
+it lives in :mod:`infogan_tf.training.label_free` (imports point one way),
+and :mod:`infogan_tf.evaluation.evaluate` calls it from there.
+
 ``handle`` is the seam between a trained model and the metrics (numpy in,
 numpy out, images in [0, 1]); ``figures`` draws the paper-style figures.
 :mod:`infogan_tf.evaluation.evaluate` runs all of them on a training run.
