@@ -54,6 +54,7 @@ def test_analytic_flops_equal_the_traced_train_step(tmp_path, latent, model):
     assert not os.listdir(tmp_path)  # tracing wrote nothing into the configured model_dir
 
 
+@pytest.mark.unit
 def test_flop_formula_counts_the_paper_mnist_layers():
     from infogan_tf.config import TrainConfig
 
@@ -85,6 +86,7 @@ def test_torch_baseline_skips_cleanly_without_torch(tmp_path):
     assert "skipped" in proc.stderr
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "model", [TINY_MODEL, dataclasses.replace(TINY_MODEL, image_shape=(32, 32, 3)), SVHN_TINY, CHAIRS_TINY]
 )
@@ -105,6 +107,7 @@ def _serving_part(batch1_ms: float, batch1024_gflops: float) -> dict:
     return {"batches": {"1": entry(batch1_ms, 1.0), "1024": entry(900.0, batch1024_gflops)}, "peak_rss_mb": 800}
 
 
+@pytest.mark.unit
 def test_summary_names_the_export_that_meets_each_serving_target():
     train = {
         "images_per_sec": 150.0,
