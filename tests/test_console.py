@@ -81,11 +81,20 @@ def test_a_log_file_or_pipe_gets_plain_lines_every_log_step():
     assert lines[0] == "infogan-train: resumed from runs/x/checkpoints/ckpt-1000 at step 1000"
     assert [line.split()[2] for line in lines[1:3]] == ["1100/3000", "1200/3000"]
     assert lines[1] == (
-        "infogan-train: step 1100/3000 d_loss=1.2345 g_loss=0.8765 mi_loss=0.5000 L_I=2.1987/2.3026 "
-        "I_real=1.900 D(x)=0.610 D(G(z))=0.390 20.00 steps/s ETA 0:01:35"
+        "infogan-train: step 1100/3000 d_loss=1.2345 g_loss=0.8765 D(x)=0.610 D(G(z))=0.390 mi_loss=0.5000 "
+        "L_I=2.1987/2.3026 I_real=1.900 20.00 steps/s ETA 0:01:35"
     )
     assert lines[3:] == ["infogan-train: a message"]
     assert "\r" not in stream.getvalue()
+
+
+def test_the_progress_line_shows_what_the_terms_declare_shown_in_their_order():
+    lines = []
+    reporter = console.Reporter(lines.append, ENTROPY)
+    reporter.shown = (("real_info", "I_real={value:.1f}"), ("penalty", "pen={value:.2e}"), ("d_loss", "D={value:.2f}"))
+    reporter.begin(0, 10)
+    reporter.log(5, {**METRICS, "penalty": 0.00123})
+    assert lines == ["step 5/10 I_real=1.9 pen=1.23e-03 D=1.23 20.00 steps/s ETA 0:00:00"]
 
 
 def test_a_closed_or_odd_stream_is_no_terminal():

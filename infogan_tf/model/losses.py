@@ -1,13 +1,14 @@
-"""Pure per-example losses of InfoGAN.
+"""Pure losses of InfoGAN (the terms of ``model.objective`` compute their losses with these).
 
 The InfoGAN objective (Chen et al. 2016, Eq. 6) is
 
     min_{G,Q} max_D  V(D, G) - lambda * L_I(G, Q),
     L_I(G, Q) = E_{c~P(c), x~G(z,c)}[log Q(c|x)] + H(c)          (Eq. 4-5)
 
-Every function here returns one value per example (shape [B]); the train
-step averages them over the GLOBAL batch with tf.nn.compute_average_loss, so
-losses are correct under any number of replicas.
+The paper's losses return one value per example (shape [B]); the train step
+averages them over the GLOBAL batch with tf.nn.compute_average_loss, so
+losses are correct under any number of replicas. The real-image estimators
+below return one scalar per batch.
 
 * The adversarial part uses the non-saturating generator loss (Goodfellow et
   al. 2014, Sec. 3) with logits: D minimises softplus(-D(x)) + softplus(D(G(z))),
@@ -19,8 +20,9 @@ losses are correct under any number of replicas.
   code under Q's factored Gaussian (mean, log-std); with a fixed std the
   log-std is 0.
 
-Beyond the paper (weight 0 by default, see BUILD_NOTES "Reproduction status"
-for when it is used): ``categorical_information`` estimates, on a batch of
+Beyond the paper (the real-image term, ``model.objective.real_info``; weight
+``--lambda_real_info``, 1 by default, 0 for the paper's objective; see
+BUILD_NOTES "Reproduction status"): ``categorical_information`` estimates, on a batch of
 REAL images, the mutual information between an image and Q's categories,
 H(E_x Q(c|x)) - E_x H(Q(c|x)) -- the regularised information maximisation
 criterion of Krause et al. 2010 (also IMSAT, Hu et al. 2017). Maximising it

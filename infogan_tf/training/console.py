@@ -27,7 +27,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from infogan_tf.training.records import progress_line
+from infogan_tf.training.records import DEFAULT_SHOWN, progress_line
 
 
 class Reporter:
@@ -36,11 +36,15 @@ class Reporter:
     Args:
       write: takes one line (no newline), e.g. a ``print`` to stderr.
       entropy: H(c) of the run's categorical codes, the ceiling of L_I.
+
+    ``shown``: (name, format) of the metrics a line shows; the loop sets the
+    ones its objective's terms declare (``records.shown_metrics``).
     """
 
     def __init__(self, write: Callable[[str], None], entropy: float):
         self._write = write
         self.entropy = entropy
+        self.shown: tuple[tuple[str, str], ...] = DEFAULT_SHOWN
         self.start_step = 0
         self.step = 0
         self.total = 0
@@ -63,7 +67,8 @@ class Reporter:
         """A log step: ``metrics`` are the reduced step metrics, with ``steps_per_sec``."""
         self.metrics = dict(metrics)
         self.advance(step)
-        self._write(progress_line(step, self.total, metrics, self.entropy, metrics.get("steps_per_sec", 0.0)))
+        rate = metrics.get("steps_per_sec", 0.0)
+        self._write(progress_line(step, self.total, metrics, self.entropy, rate, self.shown))
 
     def say(self, line: str) -> None:
         """A message for the user."""

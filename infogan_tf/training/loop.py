@@ -21,7 +21,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -34,11 +34,12 @@ from infogan_tf.data import source
 from infogan_tf.data.pipeline import StreamedImages
 from infogan_tf.data.pixels import to_unit_range
 from infogan_tf.errors import CheckpointError, DataError, NonFiniteError, describe
+from infogan_tf.model.objective import Term
 from infogan_tf.training import cluster, console, label_free, precision, records, resume, stopping
 from infogan_tf.training.distribute import get_strategy
 from infogan_tf.training.rundir import RunDir, latest_checkpoint, restore_checkpoint
 from infogan_tf.training.state import build_state, state_bytes
-from infogan_tf.training.step import GUARDED_QUANTITIES, InfoGANStep, InputFn, input_stream
+from infogan_tf.training.step import InfoGANStep, InputFn, input_stream
 
 
 class TrainResult(NamedTuple):
@@ -103,6 +104,8 @@ class Trainer:
         --image_dir, ``data.source``) at ``config.model.image_shape``.
       input_fn: replaces the input pipeline over ``images`` (a test seam; see
         ``step.input_stream``).
+      terms: extra terms of the objective (``model.objective.Term``), summed
+        after the default ones; their metrics are logged with the others.
     """
 
     def __init__(
@@ -111,9 +114,11 @@ class Trainer:
         strategy: tf.distribute.Strategy,
         images: np.ndarray | StreamedImages | None = None,
         input_fn: InputFn | None = None,
+        terms: Sequence[Term] = (),
     ):
         config, self.precision_reason = precision.resolve(config.validate())
         self.config = config
+        self.terms = tuple(terms)
         self.strategy = strategy
         config.check_replicas(strategy.num_replicas_in_sync)
         self.run_dir = RunDir(config.runtime.model_dir)
@@ -125,7 +130,9 @@ class Trainer:
         # but write to a scratch directory that train() removes at the end.
         self.write_dir = RunDir(config.runtime.model_dir if self.chief else cluster.scratch_dir())
         self.state = build_state(config, strategy)
-        self.step_fn = InfoGANStep(config, strategy, self.state)
+        self.step_fn = InfoGANStep(config, strategy, self.state, self.terms)
+        # What the objective's terms declare: the metrics guarded for finiteness, those the progress line shows.
+        self.guarded, self.shown = self.step_fn.guarded, self.step_fn.shown
         s = self.state
         self.checkpoint = tf.train.Checkpoint(
             generator=s.generator,
@@ -152,7 +159,7 @@ class Trainer:
         """
         saved = self.run_dir.read_config_dict()
         if saved is not None:
-            resume.check_resume(saved, self.config, self.run_dir.config_path)
+            resume.check_resume(saved, self.config, self.run_dir.config_path, self.terms)
         self._saved_config: dict | None = saved  # config.json as found; train() records the changes
         self.run_dir.latest_checkpoint()
 
@@ -176,7 +183,7 @@ class Trainer:
         if bad_step < 0:
             return
         mask = int(self.state.nonfinite_mask.numpy())
-        names = [n for i, n in enumerate(GUARDED_QUANTITIES) if mask & (1 << i)]
+        names = [n for i, n in enumerate(self.guarded) if mask & (1 << i)]
         last = self.manager.latest_checkpoint if self.chief else self._last_checkpoint()
         raise NonFiniteError(
             f"non-finite {', '.join(names)} at step {bad_step}; training stopped. "
@@ -241,7 +248,7 @@ class Trainer:
         """(Chief, holding the lock) records the config and its changes, clears debris, rewinds the logs."""
         if not self.chief:
             return
-        fileio.write_text(self.run_dir.config_path, resume.record(self._saved_config, self.config, start))
+        fileio.write_text(self.run_dir.config_path, resume.record(self._saved_config, self.config, start, self.terms))
         if self._images_manifest is not None:
             self.run_dir.write_images_manifest(self._images_manifest)
         self.run_dir.remove_unfinished_writes()
@@ -278,6 +285,7 @@ class Trainer:
         """
         if reporter is None:
             reporter = console.Reporter(progress or logging.info, self.config.latent.categorical_entropy())
+        reporter.shown = self.shown
         start = self._restore_and_agree(reporter.say)
         lock = self.run_dir.lock() if self.chief else contextlib.nullcontext()
         with lock, self._signals:
@@ -361,12 +369,15 @@ def train(
     input_fn: InputFn | None = None,
     progress: Callable[[str], None] | None = None,
     reporter: console.Reporter | None = None,
+    terms: Sequence[Term] = (),
 ) -> TrainResult:
     """Library entry point: trains ``config`` under ``strategy`` (default: the one ``config.runtime`` names).
 
     Progress goes to ``reporter`` (``training.console``), or as plain lines to ``progress``.
+    ``terms``: extra terms of the objective (``model.objective.Term`` instances), after the default ones.
     """
     if strategy is None:
         rt = config.runtime
         strategy = get_strategy(rt.strategy, rt.num_devices, rt.device)
-    return Trainer(config, strategy, images=images, input_fn=input_fn).train(progress=progress, reporter=reporter)
+    trainer = Trainer(config, strategy, images=images, input_fn=input_fn, terms=terms)
+    return trainer.train(progress=progress, reporter=reporter)

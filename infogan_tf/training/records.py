@@ -1,5 +1,9 @@
 """What a run logs -- the progress line, ``metrics.jsonl``, the TensorBoard events -- and rewinding them on resume.
 
+``metrics.jsonl`` and TensorBoard get every metric of the step (the
+objective's terms declare them, ``model.objective``); the progress line the
+ones a term declares ``shown``, in its format.
+
 Every write is whole or not at all: a full disk is one line naming the log
 (``errors.DiskFullError``), and ``metrics.jsonl`` never ends in half a line.
 
@@ -16,11 +20,13 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 
 import tensorflow as tf
 from absl import logging
 
 from infogan_tf import fileio
+from infogan_tf.model.objective import BUILT_IN, Metric
 
 
 def rewind_metrics_log(path: str, step: int) -> int:
@@ -81,18 +87,24 @@ def rewind_events(summary_dir: str, step: int) -> int:
 _SUMMARY_BYTES = 64 * 1024
 
 
-def progress_line(step: int, total: int, metrics: dict, entropy: float, rate: float) -> str:
-    """The line a run prints every --log_every steps."""
+def shown_metrics(metrics: Sequence[Metric]) -> tuple[tuple[str, str], ...]:
+    """(name, format) of the metrics the progress line shows (``Metric.shown``), in declared order."""
+    return tuple((m.name, m.shown) for m in metrics if m.shown)
+
+
+# What the progress line shows by default: the built-in terms' declared metrics.
+DEFAULT_SHOWN = shown_metrics([m for term in BUILT_IN for m in term.metrics])
+
+
+def progress_line(
+    step: int, total: int, metrics: dict, entropy: float, rate: float, shown: Sequence[tuple[str, str]] = DEFAULT_SHOWN
+) -> str:
+    """The line a run prints every --log_every steps: each shown metric (``Metric.shown``), the label-free check's."""
     eta = (total - step) / rate if rate > 0 else float("inf")
-    return (
-        f"step {step}/{total} d_loss={metrics['d_loss']:.4f} "
-        f"g_loss={metrics['g_loss']:.4f} mi_loss={metrics['mi_loss']:.4f} "
-        f"L_I={metrics['info_lower_bound']:.4f}/{entropy:.4f} "
-        f"I_real={metrics['real_info']:.3f} "
-        f"D(x)={metrics['d_real']:.3f} D(G(z))={metrics['d_fake']:.3f} "
-        + (f"views_agree={metrics['view_agreement']:.3f} " if "view_agreement" in metrics else "")
-        + f"{rate:.2f} steps/s ETA {format_eta(eta)}"
-    )
+    values = [fmt.format(value=metrics[name], entropy=entropy) for name, fmt in shown if name in metrics]
+    if "view_agreement" in metrics:
+        values.append(f"views_agree={metrics['view_agreement']:.3f}")
+    return f"step {step}/{total} {' '.join(values)} {rate:.2f} steps/s ETA {format_eta(eta)}"
 
 
 def format_eta(seconds: float) -> str:

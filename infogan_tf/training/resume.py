@@ -9,16 +9,19 @@ refused or recorded (Chen et al.'s objective is unchanged either way):
   meaning), what selects the images (a folder or a TFDS dataset,
   ``--image_key``, ``--train_split``, ``--eval_fraction``; a folder's files
   themselves are checked against its ``images.json`` by ``data.folder``),
-  and what fixes the data order, the noise and the update itself
-  (``--seed``, ``--batch_size``, ``--update``, ``--real_info_view``);
+  what fixes the data order, the noise and the update itself (``--seed``,
+  ``--batch_size``, ``--update``), and the settings each term of the
+  objective declares fixed (``Term.fixed_on_resume`` in ``model.objective``:
+  the real-image term's ``--real_info_view`` and ``--q_overcluster``);
 * **recorded** -- everything else (``--train_steps``, learning rates and
   loss weights, the strategy and devices, precision and XLA, how often it
-  logs and saves, the data and run paths): ``config.json`` holds the config
-  now in force and a ``history`` with one entry per resume that changed
-  something, naming each field's old and new value and the step from which
-  the new one holds.
+  logs and saves, the data and run paths, an extra term's other settings):
+  ``config.json`` holds the config now in force (with the extra terms'
+  settings under ``"terms"``) and a ``history`` with one entry per resume
+  that changed something, naming each field's old and new value and the
+  step from which the new one holds.
 
-Nothing here imports TensorFlow.
+A config.json of an earlier layout is read in today's (``config.migrate``).
 """
 
 from __future__ import annotations
@@ -26,15 +29,19 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from infogan_tf.config import TrainConfig, migrate
 from infogan_tf.errors import ConfigError
+from infogan_tf.model.objective import BUILT_IN, Term
 
 # Config paths that define the checkpoint's variables and their meaning.
-ARCHITECTURE = (("data", "dataset"), ("latent",), ("model",), ("real_info", "q_overcluster"))
+ARCHITECTURE = (("data", "dataset"), ("latent",), ("model",))
 # Fields that make the run what it is: its data order, noise and update.
-IDENTITY = (("runtime", "seed"), ("optim", "batch_size"), ("optim", "update"), ("real_info", "real_info_view"))
+IDENTITY = (("runtime", "seed"), ("optim", "batch_size"), ("optim", "update"))
+# Where config.json keeps the settings of the extra terms that hold their own (``Term.settings``).
+TERMS_KEY = "terms"
 # What selects the training images, with its default (for a config.json written before the field existed).
 DATA_SOURCE = {"image_key": None, "train_split": "train", "eval_fraction": 0.0}
 HISTORY_KEY = "history"
@@ -55,14 +62,33 @@ def _flat(d: Any, prefix: str) -> dict[str, Any]:
     return out
 
 
-def changes(saved: dict[str, Any], new: TrainConfig) -> dict[str, dict[str, Any]]:
+def fixed_settings(terms: Sequence[Term] = ()) -> dict[tuple[str, ...], str]:
+    """Path in config.json -> why a resume may not change it, as the objective's terms declare."""
+    out: dict[tuple[str, ...], str] = {}
+    declared: list[type[Term] | Term] = [*BUILT_IN, *terms]
+    for term in declared:
+        for name, why in term.fixed_on_resume.items():
+            out[(term.config_part, name) if term.config_part else (TERMS_KEY, term.name, name)] = why
+    return out
+
+
+def config_dict(config: TrainConfig, terms: Sequence[Term] = ()) -> dict[str, Any]:
+    """What config.json holds of a run: its config and the settings of its extra terms that hold their own."""
+    d = config.to_dict()
+    settings = {t.name: t.settings() for t in terms if t.config_part is None and t.settings()}
+    if settings:
+        d[TERMS_KEY] = settings
+    return d
+
+
+def changes(saved: dict[str, Any], new: TrainConfig, terms: Sequence[Term] = ()) -> dict[str, dict[str, Any]]:
     """``{"optim.train_steps": {"from": 3000, "to": 5000}, ...}``: every field that differs."""
     old = {k: v for k, v in saved.items() if k != HISTORY_KEY}
     # In today's form: a field that a config.json predates reads as its default.
     with contextlib.suppress(KeyError, TypeError, ValueError):
-        old = TrainConfig.from_dict(old).to_dict()
+        old = {**TrainConfig.from_dict(old).to_dict(), **({TERMS_KEY: old[TERMS_KEY]} if TERMS_KEY in old else {})}
     old_flat = _flat(json.loads(json.dumps(old)), "")
-    new_flat = _flat(json.loads(new.to_json()), "")
+    new_flat = _flat(json.loads(json.dumps(config_dict(new, terms))), "")
     return {
         key: {"from": old_flat.get(key), "to": new_flat.get(key)}
         for key in sorted(set(old_flat) | set(new_flat))
@@ -70,8 +96,11 @@ def changes(saved: dict[str, Any], new: TrainConfig) -> dict[str, dict[str, Any]
     }
 
 
-def check_resume(saved: dict[str, Any], new: TrainConfig, saved_path: str) -> None:
-    """Refuses a resume that would not continue the saved run (``saved`` was read from ``saved_path``)."""
+def check_resume(saved: dict[str, Any], new: TrainConfig, saved_path: str, terms: Sequence[Term] = ()) -> None:
+    """Refuses a resume that would not continue the saved run (``saved`` was read from ``saved_path``).
+
+    ``terms``: the run's extra terms of the objective (their fixed settings are compared too).
+    """
     model_dir = new.runtime.model_dir
     saved = migrate(saved)
     for path in ARCHITECTURE + IDENTITY:
@@ -81,7 +110,7 @@ def check_resume(saved: dict[str, Any], new: TrainConfig, saved_path: str) -> No
             raise ConfigError(
                 f"{saved_path} is not a config written by infogan_tf (missing {'.'.join(path)})"
             ) from None
-    diff = changes(saved, new)
+    diff = changes(saved, new, terms)
     prefixes = [".".join(p) for p in ARCHITECTURE]
     architecture = [k for k in diff if any(k == p or k.startswith(p + ".") for p in prefixes)]
     if architecture:
@@ -99,6 +128,22 @@ def check_resume(saved: dict[str, Any], new: TrainConfig, saved_path: str) -> No
                 f"with --{path[-1]}={diff[key]['to']} would make it another run (its data order, noise and update "
                 "follow it); use a new --model_dir, or the original value"
             )
+    for fixed, why in fixed_settings(terms).items():
+        key = ".".join(fixed)
+        if key in diff and (fixed[0] != TERMS_KEY or _has(saved, fixed)):
+            raise ConfigError(
+                f"--model_dir {model_dir} holds a run trained with --{fixed[-1]}={diff[key]['from']}; resuming it "
+                f"with --{fixed[-1]}={diff[key]['to']} would make it another run ({why}); use a new --model_dir, "
+                "or the original value"
+            )
+
+
+def _has(d: dict, path: tuple[str, ...]) -> bool:
+    try:
+        _pick(d, path)
+    except (KeyError, TypeError):
+        return False
+    return True
 
 
 def _check_data_source(saved_data: dict[str, Any], new: TrainConfig) -> None:
@@ -120,15 +165,30 @@ def _check_data_source(saved_data: dict[str, Any], new: TrainConfig) -> None:
             )
 
 
-def record(saved: dict[str, Any] | None, new: TrainConfig, step: int) -> str:
-    """The config.json text of a run (re)starting at ``step``: ``new`` plus the history of changes."""
+def record(
+    saved: dict[str, Any] | None,
+    new: TrainConfig,
+    step: int,
+    terms: Sequence[Term] = (),
+    restored_from: str | None = None,
+    set_aside: str | None = None,
+) -> str:
+    """The config.json text of a run (re)starting at ``step``: ``new`` (and its extra terms) plus the history.
+
+    ``restored_from``: the checkpoint named by ``--restore_checkpoint``, recorded in the history
+    entry (always written then) with ``set_aside``, where the later checkpoints were moved
+    (``rundir.RunDir.set_aside_after``).
+    """
     history = list(saved.get(HISTORY_KEY, [])) if saved else []
-    if saved is not None:
-        diff = changes(saved, new)
-        if diff:
-            when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            history.append({"step": step, "time": when, "changes": diff})
-    d = new.to_dict()
+    diff = changes(saved, new, terms) if saved is not None else {}
+    if diff or restored_from:
+        when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        entry: dict[str, Any] = {"step": step, "time": when, "changes": diff}
+        if restored_from:
+            entry["restored_from"] = restored_from
+            entry["set_aside"] = set_aside
+        history.append(entry)
+    d = config_dict(new, terms)
     if history:
         d[HISTORY_KEY] = history
     return json.dumps(d, indent=2, sort_keys=True) + "\n"
