@@ -42,9 +42,9 @@ class Encoding(NamedTuple):
     continuous_std: np.ndarray
 
 
-def version_dir(path: str) -> str:
+def version_dir(path: str | os.PathLike[str]) -> str:
     """``path`` if it is an export version directory, else the highest version below it (TF Serving's choice)."""
-    path = os.path.expanduser(path)
+    path = os.path.expanduser(os.fspath(path))
     if not os.path.isfile(os.path.join(path, "saved_model.pb")) and os.path.isdir(path):
         versions = [
             d for d in os.listdir(path) if d.isdigit() and os.path.isfile(os.path.join(path, d, "saved_model.pb"))
@@ -56,7 +56,7 @@ def version_dir(path: str) -> str:
     return path
 
 
-def load(path: str) -> Model:
+def load(path: str | os.PathLike[str]) -> Model:
     """The exported model at ``path``: a version directory, or the base directory (its latest version).
 
     Raises:
