@@ -462,7 +462,7 @@ def test_warmup_records_parse_and_run(exported_model, loaded, reference):
     requests = {log.predict_log.request.model_spec.signature_name: log.predict_log.request for log in logs}
     assert set(requests) == set(signatures.SIGNATURES)
     config = reference[0]
-    shapes = export.signature_shapes(config.latent, config.model.image_shape)
+    shapes = signatures.signature_shapes(config.latent, config.model.image_shape)
     for name, request in requests.items():
         assert request.model_spec.name == "infogan_test"
         assert set(request.inputs) == {t.name for t in signatures.SIGNATURES[name].inputs}

@@ -60,7 +60,7 @@ from infogan_tf import fileio
 from infogan_tf.errors import ConfigError, DiskFullError, ExportError
 from infogan_tf.latent import LatentSpec
 from infogan_tf.serving import signatures as sig
-from infogan_tf.serving.module import InfoGANExportModule, signature_shapes
+from infogan_tf.serving.module import InfoGANExportModule
 from infogan_tf.training.rundir import RestoredNetworks, restore_networks
 
 WARMUP_BATCH = 2  # rows in each warmup request
@@ -156,16 +156,7 @@ def build_metadata(restored: RestoredNetworks, version: int, jit_compile: bool =
             "range": [0.0, 1.0],
             "uint8": "images_uint8 = round(255 * images)",
         },
-        "signatures": {
-            name: {
-                part: {
-                    t.name: {"dtype": t.dtype, "shape": shapes[part][t.name]}
-                    for t in getattr(sig.SIGNATURES[name], part)
-                }
-                for part in ("inputs", "outputs")
-            }
-            for name, shapes in signature_shapes(cfg.latent, cfg.model.image_shape).items()
-        },
+        "signatures": sig.signatures_metadata(cfg.latent, cfg.model.image_shape),
         "version": version,
         # True: the network math is XLA-compiled; TF Serving needs --xla_cpu_compilation_enabled=true.
         "jit_compile": jit_compile,
@@ -181,25 +172,12 @@ def build_metadata(restored: RestoredNetworks, version: int, jit_compile: bool =
     }
 
 
-def warmup_inputs(latent: LatentSpec, image_shape, batch: int = WARMUP_BATCH) -> dict[str, dict[str, np.ndarray]]:
-    """Valid example inputs for every signature (category 0, continuous 0, zero noise, grey images)."""
-    categorical = np.zeros([batch, latent.n_categorical], np.int32)
-    continuous = np.zeros([batch, latent.continuous], np.float32)
-    c = latent.flatten_numpy(categorical, continuous)
-    z = np.zeros([batch, latent.noise_dim], np.float32)
-    return {
-        "serving_default": {"z": z, "c": c},
-        "generate": {"z": z, "categorical": categorical, "continuous": continuous},
-        "encode": {"images": np.full([batch, *image_shape], 0.5, np.float32)},
-    }
-
-
 def warmup_records(latent: LatentSpec, image_shape, model_name: str) -> list:
-    """One TF Serving PredictionLog per signature, for ``assets.extra``."""
+    """One TF Serving PredictionLog per signature, for ``assets.extra``: its declared example request."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
     logs = []
-    for name, inputs in warmup_inputs(latent, image_shape).items():
+    for name, inputs in sig.examples(latent, image_shape, WARMUP_BATCH).items():
         request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=model_name, signature_name=name))
         for key, value in inputs.items():
             request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
@@ -265,7 +243,7 @@ def directory_bytes(path: str) -> int:
 
 
 def save_module(module: InfoGANExportModule, path: str) -> None:
-    """tf.saved_model.save with the three signatures."""
+    """tf.saved_model.save with the declared signatures."""
     tf.saved_model.save(module, path, signatures=module.signature_functions())
 
 
