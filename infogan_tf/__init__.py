@@ -53,13 +53,21 @@ _EXPORTS = {
     "load": "infogan_tf.api.model",
     "Model": "infogan_tf.api.model",
     "Encoding": "infogan_tf.api.model",
+    # the objective's terms (a term of your own: subclass Term, pass it to ig.train(..., terms=[...]))
+    "Term": "infogan_tf.model.objective",
+    "Metric": "infogan_tf.model.objective",
+    "Contribution": "infogan_tf.model.objective",
+    "UpdateBatch": "infogan_tf.model.objective",
     # errors
     "InfoGANError": "infogan_tf.errors",
     "UsageError": "infogan_tf.errors",
     "ConfigError": "infogan_tf.errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+# Public name -> a module exposed whole (imported on first access).
+_MODULES = {"objective": "infogan_tf.model.objective"}
+
+__all__ = ["__version__", *_EXPORTS, *_MODULES]
 
 if TYPE_CHECKING:
     from infogan_tf.api.configure import preset as preset
@@ -82,18 +90,25 @@ if TYPE_CHECKING:
     from infogan_tf.evaluation.evaluate import EvalConfig as EvalConfig
     from infogan_tf.evaluation.evaluate import EvalResult as EvalResult
     from infogan_tf.latent import LatentSpec as LatentSpec
+    from infogan_tf.model import objective as objective
+    from infogan_tf.model.objective import Contribution as Contribution
+    from infogan_tf.model.objective import Metric as Metric
+    from infogan_tf.model.objective import Term as Term
+    from infogan_tf.model.objective import UpdateBatch as UpdateBatch
     from infogan_tf.presets import PRESETS as PRESETS
     from infogan_tf.serving.sample import SampleConfig as SampleConfig
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
         raise AttributeError(f"module 'infogan_tf' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # the next access is a plain attribute
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    return sorted({*globals(), *_EXPORTS, *_MODULES})
