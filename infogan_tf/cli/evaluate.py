@@ -44,6 +44,8 @@ def define_flags(values: flags.FlagValues) -> None:
     flags.DEFINE_string(
         "checkpoint", None, "A checkpoint path prefix (default: the latest in --model_dir).", flag_values=values
     )
+    # The name infogan-train and every refusal of a damaged checkpoint use.
+    flags.DEFINE_alias("restore_checkpoint", "checkpoint", flag_values=values)
     flags.DEFINE_string(
         "manual_dir", None, "The dataset's original files (default: the run's --manual_dir).", flag_values=values
     )

@@ -46,6 +46,8 @@ def define_flags(values: flags.FlagValues) -> None:
         "Checkpoint prefix (e.g. runs/mnist/checkpoints/ckpt-3000) or directory; default: the latest in model_dir.",
         flag_values=values,
     )
+    # The name infogan-train and every refusal of a damaged checkpoint use.
+    flags.DEFINE_alias("restore_checkpoint", "checkpoint", flag_values=values)
     flags.DEFINE_integer(
         "version", None, "Version directory number; default: the checkpoint's training step.", flag_values=values
     )

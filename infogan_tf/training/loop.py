@@ -37,7 +37,7 @@ from infogan_tf.errors import CheckpointError, DataError, NonFiniteError, descri
 from infogan_tf.model.objective import Term
 from infogan_tf.training import cluster, console, label_free, precision, records, resume, stopping
 from infogan_tf.training.distribute import get_strategy
-from infogan_tf.training.rundir import RunDir, latest_checkpoint, restore_checkpoint
+from infogan_tf.training.rundir import RESTORE_FLAG, RunDir, checkpoint_of, latest_checkpoint, restore_checkpoint
 from infogan_tf.training.state import build_state, state_bytes
 from infogan_tf.training.step import InfoGANStep, InputFn, input_stream
 
@@ -106,6 +106,11 @@ class Trainer:
         ``step.input_stream``).
       terms: extra terms of the objective (``model.objective.Term``), summed
         after the default ones; their metrics are logged with the others.
+      restore_checkpoint: a checkpoint prefix (or directory) to resume from
+        instead of the latest (``--restore_checkpoint``: e.g. the newest
+        intact one when the latest is damaged). Checkpoints of later steps in
+        the run directory are moved to ``set_aside/`` before the first save
+        (``RunDir.set_aside_after``); config.json's history records it.
     """
 
     def __init__(
@@ -115,6 +120,7 @@ class Trainer:
         images: np.ndarray | StreamedImages | None = None,
         input_fn: InputFn | None = None,
         terms: Sequence[Term] = (),
+        restore_checkpoint: str | None = None,
     ):
         config, self.precision_reason = precision.resolve(config.validate())
         self.config = config
@@ -123,7 +129,7 @@ class Trainer:
         config.check_replicas(strategy.num_replicas_in_sync)
         self.run_dir = RunDir(config.runtime.model_dir)
         self.chief = cluster.is_chief(strategy)
-        self._check_run_dir()
+        self._check_run_dir(restore_checkpoint)
         self.images, self._images_manifest = training_images(config, strategy, self.run_dir, images, input_fn)
         self._input_fn = input_fn
         # Non-chief workers take part in saving (it may involve collectives)
@@ -134,25 +140,15 @@ class Trainer:
         # What the objective's terms declare: the metrics guarded for finiteness, those the progress line shows.
         self.guarded, self.shown = self.step_fn.guarded, self.step_fn.shown
         s = self.state
-        self.checkpoint = tf.train.Checkpoint(
-            generator=s.generator,
-            discriminator=s.discriminator,
-            g_optimizer=s.g_optimizer,
-            d_optimizer=s.d_optimizer,
-            step=s.step,
-        )
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint,
-            self.write_dir.checkpoints,
-            max_to_keep=config.runtime.keep_checkpoints,
-            step_counter=s.step,
-        )
+        self.checkpoint = checkpoint_of(s.generator, s.discriminator, s.step, (s.g_optimizer, s.d_optimizer))
+        self._manager: tf.train.CheckpointManager | None = None  # built on first use (``manager``)
         self.restored_from: str | None = None  # set by restore()
+        self.set_aside: str | None = None  # set by train(): where later checkpoints were moved
         self._check = label_free.RunCheck(self.images, self.state.discriminator, config.runtime.seed)
         self._signals = stopping.StopSignals()
 
-    def _check_run_dir(self) -> None:
-        """Refuses a model_dir with another configuration or a damaged checkpoint state.
+    def _check_run_dir(self, restore_checkpoint: str | None) -> None:
+        """Refuses a model_dir with another configuration, a damaged checkpoint state, a missing --restore_checkpoint.
 
         Only reads: config.json is (re)written by train() once the checkpoint
         has been restored, so a refused or failed start leaves model_dir as it was.
@@ -161,7 +157,20 @@ class Trainer:
         if saved is not None:
             resume.check_resume(saved, self.config, self.run_dir.config_path, self.terms)
         self._saved_config: dict | None = saved  # config.json as found; train() records the changes
-        self.run_dir.latest_checkpoint()
+        self.explicit_checkpoint: str | None = None  # the resolved --restore_checkpoint
+        if restore_checkpoint is None:
+            self.run_dir.latest_checkpoint()
+        else:
+            self.explicit_checkpoint = self.run_dir.checkpoint_to_read(restore_checkpoint, RESTORE_FLAG)
+
+    @property
+    def manager(self) -> tf.train.CheckpointManager:
+        """Saves ckpt-<step> in the run's checkpoints (a worker's scratch copy) and rotates the oldest away."""
+        if self._manager is None:
+            self._manager = self.write_dir.checkpoint_manager(
+                self.checkpoint, self.config.runtime.keep_checkpoints, self.state.step
+            )
+        return self._manager
 
     # ------------------------------------------------------------ public API
     def input_iterator(self, start_step: int = 0):
@@ -169,12 +178,12 @@ class Trainer:
         return input_stream(self.config, self.strategy, self.images, start_step, self._input_fn)
 
     def restore(self) -> int:
-        """Restores the latest checkpoint if any; returns the step reached."""
-        latest = self.run_dir.latest_checkpoint()
-        self.restored_from = latest
-        if latest is None:
+        """Restores --restore_checkpoint, else the latest checkpoint if any; returns the step reached."""
+        prefix = self.explicit_checkpoint or self.run_dir.latest_checkpoint()
+        self.restored_from = prefix
+        if prefix is None:
             return 0
-        restore_checkpoint(self.checkpoint, latest)
+        restore_checkpoint(self.checkpoint, prefix)
         return int(self.state.step.numpy())
 
     def check_finite(self) -> None:
@@ -184,7 +193,7 @@ class Trainer:
             return
         mask = int(self.state.nonfinite_mask.numpy())
         names = [n for i, n in enumerate(self.guarded) if mask & (1 << i)]
-        last = self.manager.latest_checkpoint if self.chief else self._last_checkpoint()
+        last = self._manager.latest_checkpoint if self.chief and self._manager else self._last_checkpoint()
         raise NonFiniteError(
             f"non-finite {', '.join(names)} at step {bad_step}; training stopped. "
             f"The last good checkpoint is {last or 'none (nothing was saved)'}"
@@ -240,15 +249,25 @@ class Trainer:
             except tf.errors.OpError as e:
                 raise cluster.cluster_error(e, "at start-up", self._last_checkpoint()) from e
             cluster.check_agreement(reports)
-        if start:
+        if self.explicit_checkpoint:
+            say(f"resumed from {self.restored_from} at step {start} (explicit {RESTORE_FLAG})")
+        elif start:
             say(f"resumed from {self.restored_from} at step {start}")
         return start
 
-    def _record_start(self, start: int) -> None:
-        """(Chief, holding the lock) records the config and its changes, clears debris, rewinds the logs."""
+    def _record_start(self, start: int, say: Callable[[str], None]) -> None:
+        """(Chief, holding the lock) sets later checkpoints aside, records the config, clears debris, rewinds logs."""
         if not self.chief:
             return
-        fileio.write_text(self.run_dir.config_path, resume.record(self._saved_config, self.config, start, self.terms))
+        if self.explicit_checkpoint:
+            self.set_aside = self.run_dir.set_aside_after(start)
+            self._manager = None  # the next save reads the rewritten state file
+            if self.set_aside:
+                say(f"the checkpoints after step {start} and the logs as they were are kept in {self.set_aside}")
+        record = resume.record(
+            self._saved_config, self.config, start, self.terms, self.explicit_checkpoint, self.set_aside
+        )
+        fileio.write_text(self.run_dir.config_path, record)
         if self._images_manifest is not None:
             self.run_dir.write_images_manifest(self._images_manifest)
         self.run_dir.remove_unfinished_writes()
@@ -289,7 +308,7 @@ class Trainer:
         start = self._restore_and_agree(reporter.say)
         lock = self.run_dir.lock() if self.chief else contextlib.nullcontext()
         with lock, self._signals:
-            self._record_start(start)
+            self._record_start(start, reporter.say)
             jit = precision.use_jit_compile(self.config, self.strategy)
             reporter.say(precision.describe(self.config, self.precision_reason, jit))
             return self._train(start, reporter)
@@ -370,14 +389,18 @@ def train(
     progress: Callable[[str], None] | None = None,
     reporter: console.Reporter | None = None,
     terms: Sequence[Term] = (),
+    restore_checkpoint: str | None = None,
 ) -> TrainResult:
     """Library entry point: trains ``config`` under ``strategy`` (default: the one ``config.runtime`` names).
 
     Progress goes to ``reporter`` (``training.console``), or as plain lines to ``progress``.
     ``terms``: extra terms of the objective (``model.objective.Term`` instances), after the default ones.
+    ``restore_checkpoint``: resume from this checkpoint instead of the latest (see :class:`Trainer`).
     """
     if strategy is None:
         rt = config.runtime
         strategy = get_strategy(rt.strategy, rt.num_devices, rt.device)
-    trainer = Trainer(config, strategy, images=images, input_fn=input_fn, terms=terms)
+    trainer = Trainer(
+        config, strategy, images=images, input_fn=input_fn, terms=terms, restore_checkpoint=restore_checkpoint
+    )
     return trainer.train(progress=progress, reporter=reporter)
