@@ -33,8 +33,10 @@ setup(
         "matplotlib>=3.8,<4",
         # SavedModel warmup records (PredictionLog) and the gRPC client example.
         "tensorflow-serving-api>=2.21,<2.22",
-        # infogan-explore's web application (routes, request parsing, a threaded server).
+        # infogan-explore's web application (routes, request parsing).
         "Flask>=3.1,<4",
+        # infogan-explore's server: a fixed worker pool, connection limit and idle timeout (pure Python).
+        "waitress>=3.0.2,<4",
     ],
     # The explorer's page: plain HTML/JS/CSS, shipped with the package (no build step).
     package_data={"infogan_tf.serving.explorer": ["static/*.html", "static/*.js", "static/*.css"]},

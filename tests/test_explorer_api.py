@@ -19,11 +19,13 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+import zlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import REPO
+from PIL import Image
 from tf_serving_json import StandInServer
 
 from infogan_tf import visualize
@@ -32,9 +34,10 @@ from infogan_tf.errors import ServingError
 from infogan_tf.latent import LatentSpec
 from infogan_tf.serving import signatures
 from infogan_tf.serving.client import RestClient
-from infogan_tf.serving.explorer import api
+from infogan_tf.serving.explorer import api, policy
 from infogan_tf.serving.explorer.app import MAX_BODY_BYTES, ExplorerServer, create_app
 from infogan_tf.serving.explorer.backend import SavedModelBackend, ServingBackend
+from infogan_tf.serving.explorer.policy import ServeOptions
 from infogan_tf.serving.sample import ModelInfo
 
 NAME = "infogan_test"  # the exported_model fixture's base path name
@@ -100,7 +103,14 @@ def test_the_page_and_the_metadata_come_from_the_export(client, exported_model):
     assert meta["model_spec"] == {"name": NAME, "version": "4"}
     with open(f"{exported_model.path}/assets/{signatures.METADATA_ASSET}") as f:
         asset = json.load(f)
-    assert meta["metadata"]["export"] == asset
+    # no absolute path on disk unless --show_paths: the export's, its checkpoint's, the training data's
+    assert meta["metadata"]["export"] == policy.without_paths(asset) and asset["checkpoint"].startswith("/")
+    assert meta["metadata"]["export"]["checkpoint"] == ".../checkpoints/ckpt-4"
+    assert exported_model.path not in json.dumps(meta) and exported_model.path not in client.get("/v1/models").text
+    assert client.get("/v1/models").get_json()["models"][0]["source"] == "SavedModel .../infogan_test/4"
+    shown = create_app(SavedModelBackend(exported_model.path), ServeOptions(show_paths=True)).test_client()
+    assert shown.get(f"/v1/models/{NAME}/metadata").get_json()["metadata"]["export"] == asset
+    assert shown.get("/v1/models").get_json()["models"][0]["source"] == f"SavedModel {exported_model.path}"
     explorer = meta["metadata"]["explorer"]
     assert explorer["latent"] == asset["latent"] and explorer["image_shape"] == [28, 28, 1]
     assert explorer["prior_range"] == [-1.0, 1.0] and explorer["limits"]["continuous"] == [-2.0, 2.0]
@@ -483,15 +493,28 @@ def test_cli_refuses_bad_flags_and_serves_until_told(exported_model, capsys):
 def test_upload_size_is_read_before_decoding():
     from infogan_tf.serving.explorer import images
 
-    huge = bytearray(image_file(np.zeros([2, 2, 1])))
-    huge[16:24] = (50_000).to_bytes(4, "big") + (40_000).to_bytes(4, "big")  # IHDR: 50000 x 40000
-    with pytest.raises(api.RequestError, match=r"is 50000x40000 pixels; at most 40,000,000 pixels are taken"):
-        images.decode_upload(bytes(huge), (28, 28, 1))
+    def with_size(width, height):  # a 2x2 PNG whose IHDR claims another size
+        data = bytearray(image_file(np.zeros([2, 2, 1])))
+        data[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+        data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")  # the IHDR's CRC
+        return bytes(data)
+
+    with pytest.raises(api.RequestError, match=r"is 8000x6000 pixels; at most 40,000,000 pixels are taken"):
+        images.decode_upload(with_size(8000, 6000), (28, 28, 1))
+    with pytest.raises(api.RequestError, match=r"^the upload is over 40,000,000 pixels, the most taken \(Image size"):
+        images.decode_upload(with_size(50_000, 40_000), (28, 28, 1))  # past Pillow's own bomb limit
+    gif = io.BytesIO()
+    Image.new("L", (4, 4)).save(gif, format="GIF")
+    with pytest.raises(api.RequestError, match=r"^the upload is not a PNG or JPEG image \(it is a GIF file\)$"):
+        images.decode_upload(gif.getvalue(), (28, 28, 1))
+    with pytest.raises(api.RequestError, match=r"^cannot decode the uploaded PNG: "):
+        images.decode_upload(image_file(np.zeros([2, 2, 1]))[:20], (28, 28, 1))  # the signature, half an IHDR
     rgba = np.zeros([4, 4, 4], np.uint8)
     rgba[..., :3], rgba[..., 3] = 255, 128  # white at half opacity: grey on black
     grey = images.decode_upload(image_file(rgba), (4, 4, 1))
     assert grey.shape == (4, 4, 1) and np.allclose(grey, 128 / 255, atol=2e-3)
-    assert io.BytesIO(images.encode_png(np.zeros([3, 3, 1], np.uint8))).read(8) == images.PNG_SIGNATURE
+    assert images.header(images.encode_png(np.zeros([3, 5, 1], np.uint8))) == ("PNG", 3, 5)
+    assert images.header(image_file(np.zeros([3, 5, 3]), "JPEG")) == ("JPEG", 3, 5)
 
 
 def test_the_load_benchmark_counts_every_request(backend):
@@ -520,22 +543,32 @@ def test_setup_ships_every_file_of_the_page():
 
 
 def test_a_request_that_is_not_http_gets_a_json_error_too(backend):
+    from infogan_tf.serving.explorer.app import MAX_HEADER_BYTES
+
     garbage = {
-        "not_http": b'\x00\x01 garbage "quoted"\r\n\r\n',
-        "too_many_headers": b"GET / HTTP/1.1\r\n" + b"X-A: b\r\n" * 101 + b"\r\n",
+        "not_http": (b'\x00\x01 garbage "quoted"\r\n\r\n', b"400"),
+        "body_too_large": (
+            f"POST /v1/models/{NAME}:predict HTTP/1.1\r\nContent-Length: {2 * MAX_BODY_BYTES}\r\n\r\n".encode(),
+            b"413",
+        ),
     }
     with ExplorerServer(backend) as server:
-        for kind, data in garbage.items():
+        for kind, (data, status) in garbage.items():
             with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
                 conn.sendall(data)
                 reply = b""
                 while chunk := conn.recv(65536):
                     reply += chunk
-            if kind == "not_http":  # answered the HTTP/0.9 way: the body alone
-                body = reply
-            else:
-                head, _, body = reply.partition(b"\r\n\r\n")
-                assert head.startswith(b"HTTP/1.1 431") and b"Content-Type: application/json" in head, head
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.split(b" ")[1] == status and b"Content-Type: application/json" in head, (kind, head)
             assert set(json.loads(body)) == {"error"}, reply
+        # Headers over MAX_HEADER_BYTES: answered 431 and closed; the client may see a reset instead, as
+        # the server closes with the rest of its headers unread. Either way the server goes on.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
+            try:
+                conn.sendall(b"GET / HTTP/1.1\r\nX-A: " + b"b" * MAX_HEADER_BYTES + b"\r\n\r\n")
+                assert conn.recv(65536).split(b" ")[1] == b"431"
+            except ConnectionResetError:
+                pass
         with urllib.request.urlopen(f"{server.url}v1/models", timeout=30) as response:  # still serving
             assert response.status == 200

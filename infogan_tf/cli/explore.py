@@ -13,7 +13,11 @@ Two sources of the model, as for ``infogan-sample``:
                       layout comes from the server's metadata or ``--spec_json``.
 
 The page's API mirrors TF Serving's (``POST /v1/models/<name>:predict``);
-export/README.md, "Explore a model in the browser", lists it. Ctrl-C stops the
+export/README.md, "Explore a model in the browser", lists it. Only the
+explorer's own Host names and its own page's origin are answered (DNS
+rebinding and cross-site pages are refused: ``--allowed_hosts``,
+``--cors_origins``); at most ``--max_inflight`` model calls run and
+``--max_queue`` wait, the rest get 503 with Retry-After. Ctrl-C stops the
 server (exit 0). Exit status: 2 for a bad flag or an address that cannot be
 listened on, 1 when the model cannot be loaded or reached.
 
@@ -34,6 +38,7 @@ from absl import flags
 
 from infogan_tf.cli import common as cli
 from infogan_tf.serving.explorer.backend import ExploreConfig
+from infogan_tf.serving.explorer.policy import ServeOptions
 
 PROG = "infogan-explore"
 
@@ -44,6 +49,31 @@ def define_flags(values: flags.FlagValues) -> None:
     cli.define_model_source_flags(values, "with --server; needed for several categorical codes")
     flags.DEFINE_string("host", d.host, "Address to serve the page on (0.0.0.0: every interface).", flag_values=values)
     flags.DEFINE_integer("port", d.port, "Port to serve the page on (0: any free port).", flag_values=values)
+    s = d.serve
+    flags.DEFINE_list(
+        "allowed_hosts",
+        list(s.allowed_hosts),
+        "Host names answered besides localhost, 127.0.0.1, [::1], IP addresses and --host (a guard against "
+        "DNS rebinding), e.g. mybox.local.",
+        flag_values=values,
+    )
+    flags.DEFINE_list(
+        "cors_origins",
+        list(s.cors_origins),
+        "Origins of other pages allowed to call the API (CORS), e.g. http://localhost:3000; none by default.",
+        flag_values=values,
+    )
+    flags.DEFINE_boolean(
+        "show_paths", s.show_paths, "Name absolute paths on disk in /v1/models and the metadata.", flag_values=values
+    )
+    flags.DEFINE_integer("max_inflight", s.max_inflight, "Model calls run at once.", flag_values=values)
+    flags.DEFINE_integer(
+        "max_queue", s.max_queue, "Requests waiting for a model call; more get 503 + Retry-After.", flag_values=values
+    )
+    flags.DEFINE_integer("max_connections", s.max_connections, "Open connections held at once.", flag_values=values)
+    flags.DEFINE_integer(
+        "idle_timeout", s.idle_timeout, "Seconds before a silent connection is closed.", flag_values=values
+    )
 
 
 def config_from_flags(values: flags.FlagValues) -> ExploreConfig:
@@ -56,6 +86,15 @@ def config_from_flags(values: flags.FlagValues) -> ExploreConfig:
         spec_json=values.spec_json,
         host=values.host,
         port=values.port,
+        serve=ServeOptions(
+            allowed_hosts=tuple(values.allowed_hosts),
+            cors_origins=tuple(values.cors_origins),
+            show_paths=values.show_paths,
+            max_inflight=values.max_inflight,
+            max_queue=values.max_queue,
+            max_connections=values.max_connections,
+            idle_timeout=values.idle_timeout,
+        ),
     ).validate()
 
 
@@ -65,12 +104,12 @@ def _explore(values: flags.FlagValues, serve: Callable | None) -> int:
     from infogan_tf.serving.explorer.backend import open_backend
 
     backend = open_backend(config)
-    server = ExplorerServer(backend, config.host, config.port)
+    server = ExplorerServer(backend, config.host, config.port, config.serve)
     print(f"{PROG}: exploring {backend.source} at {server.url} (Ctrl-C stops)", flush=True)
     try:
         (serve or ExplorerServer.serve_forever)(server)
     except KeyboardInterrupt:
-        pass  # Ctrl-C is how a user stops the server (werkzeug's own loop swallows it too)
+        pass  # Ctrl-C is how a user stops the server
     finally:
         server.stop()
     print(f"{PROG}: stopped", flush=True)

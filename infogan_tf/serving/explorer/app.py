@@ -1,4 +1,4 @@
-"""The explorer's web application (Flask) and its threaded HTTP server.
+"""The explorer's web application (Flask) and its server (waitress).
 
 Routes (one model per explorer; ``<name>`` must be its name, else 404 as TF Serving answers):
 
@@ -11,12 +11,26 @@ Routes (one model per explorer; ``<name>`` must be its name, else 404 as TF Serv
   POST /v1/models/<name>[/versions/<v>]:predict    TF Serving's predict (``api`` module)
   POST /v1/models/<name>[/versions/<v>]:traverse   one PNG traversal grid (``api`` module)
 
+Before any route, ``policy`` decides whether the request is answered at all:
+403 for a Host the explorer does not serve or an Origin not its own (nor in
+``--cors_origins``), 415 for a POST body that is not JSON (DNS rebinding and
+cross-site requests; see ``policy``). Predict and traverse requests then take
+one of ``--max_inflight`` model-call slots, or wait in a queue of
+``--max_queue``; beyond that they are answered 503 with ``Retry-After`` at
+once (``admission``).
+
 Every failure is a JSON ``{"error": "<one line>"}`` with its status: 400 for a
-bad request (the message names the input and the allowed values), 404/405
-for an unknown route or method, 413 for a body over MAX_BODY_BYTES, 502/503
-when TF Serving answers an error or cannot be reached, 500 for a bug (logged
-with its traceback). No request can stop the server: each runs in its own
-thread (werkzeug's threaded server) and every exception becomes an answer.
+bad request (the message names the input and the allowed values), 403/415 as
+above, 404/405 for an unknown route or method, 413 for a body over
+MAX_BODY_BYTES, 431 for headers over MAX_HEADER_BYTES, 502/503 when TF
+Serving answers an error or cannot be reached, 503 when busy, 500 for a bug
+(logged with its traceback). No request can stop the server.
+
+The server is waitress (:class:`ExplorerServer`): its I/O loop holds every
+connection without a thread each (``--max_connections``; silent ones closed
+after ``--idle_timeout`` s), reads whole requests before a worker sees them,
+and runs them on a fixed pool of ``max_inflight + max_queue + SPARE_THREADS``
+threads, so the page and refusals are answered while the model is busy.
 """
 
 from __future__ import annotations
@@ -30,14 +44,22 @@ from collections.abc import Mapping
 
 import numpy as np
 from flask import Flask, Response, jsonify, request, send_from_directory
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.server import create_server
+from waitress.task import ErrorTask
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from infogan_tf import errors, visualize
-from infogan_tf.serving.explorer import api, images
+from infogan_tf.serving.explorer import api, images, policy
+from infogan_tf.serving.explorer.admission import Admission, Busy
 from infogan_tf.serving.explorer.backend import Backend, BackendError
+from infogan_tf.serving.explorer.policy import ServeOptions
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_HEADER_BYTES = 64 * 1024
+SPARE_THREADS = 4  # worker threads beyond the model calls' (running + queued): the page, metadata, refusals
+LOOP_SECONDS = 1.0  # the I/O loop's poll timeout (stop() wakes it at once)
 STATIC = "static"
 
 log = logging.getLogger(__name__)
@@ -58,10 +80,11 @@ def _uint8_images(signature: str, outputs: Mapping[str, np.ndarray]) -> np.ndarr
 class Explorer:
     """The routes' logic over one backend (kept apart from Flask so each part reads on its own)."""
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, show_paths: bool = False):
         self.backend = backend
         self.info = backend.info
         self.limits = api.limits_for(backend.info.latent)
+        self._shown = (lambda value: value) if show_paths else policy.without_paths
 
     def check_model(self, name: str, version: str | None) -> None:
         if name != self.backend.name or (version is not None and version != self.backend.version):
@@ -74,16 +97,16 @@ class Explorer:
 
     def model_list(self) -> dict:
         b = self.backend
-        return {"models": [{"name": b.name, "version": b.version, "source": b.source}]}
+        return {"models": [{"name": b.name, "version": b.version, "source": self._shown(b.source)}]}
 
     def metadata(self) -> dict:
         lat = self.info.latent
         return {
             "model_spec": {"name": self.backend.name, "version": self.backend.version},
             "metadata": {
-                "export": self.backend.metadata,
+                "export": self._shown(self.backend.metadata),
                 "explorer": {
-                    "source": self.backend.source,
+                    "source": self._shown(self.backend.source),
                     "latent": lat.to_dict(),
                     "image_shape": list(self.info.image_shape),
                     "prior_range": [-lat.continuous_range, lat.continuous_range],
@@ -133,15 +156,44 @@ class Explorer:
         }
 
 
-def create_app(backend: Backend) -> Flask:
-    """The Flask application serving the page and the API for ``backend``."""
-    explorer = Explorer(backend)
+def create_app(backend: Backend, options: ServeOptions | None = None, listen_host: str = "127.0.0.1") -> Flask:
+    """The Flask application serving the page and the API for ``backend``.
+
+    Args:
+      backend: the model.
+      options: what is accepted and how much work at once (default: ``ServeOptions()``).
+      listen_host: the address served on; its name is answered as a Host besides the loopback names.
+    """
+    options = options or ServeOptions()
+    explorer = Explorer(backend, options.show_paths)
+    admission = Admission(options.max_inflight, options.max_queue, options.queue_timeout)
+    names = policy.served_names(listen_host, options)
+    cors = frozenset(o for o in map(policy.normal_origin, options.cors_origins) if o is not None)
     app = Flask(__name__, static_folder=STATIC, static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     def body():
         return api.parse_json(request.get_data(cache=False))
+
+    @app.before_request
+    def guard():
+        env = request.environ
+        host, origin = env.get("HTTP_HOST"), env.get("HTTP_ORIGIN")
+        refusal = policy.host_problem(host, names) or policy.origin_problem(origin, host, request.scheme, cors)
+        if refusal is None and request.method == "OPTIONS":
+            return Response(status=204)  # a CORS preflight (its headers: cors_headers below)
+        if refusal is None and request.method == "POST":
+            from_browser = origin is not None or "HTTP_SEC_FETCH_SITE" in env
+            refusal = policy.content_type_problem(request.content_type, from_browser)
+        return None if refusal is None else _error(refusal.status, refusal.message)
+
+    @app.after_request
+    def cors_headers(response: Response) -> Response:
+        preflight = request.method == "OPTIONS"
+        private_network = request.headers.get("Access-Control-Request-Private-Network") == "true"
+        response.headers.update(policy.cors_headers(request.headers.get("Origin"), cors, preflight, private_network))
+        return response
 
     @app.get("/")
     def index():
@@ -161,11 +213,11 @@ def create_app(backend: Backend) -> Flask:
     @app.post("/v1/models/<name>/versions/<version>:<verb>")
     def call(name: str, verb: str, version: str | None = None):
         explorer.check_model(name, version)
-        if verb == "predict":
-            return jsonify(explorer.predict(body()))
-        if verb == "traverse":
-            return jsonify(explorer.traverse(body()))
-        raise api.RequestError(f"unknown method :{verb}; this explorer answers :predict and :traverse", status=404)
+        if verb not in ("predict", "traverse"):
+            raise api.RequestError(f"unknown method :{verb}; this explorer answers :predict and :traverse", status=404)
+        with admission.slot():  # parsing, the model call and the answer's encoding: all bounded
+            answer = explorer.predict(body()) if verb == "predict" else explorer.traverse(body())
+            return jsonify(answer)
 
     @app.errorhandler(api.RequestError)
     def refused(e: api.RequestError):
@@ -174,6 +226,12 @@ def create_app(backend: Backend) -> Flask:
     @app.errorhandler(BackendError)
     def backend_failed(e: BackendError):
         return _error(e.status, errors.first_line(e))
+
+    @app.errorhandler(Busy)
+    def busy(e: Busy):
+        response = _error(503, errors.first_line(e))
+        response.headers["Retry-After"] = str(e.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
@@ -190,47 +248,57 @@ def create_app(backend: Backend) -> Flask:
     return app
 
 
-class _JsonErrorHandler(WSGIRequestHandler):
-    """Werkzeug's request handler, answering even a request that is not HTTP with a JSON error (not HTML).
+class _JsonErrorTask(ErrorTask):
+    """Waitress's answer to a request it cannot take (not HTTP, headers or body too large), as JSON."""
 
-    (A request line that cannot be parsed is answered the HTTP/0.9 way, as the standard library does:
-    the body alone, without a status line or headers.)
-    """
+    def execute(self) -> None:
+        e = self.request.error
+        body = json.dumps({"error": f"{e.reason}: {errors.first_line(str(e.body))}"}).encode()
+        self.status = f"{e.code} {e.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        del explain  # the paragraph of an HTML error page
-        short = self.responses.get(code, ("error",))[0]
-        body = json.dumps({"error": f"{short}: {message or short}"}).encode()
-        self.send_response(code, short)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
-            self.wfile.write(body)
+
+class _JsonErrorChannel(HTTPChannel):
+    error_task_class = _JsonErrorTask
 
 
 class ExplorerServer:
-    """A threaded HTTP server of ``create_app(backend)`` on ``host:port`` (port 0: a free one).
+    """``create_app(backend)`` served by waitress on ``host:port`` (port 0: a free one).
 
     Raises:
       errors.UsageError: the address cannot be listened on (port taken, unknown host).
     """
 
-    def __init__(self, backend: Backend, host: str = "127.0.0.1", port: int = 0):
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-        # The socket is bound here, not by werkzeug, which prints to stderr and exits on a taken port.
+    def __init__(self, backend: Backend, host: str = "127.0.0.1", port: int = 0, options: ServeOptions | None = None):
+        options = options or ServeOptions()
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" lines under load
+        # The socket is bound here, so a taken port is our one-line error.
         try:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            self._socket = socket.create_server((host, port), family=family, backlog=128)
+            self._socket = socket.create_server((host, port), family=family, backlog=1024)
         except OSError as e:
             why = os.strerror(e.errno) if isinstance(e.errno, int) and e.errno > 0 else errors.first_line(e)
             raise errors.UsageError(f"cannot listen on {host}:{port} (--host/--port): {why}") from None
-        self._server = make_server(
-            host, port, create_app(backend), threaded=True, request_handler=_JsonErrorHandler, fd=self._socket.fileno()
+        self._map: dict = {}  # waitress's socket map: the listening socket and every connection
+        self._server = create_server(
+            create_app(backend, options, host),
+            map=self._map,
+            sockets=[self._socket],
+            threads=options.max_inflight + options.max_queue + SPARE_THREADS,
+            connection_limit=options.max_connections,
+            channel_timeout=options.idle_timeout,
+            cleanup_interval=1,
+            max_request_header_size=MAX_HEADER_BYTES,
+            max_request_body_size=MAX_BODY_BYTES + 64 * 1024,  # a little over: the app's own 413 is JSON
+            asyncore_use_poll=True,  # poll(), not select(): no 1024-descriptor ceiling
+            ident="infogan-explore",
         )
-        self.host, self.port = host, int(self._server.server_address[1])
+        self._server.channel_class = _JsonErrorChannel
+        self.host, self.port = host, int(self._socket.getsockname()[1])
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -239,20 +307,24 @@ class ExplorerServer:
         return f"http://{host}:{self.port}/"
 
     def serve_forever(self) -> None:
-        self._server.serve_forever()
+        """Serves until ``stop()`` (from another thread) or Ctrl-C (KeyboardInterrupt, passed on)."""
+        while self._map and not self._stopping.is_set():
+            wasyncore.loop(timeout=LOOP_SECONDS, use_poll=True, map=self._map, count=1)
 
     def start(self) -> ExplorerServer:
         """Serves in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="infogan-explore", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name="infogan-explore", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._thread is not None:
-            self._server.shutdown()
+            self._server.pull_trigger()  # wakes the loop's poll()
             self._thread.join()
             self._thread = None
-        self._server.server_close()
+        self._server.task_dispatcher.shutdown()
+        wasyncore.close_all(self._map)
         self._socket.close()
 
     def __enter__(self) -> ExplorerServer:

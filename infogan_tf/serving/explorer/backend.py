@@ -6,9 +6,9 @@ export's metadata asset (``assets/infogan_tf_export.json``: the latent layout,
 the continuous prior's range, the image shape):
 
   :class:`SavedModelBackend`  ``tf.saved_model.load`` of a version directory;
-                              the signature calls are serialised by a lock (one
-                              model call at a time; TensorFlow's own threads
-                              parallelise inside it);
+                              signature calls are thread safe and run
+                              concurrently (the app's ``admission`` bounds how
+                              many; TensorFlow's own threads work inside each);
   :class:`ServingBackend`     TF Serving's REST API through
                               ``infogan_tf.serving.client.RestClient`` (thread
                               safe: one HTTP request per call); the layout comes
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -34,6 +33,7 @@ from infogan_tf.errors import SampleError, ServingError, UsageError
 from infogan_tf.serving import sample as sample_lib
 from infogan_tf.serving import signatures as sig
 from infogan_tf.serving.explorer.api import RequestError
+from infogan_tf.serving.explorer.policy import ServeOptions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +48,7 @@ class ExploreConfig:
       spec_json: the export's JSON asset (with ``server``; needed for several categorical codes).
       host: the address the page is served on (127.0.0.1: this machine only).
       port: its port (0: any free port).
+      serve: what the server accepts (hosts, origins) and how much work it takes on at once.
     """
 
     saved_model: str | None = None
@@ -57,6 +58,7 @@ class ExploreConfig:
     spec_json: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
+    serve: ServeOptions = ServeOptions()
 
     def problems(self) -> list[str]:
         out = []
@@ -74,7 +76,7 @@ class ExploreConfig:
             out.append(f"--port must be in 0..65535, got {self.port}")
         if self.model_version is not None and self.model_version < 0:
             out.append(f"--model_version must be >= 0, got {self.model_version}")
-        return out
+        return out + self.serve.problems()
 
     def validate(self) -> ExploreConfig:
         problems = self.problems()
@@ -119,7 +121,6 @@ class SavedModelBackend:
             raise SampleError(f"cannot load the signatures of {path}: {errors.describe(e)}") from None
         self._loaded = loaded  # keeps the variables alive
         self._tf = tf
-        self._lock = threading.Lock()
         absolute = os.path.abspath(path)
         self.name = os.path.basename(os.path.dirname(absolute)) or "infogan"
         self.version = os.path.basename(absolute)
@@ -130,9 +131,8 @@ class SavedModelBackend:
         dtypes = {t.name: t.dtype for t in sig.SIGNATURES[signature].inputs}
         feeds = {k: tf.constant(v, tf.as_dtype(dtypes[k])) for k, v in inputs.items()}
         try:
-            with self._lock:
-                out = self._functions[signature](**feeds)
-                return {k: v.numpy() for k, v in out.items()}
+            out = self._functions[signature](**feeds)
+            return {k: v.numpy() for k, v in out.items()}
         except tf.errors.InvalidArgumentError as e:
             raise RequestError(f"the model refused the input: {errors.first_line(e.message)}") from None
 
@@ -154,6 +154,7 @@ class ServingBackend:
             self.metadata = {
                 "latent": self.info.latent.to_dict(),
                 "image": {"shape": list(self.info.image_shape)},
+                "signatures": sig.signatures_metadata(self.info.latent, self.info.image_shape),
                 "note": "read from TF Serving's signature metadata; the continuous prior's range is assumed "
                 "to be 1 (pass --spec_json for the export's own metadata)",
             }

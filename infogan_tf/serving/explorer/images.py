@@ -1,8 +1,8 @@
 """Image files in and out of the explorer: uploads (PNG/JPEG, any size) to the model's input, and PNG answers.
 
-An upload is recognised by its first bytes (PNG's signature, JPEG's SOI
-marker), its pixel size read from its header before anything is decoded (so
-a huge image is refused without being unpacked), then decoded by TensorFlow,
+An upload's format and pixel size are read from its header by Pillow
+before anything is decoded (so a huge image is refused without being
+unpacked, as ``infogan_tf.data.folder`` checks a folder), then decoded by TensorFlow,
 flattened onto black where it has an alpha channel (MNIST's digits are light
 on black), converted to the model's channels (grey <-> RGB) and resized, with
 antialiasing, to the model's height and width (the aspect ratio is not kept).
@@ -11,42 +11,49 @@ The result is in [0, 1], the range of the ``encode`` signature.
 
 from __future__ import annotations
 
-import struct
+import io
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image, UnidentifiedImageError
 
 from infogan_tf import errors
 from infogan_tf.serving.explorer.api import RequestError
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-JPEG_SOI = b"\xff\xd8\xff"
+# Pillow's format names of the uploads taken (MPO: a JPEG with extra frames, as some cameras write).
+KINDS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG"}
+MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}  # first bytes: which error to give
 MAX_PIXELS = 40_000_000  # an upload larger than this (width x height) is refused before decoding
 
 
-def sniff(data: bytes) -> str:
-    """'PNG' or 'JPEG' from the file's first bytes; RequestError for anything else."""
-    if data.startswith(PNG_SIGNATURE):
-        return "PNG"
-    if data.startswith(JPEG_SOI):
-        return "JPEG"
-    head = data[:8].hex(" ") or "nothing"
-    raise RequestError(f"the upload is not a PNG or JPEG image (it starts with bytes {head})")
+def header(data: bytes) -> tuple[str, int, int]:
+    """('PNG' or 'JPEG', height, width) from the file's header, read by Pillow (the pixels are not decoded).
 
-
-def pixel_size(data: bytes, kind: str) -> tuple[int, int]:
-    """(height, width) from the file header."""
-    if kind == "PNG":
-        if len(data) < 24 or data[12:16] != b"IHDR":
-            raise RequestError("cannot decode the uploaded PNG: its header is incomplete")
-        width, height = struct.unpack(">II", data[16:24])
-        return height, width
+    Raises:
+      RequestError: not an image, an image of another format, or a header Pillow cannot read.
+    """
+    magic = next((k for first, k in MAGIC.items() if data.startswith(first)), None)
     try:
-        height, width, _ = (int(d) for d in tf.io.extract_jpeg_shape(data).numpy())
-    except tf.errors.OpError as e:
-        raise RequestError(f"cannot decode the uploaded JPEG: {errors.first_line(e.message)}") from None
-    return height, width
+        with warnings.catch_warnings():  # Pillow warns of images over 89 M pixels; MAX_PIXELS refuses them
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                fmt, (width, height) = im.format, im.size
+    except UnidentifiedImageError:
+        if magic is not None:  # the right first bytes, a header Pillow cannot read
+            raise RequestError(f"cannot decode the uploaded {magic}: its header is damaged or incomplete") from None
+        head = data[:8].hex(" ") or "nothing"
+        raise RequestError(f"the upload is not a PNG or JPEG image (it starts with bytes {head})") from None
+    except Image.DecompressionBombError as e:
+        raise RequestError(
+            f"the upload is over {MAX_PIXELS:,} pixels, the most taken ({errors.first_line(e)})"
+        ) from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise RequestError(f"cannot decode the uploaded {magic or 'image'}: {errors.first_line(e)}") from None
+    if fmt not in KINDS:
+        raise RequestError(f"the upload is not a PNG or JPEG image (it is a {fmt} file)")
+    return KINDS[fmt], height, width
 
 
 def _to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
@@ -68,8 +75,7 @@ def decode_upload(data: bytes, image_shape: Sequence[int]) -> np.ndarray:
     Raises:
       RequestError: not a PNG/JPEG, a damaged file, or one larger than MAX_PIXELS.
     """
-    kind = sniff(data)
-    height, width = pixel_size(data, kind)
+    kind, height, width = header(data)
     if height * width > MAX_PIXELS or height == 0 or width == 0:
         raise RequestError(f"the uploaded {kind} is {width}x{height} pixels; at most {MAX_PIXELS:,} pixels are taken")
     try:
