@@ -6,7 +6,9 @@ and exported through ``ig.train`` / ``ig.export`` and loaded back with
 and for the Keras 3 interop (``keras.layers.TFSMLayer`` on the export).
 """
 
+import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -168,21 +170,41 @@ def test_every_public_name_resolves_and_others_do_not():
 # --------------------------------------------------- train, export and load
 
 
+class SpreadPenalty(ig.Term):
+    """A term of the user's own, through the package face alone: Q's continuous means kept small, in D/Q's update."""
+
+    name = "spread_penalty"
+    updates = frozenset({ig.objective.D})
+    metrics = (ig.Metric("q_mean_sq"),)
+
+    def contribute(self, batch):
+        squared = tf.reduce_sum(tf.square(batch.fake.continuous_mean), axis=-1)
+        return ig.Contribution(d=0.1 * squared, metrics={"q_mean_sq": squared})
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """A tiny run trained and exported through the API: (model_dir, export base, ExportResult)."""
+    """A tiny run (with an extra term) trained and exported through the API: (model_dir, export base, ExportResult)."""
     root = tmp_path_factory.mktemp("api")
     images = np.random.default_rng(0).integers(0, 256, size=(64, 28, 28, 1), dtype=np.uint8)
-    result = ig.train(ig.preset("mnist", **TINY), str(root / "run"), images=images)
+    config = ig.preset("mnist", **TINY)
+    result = ig.train(config, root / "run", images=images, terms=[SpreadPenalty()])  # paths: str or os.PathLike
     assert result.step == 2 and result.checkpoint and not result.preempted
-    exported = ig.export(str(root / "run"), str(root / "models" / "tiny"))
+    exported = ig.export(root / "run", root / "models" / "tiny")
     assert exported.version == 2
     return str(root / "run"), str(root / "models" / "tiny"), exported
 
 
 @pytest.fixture(scope="module")
 def model(run):
-    return ig.load(run[1])  # the base directory: its latest version
+    return ig.load(pathlib.Path(run[1]))  # the base directory: its latest version
+
+
+def test_an_extra_term_passed_to_train_reports_its_metric(run):
+    with open(os.path.join(run[0], "metrics.jsonl")) as f:
+        records = [json.loads(line) for line in f]
+    assert [r["step"] for r in records if "q_mean_sq" in r] == [1, 2]
+    assert all(np.isfinite(r["q_mean_sq"]) and r["q_mean_sq"] >= 0 for r in records if "q_mean_sq" in r)
 
 
 def test_load_takes_the_base_or_the_version_directory(run, model):

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from infogan_tf import errors
@@ -23,6 +25,7 @@ from infogan_tf.evaluation import evaluate as evaluate_lib
 from infogan_tf.serving import sample as sample_lib
 
 if TYPE_CHECKING:
+    from infogan_tf.model.objective import Term
     from infogan_tf.serving.export import ExportResult
     from infogan_tf.training.console import Reporter
     from infogan_tf.training.loop import TrainResult
@@ -30,12 +33,14 @@ if TYPE_CHECKING:
 
 def train(
     config: TrainConfig,
-    model_dir: str | None = None,
+    model_dir: str | os.PathLike[str] | None = None,
     *,
     images=None,
     strategy=None,
     input_fn=None,
     reporter: Reporter | None = None,
+    restore_checkpoint: str | None = None,
+    terms: Sequence[Term] = (),
 ) -> TrainResult:
     """Trains ``config`` into ``model_dir`` (default ``config.runtime.model_dir``) up to ``train_steps``.
 
@@ -51,6 +56,10 @@ def train(
       strategy: a ``tf.distribute.Strategy`` replacing the one ``config.runtime`` names.
       input_fn: a ``tf.distribute`` input function replacing the input pipeline.
       reporter: shows the progress (``training.console``); default: lines on stderr.
+      restore_checkpoint: resume from this checkpoint prefix instead of the latest (e.g. the newest
+        intact one a refusal names); later checkpoints are moved to ``<model_dir>/set_aside/``.
+      terms: extra terms of the objective (``ig.Term`` instances), summed after Eq. 6's and
+        the real-image term; their metrics join metrics.jsonl and TensorBoard.
 
     Raises:
       ConfigError: a bad configuration. Other InfoGANErrors: the data,
@@ -59,18 +68,28 @@ def train(
     if not isinstance(config, TrainConfig):
         raise errors.UsageError(f"config must be a TrainConfig (e.g. ig.preset()), got {type(config).__name__}")
     if model_dir is not None:
-        config = dataclasses.replace(config, runtime=dataclasses.replace(config.runtime, model_dir=model_dir))
+        config = dataclasses.replace(
+            config, runtime=dataclasses.replace(config.runtime, model_dir=os.fspath(model_dir))
+        )
     config.validate()
     from infogan_tf.training import console, loop
 
     if reporter is None:
         reporter = console.for_stream(sys.stderr, config.latent.categorical_entropy(), "infogan_tf")
-    return loop.train(config, strategy, images=images, input_fn=input_fn, reporter=reporter)
+    return loop.train(
+        config,
+        strategy,
+        images=images,
+        input_fn=input_fn,
+        reporter=reporter,
+        restore_checkpoint=restore_checkpoint,
+        terms=terms,
+    )
 
 
 def export(
-    model_dir: str,
-    export_dir: str,
+    model_dir: str | os.PathLike[str],
+    export_dir: str | os.PathLike[str],
     *,
     checkpoint: str | None = None,
     version: int | None = None,
@@ -100,8 +119,8 @@ def export(
     from infogan_tf.serving import export as export_lib
 
     config = export_lib.ExportConfig(
-        model_dir=model_dir,
-        export_dir=export_dir,
+        model_dir=os.fspath(model_dir),
+        export_dir=os.fspath(export_dir),
         checkpoint=checkpoint,
         version=version,
         model_name=model_name,
@@ -111,7 +130,7 @@ def export(
 
 
 def evaluate(
-    model_dir: str, *, data: evaluate_lib.EvalData | None = None, classifier=None, **settings: Any
+    model_dir: str | os.PathLike[str], *, data: evaluate_lib.EvalData | None = None, classifier=None, **settings: Any
 ) -> evaluate_lib.EvalResult:
     """Measures a trained run (``infogan-evaluate``): report.json and figures under ``<model_dir>/eval/<step>/``.
 
@@ -129,7 +148,7 @@ def evaluate(
         checkpoint, classifier or data cannot be used; nothing is written then.
     """
     _check_names("evaluation", settings, {f.name for f in dataclasses.fields(evaluate_lib.EvalConfig)})
-    config = evaluate_lib.EvalConfig(model_dir=model_dir, **settings)
+    config = evaluate_lib.EvalConfig(model_dir=os.fspath(model_dir), **settings)
     problems = config.problems()
     if problems:
         raise errors.UsageError(problems[0])
