@@ -21,6 +21,13 @@ port, stopped by its pid at the end):
 
 A few warm-up requests come first and are not counted. Only the HTTP API is
 used (``GET /v1/models``, ``/metadata``, ``POST :predict`` / ``:traverse``).
+
+``--readme`` runs the measurements export/README.md quotes instead (run it
+alone on the machine): batch-1 ``generate`` at concurrency 1 and 8 (p50/p99),
+then the page's load time (``GET /``, p50/p99/max of ``--page_loads``) while
+``--idle`` connections are held open and silent:
+
+  python -m benchmarks.explorer_load --saved_model=export/models/infogan_mnist/3000 --readme
 """
 
 from __future__ import annotations
@@ -52,6 +59,9 @@ flags.DEFINE_integer("warmup", 10, "Untimed requests first.")
 flags.DEFINE_enum("kind", "generate", ["generate", "encode", "traverse", "mix"], "Request kind.")
 flags.DEFINE_integer("seed", 0, "Seed of the random codes.")
 flags.DEFINE_string("output", None, "Also write the JSON here.")
+flags.DEFINE_boolean("readme", False, "The README's measurements: generate at concurrency 1 and 8, page with idle.")
+flags.DEFINE_integer("idle", 200, "With --readme: connections held open while the page is loaded.")
+flags.DEFINE_integer("page_loads", 20, "With --readme: page loads timed while --idle connections are open.")
 
 
 def _is_loopback(url: str) -> bool:
@@ -183,6 +193,44 @@ def measure(url: str, concurrency: int, requests: int, seconds: float, kind: str
     }
 
 
+def page_load_with_idle(url: str, idle: int, loads: int) -> dict:
+    """Times ``loads`` page loads (GET /) while ``idle`` connections are held open and silent."""
+    if not _is_loopback(url):
+        raise SystemExit(f"explorer_load: {url} is not a loopback address; load tests target this machine only")
+    parts = urllib.parse.urlparse(url)
+    held = [socket.create_connection((parts.hostname, parts.port or 80), timeout=30) for _ in range(idle)]
+    times, statuses = [], {}
+    try:
+        for _ in range(loads):
+            start = time.perf_counter()
+            try:
+                with urllib.request.urlopen(url, timeout=60) as response:
+                    response.read()
+                    status = str(response.status)
+            except (OSError, ValueError) as e:
+                status = type(e).__name__
+            times.append((time.perf_counter() - start) * 1000.0)
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        for conn in held:
+            conn.close()
+    ms = np.asarray(times)
+    pct = {f"p{p}": round(float(np.percentile(ms, p)), 2) for p in (50, 99)}
+    return {
+        "idle_connections": idle,
+        "page_loads": loads,
+        "page_ms": {**pct, "max": round(float(ms.max()), 2)},
+        "statuses": statuses,
+        "load_average": os.getloadavg(),
+    }
+
+
+def readme_report(url: str, requests: int, seconds: float, warmup: int, seed: int, idle: int, loads: int) -> dict:
+    """The measurements export/README.md quotes (see the module docstring)."""
+    generate = {f"concurrency_{c}": measure(url, c, requests, seconds, "generate", warmup, seed) for c in (1, 8)}
+    return {"generate_batch_1": generate, "page_with_idle_connections": page_load_with_idle(url, idle, loads)}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -215,7 +263,14 @@ def main(argv) -> None:
     if FLAGS.saved_model is not None:
         proc, url = _start_explorer(FLAGS.saved_model)
     try:
-        report = measure(url, FLAGS.concurrency, FLAGS.requests, FLAGS.seconds, FLAGS.kind, FLAGS.warmup, FLAGS.seed)
+        if FLAGS.readme:
+            report = readme_report(
+                url, FLAGS.requests, FLAGS.seconds, FLAGS.warmup, FLAGS.seed, FLAGS.idle, FLAGS.page_loads
+            )
+        else:
+            report = measure(
+                url, FLAGS.concurrency, FLAGS.requests, FLAGS.seconds, FLAGS.kind, FLAGS.warmup, FLAGS.seed
+            )
     finally:
         if proc is not None:
             proc.terminate()

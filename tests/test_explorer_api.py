@@ -525,6 +525,12 @@ def test_the_load_benchmark_counts_every_request(backend):
         report = explorer_load.measure(server.url, concurrency=3, requests=12, seconds=60, kind="mix", warmup=2, seed=0)
     assert report["requests"] == 12 and report["statuses"] == {"200": 12} and report["batch"] == 1
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p95"] and report["requests_per_s"] > 0
+    with ExplorerServer(backend) as server:  # --readme: generate at concurrency 1 and 8, the page with idle ones
+        readme = explorer_load.readme_report(server.url, 8, 60, 1, 0, idle=20, loads=3)
+    assert [r["statuses"] for r in readme["generate_batch_1"].values()] == [{"200": 8}, {"200": 8}]
+    assert readme["generate_batch_1"]["concurrency_8"]["concurrency"] == 8
+    page = readme["page_with_idle_connections"]
+    assert page["statuses"] == {"200": 3} and page["idle_connections"] == 20 and page["page_ms"]["p99"] > 0
     with pytest.raises(SystemExit, match="not a loopback address"):
         explorer_load.measure("http://192.0.2.1:8080/", 1, 1, 1, "generate", 0, 0)
 
