@@ -380,7 +380,9 @@ def checkpoint_damage(prefix: str) -> str | None:
         return "its index file is missing"
     try:
         reader = tf.train.load_checkpoint(prefix)
-    except Exception as e:  # an sstable that cannot be parsed
+    except Exception as e:  # an sstable that cannot be parsed, or one deleted meanwhile
+        if isinstance(e, tf.errors.NotFoundError) or not os.path.exists(prefix + ".index"):
+            return "its index file is missing"
         return f"its index file is unreadable: {describe(e)}"
     try:
         for name in reader.get_variable_to_shape_map():
