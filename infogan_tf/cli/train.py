@@ -112,6 +112,13 @@ def define_flags(values: flags.FlagValues) -> None:
         "continuous_range", lat.continuous_range, "Half width r of the continuous codes' prior.", flag_values=values
     )
     flags.DEFINE_integer("noise_dim", lat.noise_dim, "Dimension of the incompressible noise z.", flag_values=values)
+    flags.DEFINE_string(
+        "restore_checkpoint",
+        None,
+        "Resume from this checkpoint prefix (e.g. <model_dir>/checkpoints/ckpt-500) instead of the latest, e.g. "
+        "when the latest is damaged; later checkpoints are moved to <model_dir>/set_aside/, never deleted.",
+        flag_values=values,
+    )
     for part in PARTS.values():
         for field, kind in flag_fields(part):
             _define_field_flag(values, part, field, kind)
@@ -146,13 +153,22 @@ def _classifier_ready(dataset: str) -> bool:
     return os.path.isfile(os.path.join(classifier.default_classifier_dir(dataset), "info.json"))
 
 
-def _train(config: config_lib.TrainConfig, argv: Sequence[str], images, strategy, input_fn) -> int:
+def _train(
+    config: config_lib.TrainConfig, argv: Sequence[str], images, strategy, input_fn, restore_checkpoint: str | None
+) -> int:
     # Only now pay for TensorFlow.
     from infogan_tf.cli import summary
     from infogan_tf.training import console
 
     reporter = console.for_stream(sys.stderr, config.latent.categorical_entropy(), PROG)
-    result = api_run.train(config, images=images, strategy=strategy, input_fn=input_fn, reporter=reporter)
+    result = api_run.train(
+        config,
+        images=images,
+        strategy=strategy,
+        input_fn=input_fn,
+        reporter=reporter,
+        restore_checkpoint=restore_checkpoint,
+    )
     if result.preempted:
         sys.stderr.write(summary.stopped_summary(PROG, result, reporter, config, argv))
         interrupted = result.stopped_by == signal.SIGINT
@@ -177,7 +193,7 @@ def main(argv: Sequence[str], images=None, strategy=None, input_fn=None) -> int:
         __doc__,
         define_flags,
         argv,
-        lambda values: _train(config_from_flags(values), argv, images, strategy, input_fn),
+        lambda values: _train(config_from_flags(values), argv, images, strategy, input_fn, values.restore_checkpoint),
     )
 
 
