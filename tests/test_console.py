@@ -17,6 +17,8 @@ from infogan_tf.config import DataConfig, RuntimeConfig, TrainConfig
 from infogan_tf.training import console
 from infogan_tf.training.loop import TrainResult
 
+pytestmark = pytest.mark.unit
+
 ENTROPY = 2.302585  # H(c) of one 10-way categorical code, log 10
 METRICS = {
     "d_loss": 1.2345,
