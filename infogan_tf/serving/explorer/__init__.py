@@ -10,7 +10,9 @@ an uploaded image. It is the library of ``infogan-explore``
   ``backend``  the model: a SavedModel in this process or TF Serving's REST API;
   ``api``      the HTTP API (TF Serving's predict format) and its checks, TF-free;
   ``images``   uploads (PNG/JPEG, any size) to the model's input, PNG answers;
-  ``app``      the Flask routes and the threaded server;
+  ``policy``   which requests are answered (Host, Origin, JSON bodies, CORS) and the serving limits;
+  ``admission`` at most ``max_inflight`` model calls at once and a short queue, else 503;
+  ``app``      the Flask routes and the server (waitress);
   ``static/``  the page itself: plain HTML, JavaScript and CSS, no build step.
 
 Everything the page shows comes from the export's metadata asset, so it works
