@@ -143,8 +143,15 @@ def test_every_config_field_is_a_flag_with_the_fields_help_and_default():
             default = list(map(str, field.default)) if isinstance(field.default, tuple) else field.default
             assert flag.default == default, field.name
     assert "image_shape" not in values
-    # Besides the fields: the preset and the latent codes.
-    assert set(values) - names == {"preset", "categorical_codes", "continuous_codes", "continuous_range", "noise_dim"}
+    # Besides the fields: the preset, the latent codes, and the checkpoint to resume from (not a setting of the run).
+    assert set(values) - names == {
+        "preset",
+        "categorical_codes",
+        "continuous_codes",
+        "continuous_range",
+        "noise_dim",
+        "restore_checkpoint",
+    }
     assert values["continuous_std"].parser.enum_values == ["learned", "fixed"]
     assert values["jit_compile"].default is None
 
@@ -226,7 +233,8 @@ def test_seams_reach_the_training_library_and_exit_codes_follow_the_result(tmp_p
         metrics={},
     )
 
-    def fake_train(config, strategy, images=None, input_fn=None, reporter=None):
+    def fake_train(config, strategy, images=None, input_fn=None, reporter=None, **more):
+        assert more == {"restore_checkpoint": None, "terms": ()}
         calls.append((config, strategy, images, input_fn))
         reporter.say("a message")
         reporter.begin(0, 7)
