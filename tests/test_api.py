@@ -135,6 +135,9 @@ def test_run_arguments_are_checked_with_the_cli_messages(tmp_path, capsys):
     with pytest.raises(ig.UsageError) as raised:
         ig.evaluate(missing)
     assert str(raised.value) == _cli_error(evaluate_cli.main, "infogan-evaluate", [f"--model_dir={missing}"], capsys)
+    with pytest.raises(ig.UsageError) as raised:
+        ig.evaluate(None)  # type: ignore[arg-type]
+    assert str(raised.value) == _cli_error(evaluate_cli.main, "infogan-evaluate", [], capsys)
     with pytest.raises(ig.UsageError, match="unknown evaluation setting 'num_sample'; did you mean num_samples"):
         ig.evaluate(missing, num_sample=10)
     with pytest.raises(ig.UsageError, match=r"--out must be a \.png path"):

@@ -148,7 +148,7 @@ def evaluate(
         checkpoint, classifier or data cannot be used; nothing is written then.
     """
     _check_names("evaluation", settings, {f.name for f in dataclasses.fields(evaluate_lib.EvalConfig)})
-    config = evaluate_lib.EvalConfig(model_dir=os.fspath(model_dir), **settings)
+    config = evaluate_lib.EvalConfig(model_dir=os.fspath(model_dir) if model_dir else "", **settings)
     problems = config.problems()
     if problems:
         raise errors.UsageError(problems[0])
