@@ -184,6 +184,27 @@ def test_a_resume_from_an_older_checkpoint_keeps_the_rotation_and_state_of_the_o
     ]
 
 
+def test_an_unreadable_state_file_is_set_aside_when_training_goes_on_from_the_named_checkpoint(
+    run_dir, fake_images, capsys
+):
+    checkpoints = os.path.join(run_dir, "checkpoints")
+    garbage = "model_checkpoint_path: ckpt-4 {{{\n"
+    with open(os.path.join(checkpoints, "checkpoint"), "w") as f:
+        f.write(garbage)
+    capsys.readouterr()
+    assert _run("infogan-train", run_dir, fake_images) == 1
+    intact = os.path.join(checkpoints, "ckpt-4")
+    assert _error_line("infogan-train", capsys).endswith(
+        f"is not a readable checkpoint state; nothing was changed; the newest intact checkpoint is {intact}: "
+        f"rerun with --restore_checkpoint={intact}"
+    )
+    assert _run("infogan-train", run_dir, fake_images, f"--restore_checkpoint={intact}") == 0
+    (kept,) = os.listdir(os.path.join(run_dir, "set_aside"))
+    kept = os.path.join(run_dir, "set_aside", kept, "checkpoints")
+    assert os.listdir(kept) == ["checkpoint"] and _read(os.path.join(kept, "checkpoint")) == garbage
+    assert rundir.latest_checkpoint(checkpoints) == os.path.join(checkpoints, "ckpt-6")
+
+
 @pytest.mark.parametrize("prog", ["infogan-export", "infogan-evaluate"])
 def test_export_and_evaluate_read_the_named_checkpoint(run_dir, fake_images, capsys, prog):
     _flip_bytes(run_dir)

@@ -12,7 +12,7 @@ Every metric in this package sees a trained model only through a
   signatures use).
 
 :func:`handle_from_model_dir` builds one from a training run's checkpoint
-(Keras networks restored with ``tf.train.Checkpoint``); a SavedModel-backed
+(Keras networks restored by ``training.rundir.restore_networks``, the checkpoints' one owner); a SavedModel-backed
 handle only has to provide the same two callables. Helpers here run a handle
 over large arrays in batches and draw the fresh (z, c) samples that the
 mutual-information, code-recovery and sample-quality metrics share.
