@@ -25,7 +25,7 @@ set before the import, TF 2.21 still prints seven lines on a CPU machine --
 absl's pre-init warning, the oneDNN and ``cudart_stub`` notes (each twice),
 and ``failed call to cuInit`` (hidden by 3, which would hide real errors too)
 -- because the static initialisers log before TF reads the setting
-(tensorflow/tensorflow#100442, open). ``TF_ENABLE_ONEDNN_OPTS=0`` would drop
+(absl's pre-init logging: tensorflow/tensorflow#102212, abseil/abseil-cpp#1957). ``TF_ENABLE_ONEDNN_OPTS=0`` would drop
 one note by changing the computation, so it is not used.
 
 Everything shows again with ``--verbosity=0`` (absl's levels: 0 info,
