@@ -283,3 +283,7 @@ def test_a_config_json_of_main_before_the_real_image_part_reads_into_it():
     resume.check_resume(saved, cfg.override(train_steps=20, lambda_real_info=0.5), "config.json")  # recorded
     with pytest.raises(ConfigError, match="--real_info_view=deskewed; resuming it with --real_info_view=affine"):
         resume.check_resume(saved, cfg.override(real_info_view="affine"), "config.json")
+    with pytest.raises(ConfigError, match=r"--q_overcluster=0; .* \(the checkpoint's variables follow it\)"):
+        resume.check_resume(saved, cfg.override(q_overcluster=20), "config.json")
+    text = resume.record(saved, cfg.override(train_steps=20), step=10)
+    assert json.loads(text)["history"][0]["changes"] == {"optim.train_steps": {"from": 10, "to": 20}}
