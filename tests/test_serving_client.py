@@ -115,6 +115,28 @@ def test_model_metadata_gives_the_latent_layout(exported_model):
     assert serving_client.parse_model_metadata(json_format.MessageToDict(proto)) == sigs
 
 
+def test_the_served_signatures_are_the_declared_ones_and_the_explorer_describes_them(exported_model):
+    """The SavedModel's signature defs, the export's JSON asset and the explorer's metadata follow the declaration."""
+    from infogan_tf.serving.explorer.backend import ServingBackend
+
+    sigs = serving_client.parse_model_metadata(
+        metadata_response(exported_model.path, "infogan_test", exported_model.version)
+    )
+    info = info_from_server_metadata(sigs)
+    declared = signatures.signatures_metadata(info.latent, info.image_shape)
+    assert set(sigs) == set(declared)
+    for name, parts in declared.items():
+        for part, tensors in parts.items():
+            want = {k: serving_client.TensorMetadata(v["dtype"], tuple(v["shape"])) for k, v in tensors.items()}
+            assert getattr(sigs[name], part) == want, (name, part)
+    with open(f"{exported_model.path}/assets/{signatures.METADATA_ASSET}") as f:
+        assert json.load(f)["signatures"] == declared
+    # The explorer on TF Serving without --spec_json: its metadata says the same.
+    with StandInServer(exported_model.path, "infogan_test", exported_model.version) as server:
+        backend = ServingBackend(serving_client.RestClient(server.url, "infogan_test"))
+    assert backend.metadata["signatures"] == declared
+
+
 def test_models_config_parses_as_a_model_server_config():
     import os
 
