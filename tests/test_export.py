@@ -288,6 +288,17 @@ def test_session_loader_runs_every_signature(exported_model, inputs, expected):
             assert_outputs_match(fetched, outputs)
 
 
+def test_a_declared_signature_the_module_does_not_compute_is_refused(reference, monkeypatch, tmp_path):
+    """A signature declared in serving/signatures.py needs its math in the export module: named, not half-exported."""
+    from infogan_tf.serving.module import InfoGANExportModule
+
+    _, generator, discriminator = reference
+    monkeypatch.setitem(signatures.SIGNATURES, "decode", signatures.SIGNATURES["encode"])
+    (tmp_path / "meta.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"declares \['decode', 'encode', 'generate', 'serving_default'\]; the export"):
+        InfoGANExportModule(generator, discriminator, str(tmp_path / "meta.json"))
+
+
 def test_tfsmlayer_loads_and_calls_serving_default(exported_model, inputs, expected):
     layer = keras.layers.TFSMLayer(exported_model.path, call_endpoint="serving_default")
     out = layer({"z": inputs["z"], "c": inputs["c"]})
