@@ -158,5 +158,9 @@ def test_a_constant_q_and_degenerate_inputs():
         compute_code_factors(handle(shear_and_thicken), images[:, :, :, 0], effects=effects)
     with pytest.raises(ValueError, match="q_continuous must be"):
         compute_code_factors(handle(shear_and_thicken), images, effects=effects, q_continuous=np.zeros((20, 3)))
+    no_codes = handle(shear_and_thicken)._replace(latent=LatentSpec(noise_dim=2, categorical=(10,), continuous=0))
+    out = compute_code_factors(no_codes, images, effects=[], q_continuous=np.zeros((20, 0)))
+    assert out["codes"] == [] and out["verdict"]["holds"] is None
+    assert out["verdict"]["problems"] == ["the model has no continuous code"]
     assert np.isnan(pearson_r(np.ones(5), np.arange(5)))
     assert pearson_r([1, 2, np.nan, 4], [2, 4, 5, 8]) == pytest.approx(1.0)

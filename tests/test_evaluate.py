@@ -25,6 +25,7 @@ from infogan_tf.evaluation import evaluate as evaluate_lib
 from infogan_tf.evaluation.classifier import ClassifierConfig, ClassifierError
 from infogan_tf.evaluation.evaluate import EvalConfig, EvalData
 from infogan_tf.evaluation.handle import handle_from_model_dir
+from infogan_tf.evaluation.metrics.image_statistics import image_statistics
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 STEP = 4  # conftest's trained_model_dir is trained 4 steps
@@ -137,6 +138,19 @@ def test_evaluate_model_dir_writes_report_and_figures(trained_run, tiny_classifi
 
     expected = figures.traversal_figure(handle, 0, [first_category] + [k for k in range(10) if k != first_category])
     np.testing.assert_array_equal(grid[:29], expected[:29])
+    # code_factors: each code's factor in the sweep, and Q's output read against it on the real test images.
+    factors = report["code_factors"]
+    assert factors["real_images"] == 120 and [c["code"] for c in factors["codes"]] == [0, 1]
+    assert summary["continuous_factors"] == [c["factor"] for c in factors["codes"]]
+    assert summary["continuous_codes_hold"] is factors["verdict"]["holds"]
+    real = injected_data().test_images.astype(np.float32) / 255.0
+    measured = image_statistics(real)
+    q_mean = handle.encode(real).continuous_mean
+    for c in factors["codes"]:
+        for name, r in c["q_pearson_r"].items():
+            assert r == pytest.approx(np.corrcoef(q_mean[:, c["code"]], measured[name])[0, 1], abs=1e-4)
+        rhos = {name: e["spearman_rho"] for name, e in report["continuous_effects"][c["code"]]["statistics"].items()}
+        assert c["abs_rho"] == pytest.approx(abs(rhos[c["factor"]]))
 
     # Evaluating again replaces the folder cleanly.
     again = evaluate_lib.evaluate_model_dir(small_eval_config(model_dir), injected_data(), tiny_classifier)

@@ -13,6 +13,10 @@ prints a JSON report and writes it, with figures, to
   one a fixed random CNN, :mod:`~infogan_tf.evaluation.random_features`;
   the report names it), and what each continuous code controls (Chen et al.
   2016, Sec. 7.1 and Figures 1-2); no accuracy without labels;
+* ``code_factors`` in the report: whether each continuous code moves one
+  image factor (slant, width, stroke thickness) monotonically over -2..2, no
+  two codes the same, and Q's continuous output tracks that factor on the
+  real test images (``metrics.code_factors``; no labels);
 * the label-free run check (``training.label_free``): whether Q's
   categories of the held-out real images survive stronger moves than
   training made -- a style-split run fails it, with no label needed;
@@ -185,6 +189,7 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
     """
     from infogan_tf.data.pixels import uint8_to_unit
     from infogan_tf.evaluation import handle as handle_lib
+    from infogan_tf.evaluation.metrics.code_factors import compute_code_factors
     from infogan_tf.evaluation.metrics.code_recovery import compute_code_recovery
     from infogan_tf.evaluation.metrics.continuous_effects import compute_continuous_effects, sweep_values
     from infogan_tf.evaluation.metrics.mutual_information import compute_mutual_information
@@ -216,6 +221,8 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
         config.seed,
         config.batch_size,
     )
+    # Each code's factor in G's sweep, and Q's reading of it on the real test images (no labels).
+    factors = compute_code_factors(handle, test_images, effects, q_test.continuous_mean, batch_size=config.batch_size)
     quality = None
     if config.sample_quality:
         if classifier is None or data.reference_images is None:
@@ -238,6 +245,10 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
         "continuous_r2": recovery["continuous_r2"],
         "continuous_controls": [e["strongest"] for e in effects],
         "continuous_controls_rho": [e["strongest_rho"] for e in effects],
+        "continuous_factors": [c["factor"] for c in factors["codes"]],
+        "continuous_factor_rho": [c["abs_rho"] for c in factors["codes"]],
+        "continuous_q_r": [c["q_abs_r"] for c in factors["codes"]],
+        "continuous_codes_hold": factors["verdict"]["holds"],
     }
     if quality:
         summary.update(
@@ -256,6 +267,7 @@ def evaluate(handle, data: EvalData, config: EvalConfig, classifier=None) -> dic
         "code_recovery": recovery,
         "sample_quality": quality,
         "continuous_effects": effects,
+        "code_factors": factors,
         "settings": dataclasses.asdict(config),
     }
     return _finite_or_none(report)

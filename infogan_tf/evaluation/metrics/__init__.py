@@ -12,7 +12,10 @@ JSON-ready dict, over a pure-numpy core that the tests check on known cases:
   feature space of the project's own MNIST classifier
   (:mod:`infogan_tf.evaluation.classifier`);
 * ``continuous_effects`` (over ``image_statistics``) -- what each continuous
-  code controls (slant, width, thickness ...), by Spearman rho over a sweep.
+  code controls (slant, width, thickness ...), by Spearman rho over a sweep;
+* ``code_factors`` (over ``continuous_effects``) -- whether each continuous
+  code moves one factor monotonically, no two codes the same, and Q's
+  continuous output tracks that factor on real images (Pearson r).
 
 The label-free view-consistency check is not here: the trainer logs it, so
 it lives in :mod:`infogan_tf.training.label_free` (imports point one way),

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,7 @@ def _code_factors(
         warnings.simplefilter("ignore")  # a factor with no finite value: NaN spread, skipped below.
         spread = np.nanstd(real_factors, axis=0)
     spread = np.where(np.isfinite(spread) & (spread > 0), spread, np.nan)
-    codes = []
+    codes: list[dict[str, Any]] = []
     for j, (rhos, moved) in enumerate(zip(sweep_rho, sweep_range)):
         in_sd = moved / spread
         size = np.where(np.isfinite(in_sd) & np.isfinite(rhos), in_sd, 0.0)
@@ -140,7 +141,8 @@ def _code_factors(
             "each_moves_one_factor": each_monotone,
             "no_shared_factor": not shared,
             "q_tracks_each": q_tracks_each,
-            "holds": bool(codes) and each_monotone and not shared and q_tracks_each,
+            # None: nothing to judge (no continuous code).
+            "holds": (each_monotone and not shared and q_tracks_each) if codes else None,
             "problems": problems if codes else ["the model has no continuous code"],
         },
     }
@@ -185,8 +187,8 @@ def compute_code_factors(
     if unknown or not factors:
         raise ValueError(f"factors must be among {', '.join(STATISTICS)}, got {list(factors)}")
     real_images = np.asarray(real_images)
-    if real_images.ndim != 4 or len(real_images) < 3:
-        raise ValueError(f"real_images must be [N >= 3, H, W, C] in [0, 1], got shape {real_images.shape}")
+    if real_images.ndim != 4 or len(real_images) == 0:
+        raise ValueError(f"real_images must be [N > 0, H, W, C] in [0, 1], got shape {real_images.shape}")
     n_codes = handle.latent.continuous
     if effects is None:
         effects = compute_continuous_effects(handle, num_samples, values, seed, batch_size)
