@@ -7,7 +7,9 @@ stderr: ``cli.summary.evaluation_table``) and writes it, with figures, to
 ``<model_dir>/eval/<step>/`` (or --out_dir): report.json (unsupervised test
 accuracy of the categorical code, the lower bound L_I next to H(c), Q's code
 recovery, Fréchet distance and classifier score, what each continuous code
-controls), traversal_c<j>.png, categories.png and info_curve.png. See
+controls and ``code_factors``: whether each moves one factor monotonically,
+no two the same, and Q reads it on the real test images), traversal_c<j>.png,
+categories.png and info_curve.png. See
 ``infogan_tf.evaluation.evaluate`` for what each number means.
 
 Thin: the flags are the settings of ``ig.evaluate`` (``api.run.evaluate``).
