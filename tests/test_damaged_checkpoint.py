@@ -205,6 +205,21 @@ def test_an_unreadable_state_file_is_set_aside_when_training_goes_on_from_the_na
     assert rundir.latest_checkpoint(checkpoints) == os.path.join(checkpoints, "ckpt-6")
 
 
+def test_a_run_dir_in_use_is_refused_before_anything_is_set_aside(run_dir, fake_images, capsys):
+    """Setting aside happens under the run directory's lock: a second writer is refused with the directory as it was."""
+    _flip_bytes(run_dir)
+    before = snapshot(run_dir)
+    intact = os.path.join(run_dir, "checkpoints", "ckpt-2")
+    with rundir.RunDir(run_dir).lock():
+        held = snapshot(run_dir)
+        capsys.readouterr()
+        code = _run("infogan-train", run_dir, fake_images, f"--restore_checkpoint={intact}")
+        assert code == errors.USAGE_EXIT_CODE
+        assert "is already being written by this process" in _error_line("infogan-train", capsys)
+        assert snapshot(run_dir) == held
+    assert snapshot(run_dir) == before
+
+
 @pytest.mark.parametrize("prog", ["infogan-export", "infogan-evaluate"])
 def test_export_and_evaluate_read_the_named_checkpoint(run_dir, fake_images, capsys, prog):
     _flip_bytes(run_dir)
