@@ -2,14 +2,16 @@
 
 Intentionally thin: the flags given explicitly become one validated
 TrainConfig through ``api.configure.build_config`` (the rules ``ig.preset``
-shares), handed to ``ig.train`` (``api.run.train``). Every flag but the preset and
-the latent codes is generated from the config field of the same name (its
+shares), handed to ``ig.train`` (``api.run.train``). Every flag but the preset,
+the latent codes and --restore_checkpoint is generated from the config field of the same name (its
 help is the field's ``metadata["help"]`` in ``infogan_tf/config.py``); only
 flags given explicitly override --preset. A bad value is reported as one line
 naming the flag, with exit status 2, before TensorFlow is imported and before
 anything is written. Runtime failures (data, checkpoints, non-finite values,
 a lost worker) exit 1 with one line. SIGTERM (preemption) saves a checkpoint
 at the current step and exits 143; rerunning the same command resumes there.
+A damaged latest checkpoint is refused with a line naming the newest intact
+one; --restore_checkpoint=<it> resumes there (``training.rundir``).
 Exit 0 means the run reached --train_steps.
 
 Examples:
@@ -18,6 +20,7 @@ Examples:
   infogan-train --image_dir=~/my_images --image_size=64 --eval_fraction=0.05 --model_dir=runs/mine
   infogan-train --dataset=cifar10 --model_dir=runs/cifar10
   infogan-train --flagfile=my_run.flags
+  infogan-train --model_dir=runs/mnist --restore_checkpoint=runs/mnist/checkpoints/ckpt-500
 """
 
 from __future__ import annotations
