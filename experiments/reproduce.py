@@ -27,6 +27,13 @@ the resumed part, and the row says from which step it resumed). The results
 files are rewritten after every seed, so a long benchmark can be read while
 it runs.
 
+Below the seed table, a table of the continuous codes (Chen et al. 2016,
+Figure 2; ``evaluation.metrics.code_factors``, no labels): per seed, the
+factor each code moves most over -2..2 with its |Spearman rho| (monotone at
+>= 0.9), Q's |Pearson r| against that factor on the real test images
+(tracks at >= 0.8) and whether the run holds both halves; the same numbers
+are drawn in ``<runs_dir>/code_factors.png``.
+
 ``--curve`` scores every checkpoint the run kept: its test accuracy against
 the training time and step it took (the time and steps to
 ``--target_accuracy``), and the label-free check
@@ -130,6 +137,7 @@ def summarise(rows: list[dict], target: float) -> dict:
         "failed_runs": sum(1 for r in rows if r.get("error")),
         "seeds": len(rows),
         "target_accuracy": target,
+        "continuous_codes": continuous_codes_summary(rows),
     }
 
 
@@ -219,7 +227,106 @@ def markdown_table(rows: list[dict], summary: dict) -> str:
             f"Picked without labels among {pick['seeds']} seeds (highest label-free information): seed "
             f"{pick['seed']}, test accuracy {pick['accuracy']:.4f}{across}."
         )
+    codes = codes_table(rows)
+    return "\n".join(lines) + "\n" + ("\n" + codes if codes else "")
+
+
+CODE_PARTS = (
+    ("each_moves_one_factor", "each code moves one factor monotonically"),
+    ("no_shared_factor", "no two codes share one"),
+    ("q_tracks_each", "Q tracks each on the real test images"),
+)
+
+
+def continuous_codes_summary(rows: list[dict]) -> dict:
+    """How many scored seeds hold the continuous-code verdict (``code_factors``), and each part of it."""
+    verdicts = [r["continuous_codes_verdict"] for r in rows if r.get("continuous_codes_verdict")]
+    verdicts = [v for v in verdicts if v.get("holds") is not None]
+    keys = ["holds"] + [key for key, _ in CODE_PARTS]
+    return {"seeds": len(verdicts), **{key: sum(bool(v[key]) for v in verdicts) for key in keys}}
+
+
+def codes_table(rows: list[dict]) -> str:
+    """The continuous codes per seed as Markdown: each code's factor with |rho|, Q's |r| on real images ("" if none)."""
+    scored = [r for r in rows if r.get("continuous_factors")]
+    if not scored:
+        return ""
+    n_codes = max(len(r["continuous_factors"]) for r in scored)
+
+    def number(values, j):
+        value = values[j] if values and j < len(values) else None
+        return "–" if value is None else f"{value:.2f}"
+
+    header = "| seed | " + " | ".join(f"code {j} moves (\\|ρ\\|) | Q reads it (\\|r\\|)" for j in range(n_codes))
+    lines = [
+        "Continuous codes (`code_factors`): the factor each code moves most over −2..2 and its |Spearman ρ| "
+        "(monotone at ≥ 0.9); |Pearson r| of Q's output on the real test images against that factor (tracks at ≥ 0.8).",
+        "",
+        header + " | holds | problems |",
+        "|" + "---|" * (2 * n_codes + 3),
+    ]
+    for r in scored:
+        cells = []
+        for j in range(n_codes):
+            factor = r["continuous_factors"][j] if j < len(r["continuous_factors"]) else None
+            cells += [
+                f"{factor or 'none'} ({number(r.get('continuous_factor_rho'), j)})",
+                number(r.get("continuous_q_r"), j),
+            ]
+        verdict = r.get("continuous_codes_verdict") or {}
+        holds = {True: "yes", False: "no"}.get(verdict.get("holds"), "–")
+        problems = "; ".join(verdict.get("problems") or []).replace("|", "\\|")
+        lines.append(f"| {r['seed']} | " + " | ".join(cells) + f" | {holds} | {problems} |")
+    counts = continuous_codes_summary(rows)
+    if counts["seeds"]:
+        parts = ", ".join(f"{text}: {counts[key]}" for key, text in CODE_PARTS)
+        lines += ["", f"{counts['holds']} of {counts['seeds']} seeds hold both halves ({parts})."]
     return "\n".join(lines) + "\n"
+
+
+def code_factors_figure(rows: list[dict], path: str) -> bool:
+    """Draws each seed's continuous codes (|rho| of G's sweep, Q's |r| on real images) into ``path``; False if none."""
+    scored = [r for r in rows if r.get("continuous_factors")]
+    if not scored:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from infogan_tf.evaluation.metrics.code_factors import FACTORS, MONOTONE_RHO, TRACKS_R
+
+    colours = dict(zip(FACTORS, ("tab:blue", "tab:orange", "tab:green")))
+    markers = "osD^v"
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4), dpi=120, sharey=True)
+    try:
+        for ax, key, bar, title in (
+            (axes[0], "continuous_factor_rho", MONOTONE_RHO, "G: |Spearman ρ| over −2..2"),
+            (axes[1], "continuous_q_r", TRACKS_R, "Q on real test images: |Pearson r|"),
+        ):
+            for x, r in enumerate(scored):
+                for j, factor in enumerate(r["continuous_factors"]):
+                    values = r.get(key) or []
+                    if factor is None or j >= len(values) or values[j] is None:
+                        continue
+                    offset = (j - (len(r["continuous_factors"]) - 1) / 2) * 0.15
+                    ax.scatter(x + offset, values[j], color=colours.get(factor, "tab:gray"), marker=markers[j % 5])
+            ax.axhline(bar, color="black", linestyle="--", linewidth=1.0)
+            ax.set_xticks(range(len(scored)), [str(r["seed"]) for r in scored])
+            ax.set_xlabel("seed")
+            ax.set_title(title, fontsize=10)
+            ax.set_ylim(0.0, 1.05)
+            ax.grid(True, alpha=0.3)
+        handles = [plt.Line2D([], [], color=colours[f], marker="o", linestyle="", label=f) for f in FACTORS] + [
+            plt.Line2D([], [], color="gray", marker=markers[j % 5], linestyle="", label=f"code {j}")
+            for j in range(max(len(r["continuous_factors"]) for r in scored))
+        ]
+        axes[1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return True
 
 
 def _last_logged_info(model_dir: str):
@@ -360,6 +467,10 @@ def evaluate_seed(row: dict, eval_config, eval_data, classifier) -> dict:
         continuous_r2=s["continuous_r2"],
         continuous_r2_mean=sum(r2) / len(r2) if r2 else None,
         continuous_controls=s["continuous_controls"],
+        continuous_factors=s.get("continuous_factors"),
+        continuous_factor_rho=s.get("continuous_factor_rho"),
+        continuous_q_r=s.get("continuous_q_r"),
+        continuous_codes_verdict=evaluation.report.get("code_factors", {}).get("verdict"),
         frechet_distance=s.get("frechet_distance"),
         frechet_distance_real_test=s.get("frechet_distance_real_test"),
         classifier_score=s.get("classifier_score"),
@@ -484,6 +595,7 @@ def main(argv) -> None:
         report = {"command": sys.argv, "config": json.loads(base.to_json()), "rows": rows, **summary}
         fileio.write_text(os.path.join(runs_dir, "results.json"), json.dumps(report, indent=2))
         fileio.write_text(os.path.join(runs_dir, "results.md"), markdown_table(rows, summary))
+        code_factors_figure(rows, os.path.join(runs_dir, "code_factors.png"))
     print(markdown_table(rows, summarise(rows, f.target_accuracy)))
     print(f"{PROG}: results in {os.path.join(runs_dir, 'results.json')} and {os.path.join(runs_dir, 'results.md')}")
 

@@ -164,3 +164,67 @@ def test_a_constant_q_and_degenerate_inputs():
     assert out["verdict"]["problems"] == ["the model has no continuous code"]
     assert np.isnan(pearson_r(np.ones(5), np.arange(5)))
     assert pearson_r([1, 2, np.nan, 4], [2, 4, 5, 8]) == pytest.approx(1.0)
+
+
+def test_the_seed_table_shows_both_halves_per_seed_and_draws_them(tmp_path):
+    from experiments import reproduce
+
+    def verdict(holds, shared=False, problems=()):
+        return {
+            "each_moves_one_factor": True,
+            "no_shared_factor": not shared,
+            "q_tracks_each": holds,
+            "holds": holds,
+            "problems": list(problems),
+        }
+
+    rows = [
+        {
+            "seed": 0,
+            "accuracy": 0.98,
+            "continuous_factors": ["slant", "thickness"],
+            "continuous_factor_rho": [0.999, 0.97],
+            "continuous_q_r": [0.85, 0.81],
+            "continuous_codes_verdict": verdict(True),
+        },
+        {
+            "seed": 1,
+            "accuracy": 0.97,
+            "continuous_factors": ["slant", "slant"],
+            "continuous_factor_rho": [0.999, 0.99],
+            "continuous_q_r": [0.7, None],
+            "continuous_codes_verdict": verdict(
+                False, shared=True, problems=["codes 0, 1 move slant most: two codes share a factor"]
+            ),
+        },
+        {"seed": 2, "accuracy": 0.96},  # scored before code_factors existed
+        {"seed": 3, "error": "non-finite d_loss"},
+    ]
+    summary = reproduce.summarise(rows, target=0.95)
+    assert summary["continuous_codes"] == {
+        "seeds": 2,
+        "holds": 1,
+        "each_moves_one_factor": 2,
+        "no_shared_factor": 1,
+        "q_tracks_each": 1,
+    }
+    table = reproduce.markdown_table(rows, summary)
+    assert (
+        "| seed | code 0 moves (\\|ρ\\|) | Q reads it (\\|r\\|) | code 1 moves (\\|ρ\\|) | Q reads it (\\|r\\|) |"
+        in table
+    )
+    assert "| 0 | slant (1.00) | 0.85 | thickness (0.97) | 0.81 | yes |  |" in table
+    assert (
+        "| 1 | slant (1.00) | 0.70 | slant (0.99) | – | no | codes 0, 1 move slant most: two codes share a factor |"
+        in table
+    )
+    assert "| 2 | " not in table.split("Continuous codes")[1]
+    assert (
+        "1 of 2 seeds hold both halves (each code moves one factor monotonically: 2, no two codes share one: 1" in table
+    )
+
+    path = tmp_path / "code_factors.png"
+    assert reproduce.code_factors_figure(rows, str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not reproduce.code_factors_figure(rows[2:], str(tmp_path / "none.png"))
+    assert reproduce.codes_table(rows[2:]) == "" and not (tmp_path / "none.png").exists()
