@@ -268,3 +268,17 @@ def test_a_bad_restore_checkpoint_is_one_line(run_dir, other_run, fake_images, c
     }[bad]
     assert expected in message, message
     assert snapshot(run_dir) == before
+
+
+def test_the_python_api_takes_the_flag_the_refusal_names(run_dir):
+    """ig.export / ig.evaluate take ``restore_checkpoint=`` (the name in the refusal) as ``checkpoint=``."""
+    import infogan_tf as ig
+
+    _flip_bytes(run_dir)
+    intact = os.path.join(run_dir, "checkpoints", "ckpt-2")
+    with pytest.raises(ig.UsageError, match="give the checkpoint once"):
+        ig.export(run_dir, os.path.join(run_dir, "api_export"), checkpoint=intact, restore_checkpoint=intact + "x")
+    with pytest.raises(ig.UsageError, match="give the checkpoint once"):
+        ig.evaluate(run_dir, checkpoint=intact, restore_checkpoint=intact + "x")
+    ig.export(run_dir, os.path.join(run_dir, "api_export"), restore_checkpoint=intact)
+    assert os.listdir(os.path.join(run_dir, "api_export")) == ["2"]

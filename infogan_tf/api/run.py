@@ -92,6 +92,7 @@ def export(
     export_dir: str | os.PathLike[str],
     *,
     checkpoint: str | None = None,
+    restore_checkpoint: str | None = None,
     version: int | None = None,
     model_name: str | None = None,
     jit_compile: bool = False,
@@ -105,6 +106,7 @@ def export(
       model_dir: the training run (config.json + checkpoints/).
       export_dir: the model's base path; the version directory goes below it.
       checkpoint: a checkpoint prefix or directory (default: the latest in ``model_dir``).
+      restore_checkpoint: the same, under the name a damaged-checkpoint refusal gives (``--restore_checkpoint``).
       version: the version number (default: the checkpoint's step).
       model_name: the name in the warmup requests (default: ``export_dir``'s last component).
       jit_compile: compile the signatures with XLA (TF Serving then needs ``--xla_cpu_compilation_enabled``).
@@ -116,6 +118,7 @@ def export(
     for name, value in (("model_dir", model_dir), ("export_dir", export_dir)):
         if not value:
             raise errors.UsageError(f"--{name} is required")
+    checkpoint = _one_checkpoint(checkpoint, restore_checkpoint)
     from infogan_tf.serving import export as export_lib
 
     config = export_lib.ExportConfig(
@@ -138,7 +141,8 @@ def evaluate(
       model_dir: the training run.
       data: real images (``EvalData``) replacing the dataset's test and reference sets.
       classifier: a loaded sample-quality classifier replacing the cached one.
-      **settings: ``EvalConfig`` fields by flag name (``num_samples=``, ``sample_quality=False``, ...).
+      **settings: ``EvalConfig`` fields by flag name (``num_samples=``, ``sample_quality=False``, ...);
+        ``restore_checkpoint=`` is ``checkpoint=`` under the name a damaged-checkpoint refusal gives.
 
     Returns:
       ``EvalResult``: the report (dict) and the directory it was written to.
@@ -147,6 +151,8 @@ def evaluate(
       UsageError: an unknown or bad setting. Other InfoGANErrors: the run,
         checkpoint, classifier or data cannot be used; nothing is written then.
     """
+    if "restore_checkpoint" in settings:
+        settings["checkpoint"] = _one_checkpoint(settings.get("checkpoint"), settings.pop("restore_checkpoint"))
     _check_names("evaluation", settings, {f.name for f in dataclasses.fields(evaluate_lib.EvalConfig)})
     config = evaluate_lib.EvalConfig(model_dir=os.fspath(model_dir) if model_dir else "", **settings)
     problems = config.problems()
@@ -169,6 +175,13 @@ def sample(out: str, *, source: sample_lib.ImageSource | None = None, **settings
     """
     _check_names("sampling", settings, {f.name for f in dataclasses.fields(sample_lib.SampleConfig)} - {"out"})
     return sample_lib.sample(sample_lib.SampleConfig(out=out, **settings).validate(), source)
+
+
+def _one_checkpoint(checkpoint: str | None, restore_checkpoint: str | None) -> str | None:
+    """``checkpoint`` or its alias ``restore_checkpoint`` (the name a damaged-checkpoint refusal gives)."""
+    if checkpoint and restore_checkpoint and os.fspath(checkpoint) != os.fspath(restore_checkpoint):
+        raise errors.UsageError("give the checkpoint once: checkpoint= and restore_checkpoint= name different ones")
+    return checkpoint or restore_checkpoint
 
 
 def _check_names(what: str, settings: dict[str, Any], names: set[str]) -> None:
