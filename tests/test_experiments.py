@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import tiny_config
 
-from experiments import category_shades, label_free_pool, reproduce
+from experiments import bit_identity, category_shades, label_free_pool, reproduce
 
 pytestmark = pytest.mark.unit
 
@@ -180,3 +180,14 @@ def test_label_free_pool_ranks_each_run_once_over_every_table(tmp_path, capsys):
     assert label_free_pool.main([]) == 2
     assert label_free_pool.main([str(tmp_path / "a" / "b" / "nothing")]) == 1
     assert "too few to rank" in capsys.readouterr().err
+
+
+def test_bit_identity_names_each_variable_and_metric_that_differs_and_ignores_timings():
+    weights = {"g/kernel": np.arange(4.0), "d/bias": np.zeros(2)}
+    rows = [{"step": 1, "d_loss": 1.5, "elapsed_s": 3.0, "steps_per_sec": 2.0}]
+    same = bit_identity.compare(weights, dict(weights), rows, [{**rows[0], "elapsed_s": 9.0, "steps_per_sec": 1.0}])
+    assert same == bit_identity.Difference([], [])
+    nudged = {**weights, "g/kernel": np.nextafter(np.arange(4.0), 5.0), "q/new": np.ones(1)}
+    diff = bit_identity.compare(weights, nudged, rows, [{**rows[0], "d_loss": 1.5000001}, {"step": 2}])
+    assert diff.variables == ["q/new", "g/kernel"]
+    assert diff.metrics == ["1 rows against 2", "step 1: d_loss"]
