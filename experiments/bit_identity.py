@@ -104,9 +104,7 @@ def main(argv: list[str]) -> int:
         for side, source in (("before", base), ("after", here)):
             model_dir = os.path.join(out, side, name)
             if not os.path.exists(os.path.join(model_dir, "metrics.jsonl")):
-                _train(
-                    source, model_dir, VARIANTS[name], data.get(name, os.path.abspath(FLAGS.manual_dir)), FLAGS.steps
-                )
+                _train(source, model_dir, VARIANTS[name], fashion if name == "fashion" else mnist, FLAGS.steps)
             runs[side] = _read_run(model_dir)
         diff = compare(runs["before"][0], runs["after"][0], runs["before"][1], runs["after"][1])
         same &= not diff.variables and not diff.metrics
