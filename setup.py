@@ -51,6 +51,8 @@ setup(
             "pre-commit>=4.7,<5",
             "selenium>=4.30,<5",
         ],
+        # The speed benchmarks' PyTorch side (benchmarks/torch_baseline.py, step_vs_torch.py; CPU wheel).
+        "bench": ["torch>=2.13.0,<2.14"],
     },
     entry_points={
         "console_scripts": [

@@ -8,10 +8,12 @@ Prints one JSON document (and writes it to ``--output`` if given):
 What is measured (each part runs in its own Python subprocess, so its peak
 RSS is its own and one part's threads or caches cannot help another):
 
-* ``gemm_peak``: the fp32 GEMM rate of this machine, the best of
+* ``gemm_peak``: this machine's matmul rate per precision (``benchmarks.peak``:
+  float32, and bfloat16 where the CPU computes it natively), the best of
   ``--gemm_repeats`` ``tf.matmul`` timings of each ``--gemm_sizes`` square
   size, in GFLOP/s. Measured at the start and at the end of the run (the CPU
-  may be shared); efficiencies use the higher of the two.
+  may be shared); efficiencies use the higher of the two, each step against
+  the peak of the precision it computes in.
 * ``memory_bandwidth``: read rate of ``tf.reduce_sum`` over an array the
   size of the generator's weights (and over 64 MB), and the time to read the
   generator's weights once: a lower bound of a batch-1 serving call.
@@ -36,13 +38,18 @@ RSS is its own and one part's threads or caches cannot help another):
 * ``flops``: FLOPs per train step and per generated image from the layer
   shapes (``benchmarks.flops``), cross-checked against the MatMul/Conv2D*
   ops of the traced train step that are actually run.
-* ``torch_baseline``: ``benchmarks.torch_baseline`` (optional; eager
-  PyTorch, same architecture and update) if torch is installed.
+* ``torch_baseline``: ``benchmarks.torch_baseline --update=joint`` (the same
+  architecture and joint update in PyTorch) in every configuration a PyTorch
+  user of this CPU would try (eager and ``torch.compile``, float32 and, with
+  native bfloat16, bf16 autocast), each in its own process, if torch is
+  installed; the summary sets our fastest variant against PyTorch's fastest
+  and our fastest float32 variant against PyTorch's fastest float32.
 * ``default_vs_torch`` (with torch installed): ``benchmarks.step_vs_torch``
-  -- infogan-train's DEFAULT step (as ``train()`` runs it: alternating update,
-  affine real-image views, steps per loop) and the eager PyTorch two-update
-  paper step, alternated block by block in one run: images/s of both, their
-  ratio (target >= 1.5) and GFLOP/s of both.
+  -- infogan-train's DEFAULT step (as ``train()`` runs it) and its float32
+  form against the PyTorch two-update paper step in every configuration,
+  alternated block by block in one run: the like-with-like table and the
+  targets (default >= 1.5x PyTorch's fastest, float32 >= 1.2x PyTorch's
+  fastest float32).
 * ``peak_rss_mb`` of every part; ``load_average`` before and after each part;
   CPU time (all threads) per step or call next to wall time, a measure of the
   work that other processes on the machine change less.
@@ -69,14 +76,16 @@ import time
 from absl import app, flags
 
 from benchmarks import flops as flops_lib
-from benchmarks import harness, step_flops, step_vs_torch
+from benchmarks import harness, peak, step_flops, step_vs_torch
 from benchmarks.harness import PartError, distribution, timed
+from benchmarks.torch_baseline import configuration_name
 from infogan_tf import config as config_lib  # TF-free
 
 MIN_TIMED_STEPS = 50
 TRAIN_VARIANTS = (("float32", False), ("float32", True), ("bfloat16", False), ("bfloat16", True))
-# Targets of the performance issue, checked (not asserted) in the summary.
-TARGET_TORCH_RATIO = 3.0
+# Targets of the performance issues, checked (not asserted) in the summary.
+TARGET_TORCH_RATIO = step_vs_torch.TARGET_DEFAULT_RATIO  # our fastest variant / PyTorch's fastest configuration
+TARGET_TORCH_FLOAT32_RATIO = step_vs_torch.TARGET_FLOAT32_RATIO  # the same in float32 on both sides
 TARGET_TRAIN_PEAK_FRACTION = 0.5
 TARGET_SERVING_BATCH1_MS = 3.0
 TARGET_SERVING_1024_PEAK_FRACTION = 0.4
@@ -151,33 +160,6 @@ def train_config(spec: dict, model_dir: str) -> config_lib.TrainConfig:
 
 # ---------------------------------------------------------------------------
 # The parts.
-
-
-def job_gemm(spec: dict) -> dict:
-    """Best fp32 tf.matmul rate over square sizes: this machine's practical GEMM peak."""
-    import tensorflow as tf
-
-    matmul = tf.function(tf.matmul)
-    per_size, per_cpu_second = {}, {}
-    for n in spec["sizes"]:
-        a = tf.random.uniform([n, n], dtype=tf.float32)
-        b = tf.random.uniform([n, n], dtype=tf.float32)
-        matmul(a, b).numpy()  # trace and warm up
-        wall, cpu = [], []
-        for _ in range(spec["repeats"]):
-            cpu_start = time.process_time()
-            wall.append(timed(lambda a=a, b=b: matmul(a, b).numpy()))
-            cpu.append(time.process_time() - cpu_start)
-        per_size[str(n)] = 2 * n**3 / min(wall) / 1e9
-        per_cpu_second[str(n)] = 2 * n**3 / min(cpu) / 1e9
-    return {
-        "gflops_per_size": per_size,
-        "gflops": max(per_size.values()),
-        # FLOPs per CPU-second (one core busy for a second): what a core does
-        # when it runs, less sensitive to other processes than wall time.
-        "gflops_per_cpu_second_per_size": per_cpu_second,
-        "gflops_per_cpu_second": max(per_cpu_second.values()),
-    }
 
 
 def job_memory_bandwidth(spec: dict) -> dict:
@@ -343,7 +325,6 @@ def job_flop_graph(spec: dict) -> dict:
 
 
 JOBS = {
-    "gemm": job_gemm,
     "memory_bandwidth": job_memory_bandwidth,
     "train": job_train,
     "pipeline": job_pipeline,
@@ -358,30 +339,43 @@ JOBS = {
 
 
 def run_part(job: str, spec: dict, log) -> dict:
+    """One of this module's JOBS in a fresh interpreter (``harness.run_part``)."""
     return harness.run_part("benchmark", job, spec, log)
 
 
-def run_torch_baseline(spec: dict, log) -> dict:
-    log("running torch_baseline")
-    load_before = os.getloadavg()
-    proc = subprocess.run(
-        harness.module_argv(
-            "torch_baseline",
-            f"--steps={spec['steps']}",
-            f"--warmup_steps={spec['warmup_steps']}",
-            f"--batch_size={spec['batch_size']}",
-        ),
-        capture_output=True,
-        text=True,
-        env=harness.child_env(),
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.strip().startswith("{")]
-    if proc.returncode != 0 or not lines:
-        tail = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
-        return {"error": f"torch_baseline.py failed (exit {proc.returncode}): {tail[0]}"}
-    result = json.loads(lines[-1])
-    result["load_average"] = {"before": list(load_before), "after": list(os.getloadavg())}
-    return result
+def run_torch_baselines(spec: dict, native_bfloat16: bool, log) -> dict:
+    """The joint paper step in PyTorch, in every configuration (``step_vs_torch.torch_configurations``)."""
+    out = {}
+    for compiled, precision in step_vs_torch.torch_configurations(native_bfloat16):
+        name = configuration_name(compiled, precision)
+        log(f"running {name}")
+        load_before = os.getloadavg()
+        proc = subprocess.run(
+            harness.module_argv(
+                "torch_baseline",
+                "--update=joint",
+                f"--steps={spec['steps']}",
+                f"--warmup_steps={spec['warmup_steps']}",
+                f"--batch_size={spec['batch_size']}",
+                f"--images_npy={spec['images_npy']}",
+                f"--precision={precision}",
+                f"--compile={str(compiled).lower()}",
+            ),
+            capture_output=True,
+            text=True,
+            env=harness.child_env(),
+        )
+        lines = [line for line in proc.stdout.splitlines() if line.strip().startswith("{")]
+        if proc.returncode != 0 or not lines:
+            tail = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:] or ["(no output)"]
+            out[name] = {"error": f"torch_baseline failed (exit {proc.returncode}): {tail[0]}"}
+            continue
+        result = json.loads(lines[-1])
+        if "skipped" in result:
+            return {"skipped": result["skipped"]}
+        result["load_average"] = {"before": list(load_before), "after": list(os.getloadavg())}
+        out[name] = result
+    return out
 
 
 def _parse_variant(text: str) -> tuple[str, bool]:
@@ -430,8 +424,8 @@ def run_benchmark(log) -> dict:
             },
             log,
         )
-        gemm_spec = {"sizes": [int(s) for s in FLAGS.gemm_sizes], "repeats": FLAGS.gemm_repeats}
-        gemm_before = run_part("gemm", gemm_spec, log)
+        gemm = ([int(s) for s in FLAGS.gemm_sizes], FLAGS.gemm_repeats, log)
+        gemm_before = peak.measure(*gemm)
         report["memory_bandwidth"] = run_part(
             "memory_bandwidth", {"generator_weight_bytes": work.generator_weight_bytes, "repeats": 10}, log
         )
@@ -495,12 +489,21 @@ def run_benchmark(log) -> dict:
             report["flops"]["graph_check"] = graph
 
         if FLAGS.torch_baseline:
-            report["torch_baseline"] = run_torch_baseline(
-                {"steps": FLAGS.steps, "warmup_steps": FLAGS.warmup_steps, "batch_size": batch}, log
-            )
-            if "images_per_sec" in report["torch_baseline"]:
+            spec = {"steps": FLAGS.steps, "warmup_steps": FLAGS.warmup_steps, "batch_size": batch}
+            native_bfloat16 = "gflops" in gemm_before["bfloat16"]
+            torch = run_torch_baselines({**spec, "images_npy": images_npy}, native_bfloat16, log)
+            for entry in torch.values():
+                if isinstance(entry, dict) and "images_per_sec" in entry:
+                    entry["gflops"] = work.train_step_flops / (entry["median_ms"] / 1000) / 1e9
+            report["torch_baseline"] = torch
+            if any(isinstance(v, dict) and "images_per_sec" in v for v in torch.values()):
                 settings = step_vs_torch.Settings(
-                    batch, FLAGS.vs_torch_rounds, FLAGS.vs_torch_block_steps, max(FLAGS.warmup_steps, 10)
+                    batch,
+                    FLAGS.vs_torch_rounds,
+                    FLAGS.vs_torch_block_steps,
+                    max(FLAGS.warmup_steps, 10),
+                    gemm_sizes=tuple(gemm[0]),
+                    gemm_repeats=gemm[1],
                 )
                 try:
                     report["default_vs_torch"] = step_vs_torch.compare(images_npy, settings, log)
@@ -508,13 +511,7 @@ def run_benchmark(log) -> dict:
                     log(str(e))
                     report["default_vs_torch"] = {"error": str(e)}
 
-        gemm_after = run_part("gemm", gemm_spec, log)
-        report["gemm_peak"] = {
-            "before": gemm_before,
-            "after": gemm_after,
-            "gflops": max(gemm_before["gflops"], gemm_after["gflops"]),
-            "gflops_per_cpu_second": max(gemm_before["gflops_per_cpu_second"], gemm_after["gflops_per_cpu_second"]),
-        }
+        report["gemm_peak"] = peak.best(gemm_before, peak.measure(*gemm))
     finally:
         if FLAGS.work_dir is None:
             import shutil
@@ -528,23 +525,31 @@ def run_benchmark(log) -> dict:
 SERVING_PARTS = ("serving", "serving_xla")
 
 
+def _peak_of(report: dict, precision: str) -> dict:
+    """The measured peak of ``precision``; float32's where bfloat16 was not measured (no native bfloat16)."""
+    peaks = report["gemm_peak"]
+    return peaks[precision] if "gflops" in peaks.get(precision, {}) else peaks["float32"]
+
+
 def summarize(report: dict) -> dict:
-    """Efficiencies and the issue's targets, from the measured parts."""
-    peak = report["gemm_peak"]["gflops"]
-    peak_cpu = report["gemm_peak"]["gflops_per_cpu_second"]
+    """Efficiencies (each against the peak of its precision) and the issues' targets, from the measured parts."""
     failed = {k: v["error"] for k, v in report["train"].items() if "error" in v}
     train = {k: v for k, v in report["train"].items() if "error" not in v}
     servings = {key: report[key] for key in SERVING_PARTS if key in report}
-    for entry in list(train.values()) + [e for part in servings.values() for e in part["batches"].values()]:
-        entry["fraction_of_gemm_peak"] = entry["gflops"] / peak
+    serving_entries = [e for part in servings.values() for e in part["batches"].values()]
+    for entry, precision in [(e, e["mixed_precision"]) for e in train.values()] + [
+        (e, "float32") for e in serving_entries
+    ]:
+        peak_of = _peak_of(report, precision)
+        entry["fraction_of_gemm_peak"] = entry["gflops"] / peak_of["gflops"]
         # The same ratio per CPU-second of each: how well the CPU time spent is used.
-        entry["cpu_time_fraction_of_gemm"] = entry["gflops_per_cpu_second"] / peak_cpu
+        entry["cpu_time_fraction_of_gemm"] = entry["gflops_per_cpu_second"] / peak_of["gflops_per_cpu_second"]
     fastest_name = max(train, key=lambda k: train[k]["images_per_sec"])
     fastest = train[fastest_name]
     pipeline_ratio = report["input_pipeline"]["images_per_sec"] / fastest["images_per_sec"]
     report["input_pipeline"]["ratio_to_fastest_train_step"] = pipeline_ratio
     summary = {
-        "gemm_peak_gflops": peak,
+        "gemm_peak_gflops": {precision: entry.get("gflops") for precision, entry in report["gemm_peak"].items()},
         "train_images_per_sec": {k: v["images_per_sec"] for k, v in train.items()},
         "train_gflops": {k: v["gflops"] for k, v in train.items()},
         "train_fraction_of_gemm_peak": {k: v["fraction_of_gemm_peak"] for k, v in train.items()},
@@ -573,7 +578,7 @@ def summarize(report: dict) -> dict:
             **{f"train_{k}": v["peak_rss_mb"] for k, v in train.items()},
             "input_pipeline": report["input_pipeline"]["peak_rss_mb"],
             **{key: part["peak_rss_mb"] for key, part in servings.items()},
-            "gemm": report["gemm_peak"]["before"]["peak_rss_mb"],
+            "gemm": report["gemm_peak"]["float32"]["before"]["peak_rss_mb"],
         },
     }
     targets = {
@@ -582,33 +587,37 @@ def summarize(report: dict) -> dict:
             fastest["fraction_of_gemm_peak"], ">=", TARGET_TRAIN_PEAK_FRACTION
         ),
     }
-    torch = report.get("torch_baseline")
-    if torch and "images_per_sec" in torch:
-        summary["peak_rss_mb"]["torch_baseline"] = torch.get("peak_rss_mb")
-        targets["train_vs_eager_torch"] = harness.target(
-            fastest["images_per_sec"] / torch["images_per_sec"], ">=", TARGET_TORCH_RATIO
-        )
-        summary["torch_images_per_sec"] = torch["images_per_sec"]
-        summary["torch_images_per_cpu_second"] = torch.get("images_per_cpu_second")
-        if torch.get("images_per_cpu_second"):
-            summary["train_vs_eager_torch_per_cpu_second"] = {
-                k: v["images_per_cpu_second"] / torch["images_per_cpu_second"] for k, v in train.items()
-            }
-        versus = report.get("default_vs_torch", {})
-        if "target" in versus:
-            targets["default_step_vs_eager_torch_paper_step"] = versus["target"]
-            summary["default_step_vs_torch"] = {
-                "infogan_tf_images_per_sec": versus["infogan_tf_default_step"]["images_per_sec"],
-                "torch_images_per_sec": versus["torch_paper_step"]["images_per_sec"],
-                "images_per_sec_ratio": versus["images_per_sec_ratio"],
-                "infogan_tf_gflops": versus["infogan_tf_default_step"]["gflops"],
-                "torch_gflops": versus["torch_paper_step"]["gflops"],
-                "gflops_ratio": versus["gflops_ratio"],
-            }
-    else:
-        targets["train_vs_eager_torch"] = {
-            "skipped": (torch or {}).get("skipped") or (torch or {}).get("error") or "torch baseline not run"
+    torch = {
+        k: v for k, v in (report.get("torch_baseline") or {}).items() if isinstance(v, dict) and "images_per_sec" in v
+    }
+    if torch:
+        summary["torch_images_per_sec"] = {k: v["images_per_sec"] for k, v in torch.items()}
+        summary["torch_fraction_of_gemm_peak"] = {
+            k: v["gflops"] / _peak_of(report, v["precision"])["gflops"] for k, v in torch.items()
         }
+        summary["peak_rss_mb"].update({k: v.get("peak_rss_mb") for k, v in torch.items()})
+        # Like with like: our fastest variant against PyTorch's fastest configuration, and the same in float32.
+        for key, ours, theirs, threshold in (
+            ("train_vs_fastest_torch", train, torch, TARGET_TORCH_RATIO),
+            (
+                "train_float32_vs_fastest_torch_float32",
+                {k: v for k, v in train.items() if v["mixed_precision"] == "float32"},
+                {k: v for k, v in torch.items() if v["precision"] == "float32"},
+                TARGET_TORCH_FLOAT32_RATIO,
+            ),
+        ):
+            if ours and theirs:
+                mine = max(ours, key=lambda k: ours[k]["images_per_sec"])
+                best = max(theirs, key=lambda k: theirs[k]["images_per_sec"])
+                ratio = ours[mine]["images_per_sec"] / theirs[best]["images_per_sec"]
+                targets[key] = {**harness.target(ratio, ">=", threshold), "ours": mine, "torch": best}
+        versus = report.get("default_vs_torch", {})
+        if "targets" in versus:
+            targets.update(versus["targets"])
+            summary["default_vs_torch_table"] = versus["table"]
+    else:
+        raw = report.get("torch_baseline") or {}
+        targets["train_vs_fastest_torch"] = {"skipped": raw.get("skipped") or "torch baseline not run or failed"}
     # Serving targets: the better of the two exports, named.
     for b, name, figure, op, threshold in (
         ("1", "serving_batch1_latency_ms", lambda e: e["latency"]["median_ms"], "<=", TARGET_SERVING_BATCH1_MS),

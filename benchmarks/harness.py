@@ -82,17 +82,8 @@ def target(value: float, op: str, threshold: float) -> dict:
     return {"value": value, "target": f"{op} {threshold}", "met": bool(met)}
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return set(next(line.split(":", 1)[1].split() for line in f if line.startswith("flags")))
-    except (OSError, StopIteration):
-        return set()
-
-
 def environment() -> dict:
-    """Versions, the CPU (model, cores, its bfloat16 flags) and the command: what a figure was measured on."""
+    """Versions, the CPU (model, cores) and the command: what a figure was measured on."""
     import importlib.metadata as md
 
     versions = {}
@@ -115,7 +106,6 @@ def environment() -> dict:
         "packages": versions,
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
-        "cpu_bfloat16_flags": sorted(cpu_flags() & {"avx512_bf16", "amx_bf16"}),
         "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "command": " ".join(["python", program, *sys.argv[1:]]),
     }

@@ -39,6 +39,15 @@ def with_fields(cfg: config_lib.TrainConfig, **values) -> config_lib.TrainConfig
     return dataclasses.replace(cfg, **{p: dataclasses.replace(parts[p], **c) for p, c in changes.items()})
 
 
+def setting(cfg: config_lib.TrainConfig, name: str):
+    """The value of the field ``name`` (a flag name), in whichever part of ``cfg`` holds it."""
+    for part in dataclasses.fields(cfg):
+        value = getattr(cfg, part.name)
+        if name in {f.name for f in dataclasses.fields(value)}:
+            return getattr(value, name)
+    raise ValueError(f"{name} is not a field of TrainConfig")
+
+
 def paper_step_config(batch_size: int, model_dir: str, **settings) -> config_lib.TrainConfig:
     """The paper's objective (learned std) with the joint update, at ``batch_size``; ``settings`` override by name.
 

@@ -1,4 +1,4 @@
-"""OPTIONAL: eager PyTorch baseline of the infogan_tf train step, for speed comparison only.
+"""OPTIONAL: the infogan_tf train step in PyTorch, as a PyTorch user would run it, for speed comparison only.
 
 The same networks as ``infogan_tf.model.networks`` (the paper's MNIST architecture,
 Chen et al. 2016, App. C, Table 1; sizes read from infogan_tf's default
@@ -6,14 +6,21 @@ ModelConfig/LatentSpec) and the same update as ``infogan_tf.training.step.InfoGA
 forward pass (G on B codes, D/Q on [real; fake]), D/Q gradients from
 d_loss = V_D + lambda*MI and G gradients from g_loss = V_G(non-saturating) +
 lambda*MI, both from that one forward pass, then one Adam step each
-(2e-4 / 1e-3, beta1 0.5). Plain eager PyTorch, no torch.compile: what a user
-running a reference implementation would get.
+(2e-4 / 1e-3, beta1 0.5) -- or (``--update=alternating``, what
+``step_vs_torch`` times) the two-update step of common PyTorch InfoGANs.
 
-PyTorch is NOT a dependency of infogan_tf. Without it the script prints a
-JSON line ``{"skipped": ...}`` and exits 0. To run it:
+Every configuration a PyTorch user of a CPU would try: eager or
+``torch.compile`` (``--compile``: both networks compiled, inductor's default
+mode), float32 or bfloat16 autocast (``--precision=bfloat16``: the forward
+passes under ``torch.autocast("cpu", dtype=torch.bfloat16)``, losses and
+Adam in float32, as PyTorch's AMP recipe does). ``--images_npy`` trains on
+the same uint8 images as the infogan_tf side (default: random ones; the
+compute does not depend on the pixel values).
 
-    pip install torch        # CPU wheel; 2.13.0 was used for BUILD_NOTES
-    python -m benchmarks.torch_baseline --steps=60
+PyTorch is NOT a dependency of infogan_tf (``pip install -e .[bench]`` adds
+it). Without it the script prints a JSON line ``{"skipped": ...}`` and exits 0:
+
+    python -m benchmarks.torch_baseline --steps=60 --compile --precision=bfloat16
 
 Prints one JSON line: images/s at the median step time of ``--steps`` timed
 steps after ``--warmup_steps``, torch's version and thread count, peak RSS.
@@ -35,21 +42,33 @@ from absl import app, flags
 from benchmarks import harness
 from infogan_tf.config import TrainConfig
 
-flags.DEFINE_integer("steps", 60, "Timed steps.")
-flags.DEFINE_integer("warmup_steps", 10, "Untimed steps first.")
-flags.DEFINE_integer("batch_size", 64, "Batch size.")
-flags.DEFINE_integer("threads", 0, "torch.set_num_threads (0 = torch's default).")
-flags.DEFINE_boolean(
-    "serve", False, "Internal (step_vs_torch.py): after the warm-up, time blocks of steps asked for on stdin."
-)
-flags.DEFINE_enum(
-    "update",
-    "alternating",
-    ["alternating", "joint"],
-    "alternating: the two-update step (D+Q on real and fake, then G+Q on the same fake batch); "
-    "joint: one forward pass, simultaneous updates (infogan-train --update=joint).",
-)
+PRECISIONS = ("float32", "bfloat16")
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    flags.DEFINE_integer("steps", 60, "Timed steps.")
+    flags.DEFINE_integer("warmup_steps", 10, "Untimed steps first (torch.compile compiles in the first ones).")
+    flags.DEFINE_integer("batch_size", 64, "Batch size.")
+    flags.DEFINE_integer("threads", 0, "torch.set_num_threads (0 = torch's default).")
+    flags.DEFINE_boolean("compile", False, "torch.compile both networks (default: eager).")
+    flags.DEFINE_enum("precision", "float32", PRECISIONS, "bfloat16: forward passes under CPU bf16 autocast.")
+    flags.DEFINE_string("images_npy", None, "uint8 [N, H, W, C] training images (default: random ones).")
+    flags.DEFINE_boolean(
+        "serve", False, "Internal (step_vs_torch.py): after the warm-up, time blocks of steps asked for on stdin."
+    )
+    flags.DEFINE_enum(
+        "update",
+        "alternating",
+        ["alternating", "joint"],
+        "alternating: the two-update step (D+Q on real and fake, then G+Q on the same fake batch); "
+        "joint: one forward pass, simultaneous updates (infogan-train --update=joint).",
+    )
+
+
+def configuration_name(compiled: bool, precision: str) -> str:
+    """How the report names a PyTorch configuration: ``torch eager float32``, ``torch compile bfloat16``, ..."""
+    return f"torch {'compile' if compiled else 'eager'} {precision}"
 
 
 def build(torch, cfg: TrainConfig):
@@ -127,8 +146,19 @@ def run(torch) -> dict:
     g_opt = torch.optim.Adam(generator.parameters(), lr=o.g_learning_rate, betas=(o.beta1, o.beta2))
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=o.d_learning_rate, betas=(o.beta1, o.beta2))
     h, w, ch = cfg.model.image_shape
-    data = torch.randint(0, 256, (60000, ch, h, w), dtype=torch.uint8)
+    if FLAGS.images_npy:
+        import numpy as np
+
+        data = torch.from_numpy(np.load(FLAGS.images_npy)).permute(0, 3, 1, 2).contiguous()  # NHWC -> NCHW
+    else:
+        data = torch.randint(0, 256, (60000, ch, h, w), dtype=torch.uint8)
     half_log_2pi = 0.5 * math.log(2 * math.pi)
+    if FLAGS.compile:
+        generator, discriminator = torch.compile(generator), torch.compile(discriminator)
+
+    def autocast():
+        """The forward passes' precision: CPU bf16 autocast, or float32 (a disabled autocast)."""
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=FLAGS.precision == "bfloat16")
 
     def sample():
         z = torch.rand(b, lat.noise_dim) * 2 - 1
@@ -137,6 +167,7 @@ def run(torch) -> dict:
         return torch.cat([z, f.one_hot(cat, k).float(), cont], dim=1), cat, cont
 
     def mi_loss(cat, cont, cat_logits, mean, log_std):
+        cat_logits, mean, log_std = cat_logits.float(), mean.float(), log_std.float()  # losses in float32
         ce = f.cross_entropy(cat_logits, cat, reduction="none")
         nll = (half_log_2pi + log_std + 0.5 * ((cont - mean) * torch.exp(-log_std)) ** 2).sum(1)
         return o.lambda_cat * ce + o.lambda_cont * nll
@@ -145,8 +176,10 @@ def run(torch) -> dict:
         """One forward pass of [real; fake]; D/Q and G gradients from it; both Adam steps."""
         real = data[torch.randint(0, data.shape[0], (b,))].float() / 127.5 - 1.0
         zc, cat, cont = sample()
-        fake = generator(zc)
-        d_logit, cat_logits, mean, log_std = discriminator(torch.cat([real, fake]))
+        with autocast():
+            fake = generator(zc)
+            d_logit, cat_logits, mean, log_std = discriminator(torch.cat([real, fake]))
+        d_logit = d_logit.float()
         real_logit, fake_logit = d_logit[:b], d_logit[b:]
         mi = mi_loss(cat, cont, cat_logits[b:], mean[b:], log_std[b:])
         d_loss = (f.softplus(-real_logit) + f.softplus(fake_logit) + mi).mean()
@@ -166,9 +199,11 @@ def run(torch) -> dict:
         """The two-update step of common PyTorch InfoGANs: D+Q on real and fake (separate calls), then G+Q."""
         real = data[torch.randint(0, data.shape[0], (b,))].float() / 127.5 - 1.0
         zc, cat, cont = sample()
-        fake = generator(zc)
-        real_logit = discriminator(real)[0]
-        fake_logit, cat_logits, mean, log_std = discriminator(fake.detach())
+        with autocast():
+            fake = generator(zc)
+            real_logit = discriminator(real)[0].float()
+            fake_logit, cat_logits, mean, log_std = discriminator(fake.detach())
+        fake_logit = fake_logit.float()
         d_loss = (
             f.softplus(-real_logit) + f.softplus(fake_logit) + mi_loss(cat, cont, cat_logits, mean, log_std)
         ).mean()
@@ -176,7 +211,9 @@ def run(torch) -> dict:
         d_loss.backward()
         d_opt.step()
         # G (and its hold on Q) against the updated D, on the same fake batch.
-        fake_logit, cat_logits, mean, log_std = discriminator(fake)
+        with autocast():
+            fake_logit, cat_logits, mean, log_std = discriminator(fake)
+        fake_logit = fake_logit.float()
         g_loss = (f.softplus(-fake_logit) + mi_loss(cat, cont, cat_logits, mean, log_std)).mean()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -193,9 +230,7 @@ def run(torch) -> dict:
             step()
             return 1
 
-        harness.serve(
-            run_steps, ready={"framework": "torch (eager)", "update": FLAGS.update, "torch": torch.__version__}
-        )
+        harness.serve(run_steps, ready={**described(torch), "update": FLAGS.update})
         return {}
     times, losses = [], []
     cpu_start = time.process_time()
@@ -206,10 +241,8 @@ def run(torch) -> dict:
     cpu_per_step = (time.process_time() - cpu_start) / FLAGS.steps
     median = statistics.median(times)
     return {
-        "framework": "torch (eager)",
+        **described(torch),
         "update": FLAGS.update,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
         "batch_size": b,
         "steps": FLAGS.steps,
         "median_ms": 1000 * median,
@@ -223,13 +256,24 @@ def run(torch) -> dict:
     }
 
 
+def described(torch) -> dict:
+    """What runs: the configuration's name, its settings, torch's version and threads."""
+    return {
+        "framework": configuration_name(FLAGS.compile, FLAGS.precision),
+        "compile": FLAGS.compile,
+        "precision": FLAGS.precision,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+
+
 def main(argv) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
         import torch
     except ImportError:
-        print(json.dumps({"skipped": "torch is not installed (optional: pip install torch)"}))
+        print(json.dumps({"skipped": "torch is not installed (optional: pip install -e .[bench])"}))
         print("torch_baseline: torch is not installed; skipped (it is optional)", file=sys.stderr)
         return
     result = run(torch)
@@ -239,4 +283,5 @@ def main(argv) -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    define_flags()
     app.run(main)
