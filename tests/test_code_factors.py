@@ -80,7 +80,7 @@ def test_a_shearing_and_a_thickening_code_are_named_and_read_by_a_perfect_q():
     assert slant["monotone"] and thickness["monotone"]
     # A shear keeps the deskewed width; thickening widens it monotonically but little: named by size.
     assert abs(slant["spearman_rho"]["width"]) < 0.9
-    assert abs(thickness["sweep_range_sd"]["width"]) < 0.5 * abs(thickness["sweep_range_sd"]["thickness"])
+    assert abs(thickness["sweep_change_sd"]["width"]) < 0.5 * abs(thickness["sweep_change_sd"]["thickness"])
     assert slant["q_abs_r"] == pytest.approx(1.0) and thickness["q_abs_r"] == pytest.approx(1.0)
     assert out["shared_factors"] == {}
     assert out["verdict"] == {
@@ -114,10 +114,12 @@ def test_a_code_that_moves_its_factor_both_ways_is_not_monotone():
     images, _ = real_digits(100)
     out = compute_code_factors(handle(u_shaped, reads_the_factors), images, num_samples=4, seed=1)
     assert out["codes"][0]["monotone"] and not out["codes"][1]["monotone"]
-    # Named by how far it moves the factor either way, though its net slope is nil.
-    assert out["codes"][1]["factor"] == "thickness" and out["codes"][1]["abs_rho"] < 0.5
-    assert not out["verdict"]["each_moves_one_factor"] and not out["verdict"]["holds"]
-    assert any(p.startswith("code 1 moves") and p.endswith("not monotone") for p in out["verdict"]["problems"])
+    # No net change one way: the code is named for no factor (so it shares none).
+    assert out["codes"][1]["factor"] is None and out["codes"][1]["abs_rho"] is None
+    assert abs(out["codes"][1]["spearman_rho"]["thickness"]) < 0.5
+    assert not out["verdict"]["each_moves_one_factor"] and out["verdict"]["no_shared_factor"]
+    assert not out["verdict"]["holds"]
+    assert out["verdict"]["problems"][0].startswith("code 1 moves none of slant, width, thickness one way: at most")
 
 
 def test_q_that_returns_noise_does_not_track_and_a_noisy_reading_sits_between():

@@ -11,14 +11,16 @@ both measured here without labels:
    spaced values, with the noise z and the categorical codes held at each of
    64 seeded draws and the other continuous codes at 0; per draw, Spearman
    rho of code against factor, then the mean over draws. The factor a code
-   *moves most* is the one it changes most over the sweep, either way: the
-   mean over draws of the factor's range (max - min) along the sweep, in
-   standard deviations of that factor over the real images -- not the
-   largest |rho|, because rho only ranks: a thickness code also widens the
-   digit by a fraction of a pixel, which is monotone too (rho 1) but no
-   change of width anyone would see. The code moves its factor
-   *monotonically* when |rho| >= 0.9 there. Two codes that move the same
-   factor most share it.
+   *moves most* is the one it changes most over the sweep: the mean
+   least-squares slope over the draws times the sweep's span, in standard
+   deviations of that factor over the real images; below 0.1 of one for
+   every factor, the code moves none. Not the largest |rho|, because rho
+   only ranks: a thickness code also widens the digit by a fraction of a
+   pixel, which is monotone too (rho 1) but no change of width anyone would
+   see. (Nor the range along the sweep, which the jitter of a statistic
+   such as thickness inflates.) The code moves its factor *monotonically*
+   when |rho| >= 0.9 there. Two codes that move the same factor most share
+   it.
 2. **Q's half** -- Q's continuous output j (``encode`` -> ``continuous_mean``)
    on *real* images tracks the factor code j moves in generated ones:
    |Pearson r| >= 0.8 between output j and that factor of the real images.
@@ -48,6 +50,7 @@ from infogan_tf.evaluation.metrics.image_statistics import STATISTICS, image_sta
 FACTORS = ("slant", "width", "thickness")
 MONOTONE_RHO = 0.9  # |Spearman rho| of a code against its factor over the sweep
 TRACKS_R = 0.8  # |Pearson r| of Q's output against that factor on real images
+MIN_CHANGE_SD = 0.1  # a code moves a factor when it changes it by this many real SDs over the sweep
 
 
 def pearson_r(x: np.ndarray, y: np.ndarray) -> float:
@@ -64,34 +67,35 @@ def pearson_r(x: np.ndarray, y: np.ndarray) -> float:
 
 def _code_factors(
     sweep_rho: np.ndarray,
-    sweep_range: np.ndarray,
+    sweep_change: np.ndarray,
     q_continuous: np.ndarray,
     real_factors: np.ndarray,
     factors: Sequence[str],
     monotone_rho: float,
     tracks_r: float,
+    min_change_sd: float,
 ) -> dict:
     """The per-code table and the verdict (pure numpy core).
 
     Args:
       sweep_rho: [n_codes, n_factors] mean Spearman rho of each code against
         each factor over its sweep (NaN: the factor never varied).
-      sweep_range: [n_codes, n_factors] mean range (max - min) of each
-        factor along the sweep, in the factor's units.
+      sweep_change: [n_codes, n_factors] mean change of each factor over the
+        whole sweep (slope x span), in the factor's units.
       q_continuous: [N, n_codes] Q's continuous output on N real images.
       real_factors: [N, n_factors] the factors of those images.
       factors: the factor names, in column order.
-      monotone_rho, tracks_r: the thresholds.
+      monotone_rho, tracks_r, min_change_sd: the thresholds.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a factor with no finite value: NaN spread, skipped below.
         spread = np.nanstd(real_factors, axis=0)
     spread = np.where(np.isfinite(spread) & (spread > 0), spread, np.nan)
     codes: list[dict[str, Any]] = []
-    for j, (rhos, moved) in enumerate(zip(sweep_rho, sweep_range)):
-        in_sd = moved / spread
-        size = np.where(np.isfinite(in_sd) & np.isfinite(rhos), in_sd, 0.0)
-        best = int(np.argmax(size)) if size.max() > 0 else None
+    for j, (rhos, change) in enumerate(zip(sweep_rho, sweep_change)):
+        in_sd = change / spread
+        size = np.where(np.isfinite(in_sd) & np.isfinite(rhos), np.abs(in_sd), 0.0)
+        best = int(np.argmax(size)) if size.max() >= min_change_sd else None
         q_r = [pearson_r(q_continuous[:, j], real_factors[:, k]) for k in range(len(factors))]
         abs_rho = float(abs(rhos[best])) if best is not None else None
         abs_r = float(abs(q_r[best])) if best is not None and np.isfinite(q_r[best]) else None
@@ -102,7 +106,7 @@ def _code_factors(
                 "abs_rho": abs_rho,
                 "monotone": abs_rho is not None and abs_rho >= monotone_rho,
                 "spearman_rho": {name: float(rhos[k]) for k, name in enumerate(factors)},
-                "sweep_range_sd": {name: float(in_sd[k]) for k, name in enumerate(factors)},
+                "sweep_change_sd": {name: float(in_sd[k]) for k, name in enumerate(factors)},
                 "q_abs_r": abs_r,
                 "q_tracks": abs_r is not None and abs_r >= tracks_r,
                 "q_pearson_r": {name: q_r[k] for k, name in enumerate(factors)},
@@ -112,7 +116,11 @@ def _code_factors(
     problems = []
     for c in codes:
         if c["factor"] is None:
-            problems.append(f"code {c['code']} moves none of {', '.join(factors)}")
+            largest = max((abs(v) for v in c["sweep_change_sd"].values() if np.isfinite(v)), default=0.0)
+            problems.append(
+                f"code {c['code']} moves none of {', '.join(factors)} one way: at most {largest:.2f} "
+                f"real-image SD over the sweep (< {min_change_sd})"
+            )
         elif not c["monotone"]:
             problems.append(
                 f"code {c['code']} moves {c['factor']} most, at |rho| {c['abs_rho']:.2f} < {monotone_rho}: not monotone"
@@ -134,7 +142,7 @@ def _code_factors(
     q_tracks_each = all(c["q_tracks"] for c in codes)
     return {
         "factors": list(factors),
-        "thresholds": {"monotone_rho": monotone_rho, "tracks_r": tracks_r},
+        "thresholds": {"monotone_rho": monotone_rho, "tracks_r": tracks_r, "min_change_sd": min_change_sd},
         "codes": codes,
         "shared_factors": shared,
         "verdict": {
@@ -175,8 +183,8 @@ def compute_code_factors(
     Returns:
       dict with ``factors``, ``thresholds``, ``codes`` (per code: ``factor``
       (moved most), ``abs_rho`` (its |Spearman rho|), ``monotone``,
-      ``spearman_rho`` and ``sweep_range_sd`` (how far the sweep moves it, in
-      real standard deviations) per factor, ``q_abs_r`` (|Pearson r| of Q's output
+      ``spearman_rho`` and ``sweep_change_sd`` (its mean change over the
+      sweep, in real standard deviations) per factor, ``q_abs_r`` (|Pearson r| of Q's output
       against the factor on the real images), ``q_tracks``, ``q_pearson_r``
       per factor),
       ``shared_factors`` and ``verdict`` (``each_moves_one_factor``,
@@ -200,6 +208,8 @@ def compute_code_factors(
     if q_continuous.shape != (len(real_images), n_codes):
         raise ValueError(f"q_continuous must be [{len(real_images)}, {n_codes}], got shape {q_continuous.shape}")
 
+    span = np.array([np.ptp(e["values"]) for e in effects], np.float64).reshape(n_codes, 1)
+
     def table(field: str) -> np.ndarray:
         rows = [[e["statistics"][name][field] for name in factors] for e in effects]
         return np.array(rows, np.float64).reshape(n_codes, len(factors))
@@ -209,12 +219,13 @@ def compute_code_factors(
     return {
         **_code_factors(
             table("spearman_rho"),
-            table("mean_range"),
+            table("slope") * span,
             q_continuous,
             real_factors,
             factors,
             MONOTONE_RHO,
             TRACKS_R,
+            MIN_CHANGE_SD,
         ),
         "real_images": len(real_images),
     }

@@ -55,9 +55,7 @@ def sweep_effects(values: np.ndarray, statistics: dict[str, np.ndarray]) -> dict
     Returns:
       dict with ``statistics``: name -> {``spearman_rho`` (mean per-input
       rho), ``slope`` (mean change per unit of code, least squares),
-      ``mean_range`` (mean over inputs of max - min along the sweep: how
-      far the code moves it, either way), ``mean_curve`` ([V] mean over
-      inputs)}; and ``strongest`` /
+      ``mean_curve`` ([V] mean over inputs)}; and ``strongest`` /
       ``strongest_rho``: the statistic with the largest |rho|.
     """
     values = np.asarray(values, np.float64)
@@ -74,7 +72,6 @@ def sweep_effects(values: np.ndarray, statistics: dict[str, np.ndarray]) -> dict
         out[name] = {
             "spearman_rho": rhos[name],
             "slope": float(slopes.mean()) if slopes.size else float("nan"),
-            "mean_range": float(np.ptp(table[finite], axis=1).mean()) if finite.any() else float("nan"),
             "mean_curve": [float(v) for v in np.nanmean(table, axis=0)] if finite.any() else [],
         }
     ranked = [(abs(rho), name) for name, rho in rhos.items() if np.isfinite(rho)]
