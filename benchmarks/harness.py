@@ -2,8 +2,8 @@
 
 * Timing: :func:`timed`, :func:`distribution` (median, mean, p10, p90 of step
   or call times), :func:`peak_rss_mb`, :func:`target` (a figure against a
-  target: reported, never asserted), :func:`environment` (versions, CPU, its
-  bfloat16 flags, the command).
+  target: reported, never asserted), :func:`environment` (versions, CPU,
+  the command; ``peak.py`` reports the CPU's bfloat16 flags).
 * Parts: :func:`run_part` runs one job of a benchmark module in a fresh
   interpreter (``python -m benchmarks.harness MODULE JOB SPEC``), so its peak
   RSS is its own and one part's threads or caches cannot help another; the
