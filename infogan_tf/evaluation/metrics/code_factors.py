@@ -9,21 +9,23 @@ both measured here without labels:
    sweep of :mod:`~infogan_tf.evaluation.metrics.continuous_effects`: each
    code swept over -2..2 (beyond the Uniform(-1, 1) prior) at 9 evenly
    spaced values, with the noise z and the categorical codes held at each of
-   64 seeded draws and the other continuous codes at 0; per draw, Spearman
-   rho of code against factor, then the mean over draws. The factor a code
-   *moves most* is the one it changes most over the sweep: the mean
-   least-squares slope over the draws times the sweep's span, in standard
-   deviations of that factor over the real images; below 0.1 of one for
-   every factor, the code moves none. Not the largest |rho|, because rho
-   only ranks: a thickness code also widens the digit by a fraction of a
-   pixel, which is monotone too (rho 1) but no change of width anyone would
-   see. (Nor the range along the sweep, which the jitter of a statistic
-   such as thickness inflates.) The code moves its factor *monotonically*
-   when |rho| >= 0.9 there. Two codes that move the same factor most share
-   it.
+   64 seeded draws and the other continuous codes at 0 (``infogan-evaluate``'s
+   defaults: --sweep_lo, --sweep_hi, --sweep_values, --sweep_samples, --seed);
+   per draw, Spearman rho of code against factor, then the mean over draws.
+   The factor a code *moves most* is the one it changes most over the
+   sweep: the mean least-squares slope over the draws times the sweep's
+   span, in standard deviations of that factor over the real images; below
+   0.1 of one for every factor, the code moves none. Not the largest |rho|,
+   because rho only ranks: a thickness code also widens the digit by a
+   fraction of a pixel, which is monotone too (rho 1) but no change of
+   width anyone would see. (Nor the range along the sweep, which the jitter
+   of a statistic such as thickness inflates.) The code moves its factor
+   *monotonically* when |rho| >= 0.9 there. Two codes that move the same
+   factor most share it.
 2. **Q's half** -- Q's continuous output j (``encode`` -> ``continuous_mean``)
-   on *real* images tracks the factor code j moves in generated ones:
-   |Pearson r| >= 0.8 between output j and that factor of the real images.
+   on *real* images (``infogan-evaluate``: the test split) tracks the factor
+   code j moves in generated ones: |Pearson r| >= 0.8 between output j and
+   that factor of the real images.
 
 The factors are statistics of :mod:`~infogan_tf.evaluation.metrics.image_statistics`:
 ``slant`` (shear angle of the ink), ``width`` (horizontal spread after
