@@ -11,11 +11,9 @@ import base64
 import fnmatch
 import io
 import json
-import os
 import pathlib
 import re
 import socket
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -518,8 +516,7 @@ def test_upload_size_is_read_before_decoding():
 
 
 def test_the_load_benchmark_counts_every_request(backend):
-    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
-    import explorer_load
+    from benchmarks import explorer_load
 
     with ExplorerServer(backend) as server:
         report = explorer_load.measure(server.url, concurrency=3, requests=12, seconds=60, kind="mix", warmup=2, seed=0)

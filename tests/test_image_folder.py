@@ -96,7 +96,7 @@ def test_images_of_the_training_size_are_read_bit_exact(tmp_path):
 
 @pytest.mark.unit
 def test_a_tfds_split_written_as_pngs_reads_back_as_the_same_array(tmp_path):
-    # What benchmarks/folder_vs_tfds.py relies on for "the same batches" from both paths.
+    # What experiments/folder_vs_tfds.py relies on for "the same batches" from both paths.
     import tensorflow_datasets as tfds
 
     from infogan_tf.data.datasets import load_train_images

@@ -260,7 +260,7 @@ class InfoGANExportModule(tf.Module):
         # G's upconvolutions: without XLA, TF's transposed convolution is most of G's time at batch >= 64
         # and the sub-pixel form of the same map is ~1.5x faster there (slower below ~8 images: "auto"
         # picks by batch size); XLA's own transposed convolution beats its sub-pixel form at batch 1 and
-        # 64 (benchmarks/deconv_forms.py, BUILD_NOTES "Export").
+        # 64 (experiments/deconv_forms.py, BUILD_NOTES "Export").
         self._upsample = None if jit_compile else upsampling.auto
         self._generator_fn: Callable = self._generator_math
         self._encoder_fn: Callable = self._encoder_math

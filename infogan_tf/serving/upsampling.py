@@ -4,7 +4,7 @@ The exported generator computes the same map as training, with the same
 weights, but TF's transposed convolution is most of G's time on a CPU at
 batch >= 64, and the sub-pixel form of it (one 3x3 convolution and a phase
 interleave) is about 1.5x faster there and slower below ~8 images
-(``benchmarks/deconv_forms.py``). :func:`auto` picks by the batch size at run
+(``experiments/deconv_forms.py``). :func:`auto` picks by the batch size at run
 time; the XLA export keeps TF's transposed convolution, which XLA compiles
 faster at batch 1 and 64. G may have any number of upconvolutions: each
 4x4 stride-2 one takes the sub-pixel form, any other runs as the Keras layer.
@@ -18,7 +18,7 @@ import tensorflow as tf
 
 # "auto" uses the sub-pixel form from this batch size on: on a 2-core CPU TF's
 # transposed convolution was faster at 1 image, even at 4, slower from 8 on
-# (benchmarks/deconv_forms.py).
+# (experiments/deconv_forms.py).
 SUBPIXEL_MIN_BATCH = 8
 
 # Kernel row (or column) of a 4x4, stride-2, "same" transposed convolution that

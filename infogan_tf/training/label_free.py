@@ -28,7 +28,7 @@ of the first code to ``metrics.jsonl`` and TensorBoard;
 ``infogan-evaluate`` runs :func:`view_consistency` on the held-out images
 (``evaluation.evaluate``; this module is the metric's one home, in the
 lowest layer that uses it). How well it predicts the
-labelled accuracy on this project's own runs: ``benchmarks/results/README.md``.
+labelled accuracy on this project's own runs: ``experiments/results/README.md``.
 """
 
 from __future__ import annotations
