@@ -218,6 +218,22 @@ def test_the_evaluation_table_reads_the_report():
     ]
 
 
+def test_the_evaluation_table_says_what_each_continuous_code_means_and_whether_q_reads_it():
+    factors = {"continuous_factors": ["slant", "width"], "continuous_factor_rho": [0.99, 0.71]}
+    report = {
+        **REPORT,
+        "summary": {**REPORT["summary"], **factors, "continuous_q_r": [0.83, 0.4], "continuous_codes_hold": False},
+        "code_factors": {"verdict": {"problems": ["code 1 moves width most, at |rho| 0.71 < 0.9: not monotone"]}},
+    }
+    assert summary.evaluation_table(report).splitlines()[-3:] == [
+        "continuous code 0 means          slant (|rho| 0.99); Q reads it on test images at |r| 0.83",
+        "continuous code 1 means          width (|rho| 0.71); Q reads it on test images at |r| 0.40",
+        "continuous codes                 code 1 moves width most, at |rho| 0.71 < 0.9: not monotone",
+    ]
+    report["summary"]["continuous_codes_hold"] = True
+    assert summary.evaluation_table(report).splitlines()[-1].endswith("one factor each, Q tracks each")
+
+
 def test_the_evaluation_table_leaves_out_what_was_not_measured():
     report = {
         "model": {"latent": {"categorical": [], "continuous": 0}},

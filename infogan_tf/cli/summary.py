@@ -145,9 +145,20 @@ def _rows(report: dict) -> list[tuple[str, str]]:
     if "frechet_distance" in s:
         for key, name in (("frechet_distance", "Fréchet distance"), ("classifier_score", "classifier score")):
             rows.append((name, f"{_number(s.get(key), 2)} (real test images: {_number(s.get(key + '_real_test'), 2)})"))
-    for j, (name, rho) in enumerate(zip(s.get("continuous_controls") or [], s.get("continuous_controls_rho") or [])):
-        what = f"{name} (Spearman rho {_number(rho, 2)})" if name else "nothing measurable"
-        rows.append((f"continuous code {j} controls", what))
+    factors = s.get("continuous_factors")
+    if factors is None:  # a report written before code_factors: what each code's sweep moves most
+        controls = zip(s.get("continuous_controls") or [], s.get("continuous_controls_rho") or [])
+        for j, (name, rho) in enumerate(controls):
+            what = f"{name} (Spearman rho {_number(rho, 2)})" if name else "nothing measurable"
+            rows.append((f"continuous code {j} controls", what))
+        return rows
+    for j, (name, rho, r) in enumerate(zip(factors, s["continuous_factor_rho"], s["continuous_q_r"])):
+        what = f"{name} (|rho| {_number(rho, 2)}); Q reads it on test images at |r| {_number(r, 2)}"
+        rows.append((f"continuous code {j} means", what if name else "no factor measurably"))
+    if factors:
+        problems = ((report.get("code_factors") or {}).get("verdict") or {}).get("problems") or []
+        held = "one factor each, Q tracks each" if s.get("continuous_codes_hold") else "; ".join(problems) or "no"
+        rows.append(("continuous codes", held))
     return rows
 
 
