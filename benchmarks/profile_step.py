@@ -14,7 +14,11 @@ buffer TF ships) and sums the duration of every TF op the executor ran
 * ``views``: the second views of the real images (``data.augment``'s warp):
   ops under a ``second_views``/``random_affine``/``affine_warp``/``deskew``
   name scope, and the step's own gathers and random draws outside the
-  networks (the warp's gathers and its stateless random moves);
+  networks (the warp's gathers and its stateless random moves). The step
+  gives the views no name scope of their own on purpose: one changes the
+  bfloat16 step's bits (oneDNN's graph rewrites follow node names;
+  ``python -m experiments.bit_identity`` found the default variant
+  different), so this class undercounts and the warp's arithmetic is "other";
 * ``batch_norm``: ops inside the networks' batch-norm layers (``bn*``
   scopes), forward and gradient;
 * ``cast``: ``Cast`` ops (the mixed-precision policy's float32 <-> bfloat16);

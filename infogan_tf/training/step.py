@@ -263,11 +263,10 @@ class InfoGANStep:
         return tf.nn.compute_average_loss(per_example, global_batch_size=self.config.optim.batch_size)
 
     def _extra_batches(self, real_images: tf.Tensor, step: tf.Tensor) -> dict[str, tf.Tensor]:
-        """The images each term adds for D/Q (by term name), seeded per step; under ``second_views`` (for profiles)."""
+        """The images each term adds for D/Q (by term name), seeded per step."""
         extra = {}
         for term in self.objective.terms:
-            with tf.name_scope("second_views"):
-                images = term.extra_batch(real_images, self._replica_seed(_VIEWS_STREAM, step))
+            images = term.extra_batch(real_images, self._replica_seed(_VIEWS_STREAM, step))
             if images is not None:
                 extra[term.name] = images
         return extra
