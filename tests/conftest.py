@@ -7,6 +7,7 @@ still uses one device).
 
 import dataclasses
 import os
+import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -128,6 +129,14 @@ def trained_model_dir(tmp_path_factory):
     images = np.random.default_rng(0).integers(0, 256, size=(64, 28, 28, 1), dtype=np.uint8)
     loop.train(tiny_config(model_dir, train_steps=4), images=images, progress=lambda _: None)
     return model_dir
+
+
+@pytest.fixture
+def run_dir(tmp_path, trained_model_dir):
+    """A copy of ``trained_model_dir`` (checkpoints at steps 2 and 4) that a test may damage."""
+    path = str(tmp_path / "run")
+    shutil.copytree(trained_model_dir, path)
+    return path
 
 
 @pytest.fixture(scope="session")

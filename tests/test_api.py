@@ -19,26 +19,14 @@ import tensorflow as tf
 from absl import flags as absl_flags
 
 import infogan_tf as ig
+from examples import train_and_export
 from infogan_tf import visualize
 from infogan_tf.cli import evaluate as evaluate_cli
 from infogan_tf.cli import export as export_cli
 from infogan_tf.cli import train as train_cli
 
-# The tiny networks of conftest.TINY_MODEL and a run of two steps, as flags.
-TINY = dict(
-    g_fc_units=32,
-    g_filters=(16, 8),
-    d_filters=(8, 16),
-    d_fc_units=32,
-    q_fc_units=16,
-    batch_size=8,
-    train_steps=2,
-    log_every=1,
-    summary_every=2,
-    checkpoint_every=2,
-    jit_compile=False,
-    mixed_precision="float32",
-)
+# The tiny networks of conftest.TINY_MODEL (examples/train_and_export.py's SMALL) and a run of two steps, as flags.
+TINY = dict(**train_and_export.SMALL, batch_size=8, train_steps=2, log_every=1, summary_every=2, checkpoint_every=2)
 
 
 def _cli_config(*args):

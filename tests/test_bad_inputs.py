@@ -7,7 +7,6 @@ run, and that nothing that existed before was modified (bytes and mtimes).
 import json
 import os
 import re
-import shutil
 import socket
 
 import local_cluster
@@ -26,14 +25,6 @@ from infogan_tf.evaluation.evaluate import EvalConfig, evaluate_model_dir
 from infogan_tf.serving.export import ExportConfig, export
 from infogan_tf.training import loop
 from infogan_tf.training.distribute import check_tf_config, get_strategy
-
-
-@pytest.fixture
-def run_dir(tmp_path, trained_model_dir):
-    """A copy of a trained tiny run (checkpoints at steps 2 and 4) to damage."""
-    path = str(tmp_path / "run")
-    shutil.copytree(trained_model_dir, path)
-    return path
 
 
 def _zero_data(run):

@@ -14,7 +14,6 @@ in config.json's history. Bad ``--restore_checkpoint`` values are one line each.
 import dataclasses
 import json
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -35,14 +34,6 @@ DATA = "ckpt-4.data-00000-of-00001"
 def _read(path, mode="r"):
     with open(path, mode) as f:
         return f.read()
-
-
-@pytest.fixture
-def run_dir(tmp_path, trained_model_dir):
-    """A copy of a trained tiny run (checkpoints at steps 2 and 4) to damage."""
-    path = str(tmp_path / "run")
-    shutil.copytree(trained_model_dir, path)
-    return path
 
 
 def _flip_bytes(run):

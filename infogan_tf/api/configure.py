@@ -81,7 +81,7 @@ def build_config(preset_name: str | None, flags: Mapping[str, Any]) -> config_li
         raise errors.ConfigError(errors.first_line(e)) from None
 
 
-def _without_none(kind: Any) -> Any:
+def without_none(kind: Any) -> Any:
     """``X`` for ``X | None``; any other type unchanged."""
     if typing.get_origin(kind) in (typing.Union, types.UnionType):
         rest = [a for a in typing.get_args(kind) if a is not type(None)]
@@ -95,9 +95,9 @@ def _type_problem(value: Any, kind: Any) -> str | None:
 
     As ``TrainConfig.override`` names them: int, float (an int will do), str, bool.
     """
-    if value is None and _without_none(kind) is not kind:
+    if value is None and without_none(kind) is not kind:
         return None
-    kind = _without_none(kind)
+    kind = without_none(kind)
     number = isinstance(value, int | float) and not isinstance(value, bool)
     ok = {
         bool: isinstance(value, bool),

@@ -29,7 +29,6 @@ import dataclasses
 import os
 import signal
 import sys
-import types
 import typing
 from collections.abc import Sequence
 from typing import Any
@@ -49,15 +48,6 @@ PROG = "infogan-train"
 PARTS = config_lib.PARTS
 
 
-def _without_none(kind: Any) -> Any:
-    """``X`` for ``X | None``; any other type unchanged."""
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        rest = [a for a in typing.get_args(kind) if a is not type(None)]
-        if len(rest) == 1:
-            return rest[0]
-    return kind
-
-
 def _is_int_tuple(kind: Any) -> bool:
     return typing.get_origin(kind) is tuple and all(a in (int, Ellipsis) for a in typing.get_args(kind))
 
@@ -66,7 +56,7 @@ def flag_fields(part: type) -> list[tuple[dataclasses.Field, Any]]:
     """The fields of a config part that are flags, each with its type (``X | None`` as ``X``)."""
     hints = typing.get_type_hints(part)
     return [
-        (field, _without_none(hints[field.name]))
+        (field, configure.without_none(hints[field.name]))
         for field in dataclasses.fields(part)
         if field.metadata.get("flag", True)
     ]
