@@ -3,7 +3,7 @@
 Chen et al. 2016 (Sec. 7.1) report that InfoGAN's 10-way categorical code
 classifies MNIST with 5 % error without labels, and that L_I climbs to
 H(c) = ln 10; later papers report about 0.61 on Fashion-MNIST for InfoGAN
-(BUILD_NOTES, "Where the field stands"). This script trains the
+(``experiments/results/README.md``, "Moved from BUILD_NOTES": the field). This script trains the
 configuration given by the ``infogan-train`` flags (default: the package
 defaults) once per seed, evaluates each run with
 ``infogan_tf.evaluation.evaluate`` on the test split, and writes the seed

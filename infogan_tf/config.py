@@ -48,7 +48,7 @@ class OptimConfig:
     """The paper's objective and its optimisation (each field's ``help`` says what it means).
 
     The defaults are the configuration that reproduces the paper's MNIST
-    result here (BUILD_NOTES, "Reproduction status"): the paper's Adam
+    result here (BUILD_NOTES, "Design decisions"): the paper's Adam
     settings, lambda_cat = 1 and the reference code's lambda_cont = 1 with the
     alternating update, plus the real-image information term of
     :class:`RealInfoConfig` (not in the paper; on MNIST its second views are

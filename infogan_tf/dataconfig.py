@@ -29,7 +29,8 @@ class DatasetInfo:
     # The original files TFDS looks for in --manual_dir (offline preparation).
     manual_files: tuple[str, ...]
     # The lowest test accuracy at which infogan-classifier caches its sample-quality classifier
-    # (evaluation.classifier): what its small CNN reaches with room to spare (BUILD_NOTES).
+    # (evaluation.classifier): what its small CNN reaches with room to spare
+    # (experiments/results/README.md, classifier lengths).
     classifier_min_accuracy: float = 0.9
     # Its default training length (epochs over the train split) that clears that bar.
     classifier_epochs: int = 6
@@ -43,7 +44,7 @@ _IDX_FILES = (
 )
 DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("mnist", (28, 28, 1), "train", "test", _IDX_FILES, classifier_min_accuracy=0.99),
-    # Six epochs reach 0.899 on Fashion-MNIST, below its bar; twelve 0.912 (BUILD_NOTES).
+    # Six epochs reach 0.899 on Fashion-MNIST, below its bar; twelve 0.912 (experiments/results/README.md).
     "fashion_mnist": DatasetInfo("fashion_mnist", (28, 28, 1), "train", "test", _IDX_FILES, classifier_epochs=12),
     # 32x32x3 street-view digits, for the `svhn` preset.
     "svhn_cropped": DatasetInfo(

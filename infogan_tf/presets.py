@@ -138,8 +138,8 @@ def fashion_mnist_preset(base: TrainConfig) -> TrainConfig:
     float32, then 40 % in bfloat16). And the term weights its categories'
     marginal entropy twice (``--real_info_balance=2``, IIC's lambda; 1
     elsewhere), so a category that merges shoes of three kinds while another
-    holds a sliver costs information (BUILD_NOTES, "Seeds, Fashion-MNIST and
-    the label-free check").
+    holds a sliver costs information (the tables: experiments/results/README.md,
+    Fashion-MNIST in bfloat16).
     """
     base = other_images(base)
     return dataclasses.replace(

@@ -2,7 +2,7 @@
 
 The authors' reference update shows D the real and the fake batch in
 separate calls, so each is normalised with its own batch statistics
-(BUILD_NOTES, "Decisions"); our D/Q update adds the real images' second
+(BUILD_NOTES, "Design decisions"); our D/Q update adds the real images' second
 views as a third batch. Three calls of one network cost three casts of
 every weight in bfloat16, three sets of small matrix products and the sum
 of three weight gradients.

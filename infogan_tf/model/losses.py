@@ -22,7 +22,7 @@ below return one scalar per batch.
 
 Beyond the paper (the real-image term, ``model.objective.real_info``; weight
 ``--lambda_real_info``, 1 by default, 0 for the paper's objective; see
-BUILD_NOTES "Reproduction status"): ``categorical_information`` estimates, on a batch of
+BUILD_NOTES "Design decisions"): ``categorical_information`` estimates, on a batch of
 REAL images, the mutual information between an image and Q's categories,
 H(E_x Q(c|x)) - E_x H(Q(c|x)) -- the regularised information maximisation
 criterion of Krause et al. 2010 (also IMSAT, Hu et al. 2017). Maximising it

@@ -7,7 +7,7 @@ variable. XLA fuses them, so a float32 step compiled with XLA does not
 notice; without XLA (the bfloat16 step, which runs oneDNN's kernels) they
 are about a quarter of the CPU time of the default MNIST step, most of it
 memory traffic over G's and D's 6.4 M-weight dense layers (BUILD_NOTES,
-"Decisions", FusedAdam).
+"Design decisions", FusedAdam).
 
 :class:`FusedAdam` computes the same update (Kingma & Ba 2015, Algorithm 1
 with the "epsilon hat" form that both Keras and TF use):
