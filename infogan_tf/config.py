@@ -22,6 +22,7 @@ import dataclasses
 import difflib
 import json
 import math
+import types
 import typing
 from typing import Any
 
@@ -426,6 +427,20 @@ def _owners() -> tuple[dict[str, tuple[str, str]], dict[str, Any]]:
 
 # Flag name -> (part of TrainConfig, field): where TrainConfig.override puts each setting.
 FLAG_OWNERS, _FIELD_TYPES = _owners()
+
+
+def without_none(kind: Any) -> Any:
+    """``X`` for ``X | None``; any other type unchanged."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(kind) if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return kind
+
+
+def typed_setting(name: str, value: Any) -> Any:
+    """``value`` as the type of setting ``name`` (as ``TrainConfig.override`` takes it), or a one-line ConfigError."""
+    return _typed(name, value, _FIELD_TYPES[name])
 
 
 def _typed(name: str, value: Any, kind: Any) -> Any:

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import types
-import typing
 from collections.abc import Mapping
 from typing import Any
 
@@ -60,8 +58,11 @@ def build_config(preset_name: str | None, flags: Mapping[str, Any]) -> config_li
     if preset_name is None and not _mnist_digits(str(dataset), image_dir):
         base = presets.other_images(base)  # the mnist preset is the default, its deskewed views are for digits
     # The data flags first: the input shape may have to be read from the data they name.
-    data_given = {f.name: flags[f.name] for f in dataclasses.fields(config_lib.DataConfig) if f.name in flags}
-    _check_types(config_lib.DataConfig, data_given)
+    data_given = {
+        f.name: config_lib.typed_setting(f.name, flags[f.name])
+        for f in dataclasses.fields(config_lib.DataConfig)
+        if f.name in flags
+    }
     data = dataclasses.replace(base.data, **data_given)
     data, image_shape = _input_shape(data, base.model.image_shape, preset_name is not None)
     named = "dataset" in flags or data.image_dir is not None
@@ -79,42 +80,6 @@ def build_config(preset_name: str | None, flags: Mapping[str, Any]) -> config_li
         raise
     except ValueError as e:  # LatentSpec refuses a bad code with a ValueError naming the flag
         raise errors.ConfigError(errors.first_line(e)) from None
-
-
-def without_none(kind: Any) -> Any:
-    """``X`` for ``X | None``; any other type unchanged."""
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        rest = [a for a in typing.get_args(kind) if a is not type(None)]
-        if len(rest) == 1:
-            return rest[0]
-    return kind
-
-
-def _type_problem(value: Any, kind: Any) -> str | None:
-    """The type ``value`` should have if it is not of the field type ``kind`` (None if it is).
-
-    As ``TrainConfig.override`` names them: int, float (an int will do), str, bool.
-    """
-    if value is None and without_none(kind) is not kind:
-        return None
-    kind = without_none(kind)
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    ok = {
-        bool: isinstance(value, bool),
-        float: number,
-        int: number and isinstance(value, int),
-        str: isinstance(value, str),
-    }.get(kind, True)
-    return None if ok else getattr(kind, "__name__", str(kind))
-
-
-def _check_types(part: type, given: Mapping[str, Any]) -> None:
-    """Refuses a value of the wrong type for a field of ``part`` (a Python caller's slip; absl checks the CLI's)."""
-    hints = typing.get_type_hints(part)
-    for name, value in given.items():
-        wanted = _type_problem(value, hints[name])
-        if wanted:
-            raise errors.ConfigError(f"--{name} takes {wanted}, got {value!r}")
 
 
 def _mnist_digits(dataset: str, image_dir: str | None) -> bool:

@@ -56,7 +56,7 @@ def flag_fields(part: type) -> list[tuple[dataclasses.Field, Any]]:
     """The fields of a config part that are flags, each with its type (``X | None`` as ``X``)."""
     hints = typing.get_type_hints(part)
     return [
-        (field, configure.without_none(hints[field.name]))
+        (field, config_lib.without_none(hints[field.name]))
         for field in dataclasses.fields(part)
         if field.metadata.get("flag", True)
     ]
