@@ -98,10 +98,15 @@ def pytest_collection_modifyitems(items):
         )
 
 
+def random_images(count: int = 64, shape=(28, 28, 1)) -> np.ndarray:
+    """``count`` random uint8 images, the same in every process (seed 0): the fake data seam."""
+    return np.random.default_rng(0).integers(0, 256, size=(count, *shape), dtype=np.uint8)
+
+
 @pytest.fixture
 def fake_images():
     """64 random 28x28x1 uint8 images (a fake data seam)."""
-    return np.random.default_rng(0).integers(0, 256, size=(64, 28, 28, 1), dtype=np.uint8)
+    return random_images()
 
 
 @pytest.fixture(scope="session")
@@ -126,8 +131,7 @@ def trained_model_dir(tmp_path_factory):
     from infogan_tf.training import loop
 
     model_dir = str(tmp_path_factory.mktemp("trained") / "run")
-    images = np.random.default_rng(0).integers(0, 256, size=(64, 28, 28, 1), dtype=np.uint8)
-    loop.train(tiny_config(model_dir, train_steps=4), images=images, progress=lambda _: None)
+    loop.train(tiny_config(model_dir, train_steps=4), images=random_images(), progress=lambda _: None)
     return model_dir
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from absl import flags as absl_flags
+from conftest import random_images
 
 import infogan_tf as ig
 from examples import train_and_export
@@ -177,7 +178,7 @@ class SpreadPenalty(ig.Term):
 def run(tmp_path_factory):
     """A tiny run (with an extra term) trained and exported through the API: (model_dir, export base, ExportResult)."""
     root = tmp_path_factory.mktemp("api")
-    images = np.random.default_rng(0).integers(0, 256, size=(64, 28, 28, 1), dtype=np.uint8)
+    images = random_images()
     config = ig.preset("mnist", **TINY)
     result = ig.train(config, root / "run", images=images, terms=[SpreadPenalty()])  # paths: str or os.PathLike
     assert result.step == 2 and result.checkpoint and not result.preempted

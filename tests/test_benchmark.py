@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, TINY_MODEL, tiny_config
+from conftest import REPO, TINY_MODEL, random_images, tiny_config
 
 from benchmarks import benchmark, flops, harness, peak, profile_step, step_flops, step_vs_torch, torch_baseline
 from infogan_tf.latent import LatentSpec
@@ -375,7 +375,7 @@ def test_the_profile_reads_op_events_from_the_trace_and_shares_their_time():
 @pytest.mark.parametrize("update", ["alternating", "joint"])
 def test_the_pytorch_step_runs_in_bfloat16_autocast_on_the_same_images(tmp_path, update):
     pytest.importorskip("torch", reason="PyTorch is optional (pip install -e .[bench]); the comparison needs it")
-    images = np.random.default_rng(0).integers(0, 256, size=(16, 28, 28, 1), dtype=np.uint8)
+    images = random_images(16)
     np.save(tmp_path / "images.npy", images)
     argv = harness.module_argv(
         "torch_baseline", "--steps=1", "--warmup_steps=1", "--batch_size=4", "--precision=bfloat16",

@@ -18,7 +18,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import TINY_MODEL, snapshot, tiny_config
+from conftest import TINY_MODEL, random_images, snapshot, tiny_config
 from local_cluster import TINY_FLAGS
 
 from infogan_tf import errors
@@ -28,6 +28,7 @@ from infogan_tf.cli import train as train_cli
 from infogan_tf.evaluation.eval_data import EvalData
 from infogan_tf.training import loop, rundir
 
+pytestmark = pytest.mark.xdist_group("damaged_checkpoint")  # other_run is built once
 DATA = "ckpt-4.data-00000-of-00001"
 
 
@@ -231,7 +232,7 @@ def other_run(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("other") / "run")
     config = tiny_config(model_dir, train_steps=2)
     config = dataclasses.replace(config, model=dataclasses.replace(TINY_MODEL, d_filters=(16, 32)))
-    images = np.random.default_rng(0).integers(0, 256, size=(64, 28, 28, 1), dtype=np.uint8)
+    images = random_images()
     loop.train(config.validate(), images=images, progress=lambda _: None)
     return model_dir
 

@@ -138,6 +138,7 @@ def test_fashion_mnist_prepared_beside_mnist_is_fashion_mnist(mnist_data_dir):
     assert int(test.images.astype(np.int64).sum()) == int(raw.astype(np.int64).sum())
 
 
+@pytest.mark.slow  # prepares the real 70,000 images through TFDS (about 20 s)
 def test_real_mnist_files_prepare_offline(mnist_data_dir):
     images = data_lib.load_train_images(DataConfig(dataset="mnist", data_dir=mnist_data_dir))
     assert images.shape == (60000, 28, 28, 1) and images.dtype == np.uint8

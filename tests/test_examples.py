@@ -9,6 +9,7 @@ import pathlib
 
 import numpy as np
 import pytest
+from conftest import random_images
 
 import infogan_tf as ig
 from examples import classify_generated, keras_layer, train_and_export
@@ -18,7 +19,7 @@ from examples import classify_generated, keras_layer, train_and_export
 def exported(tmp_path_factory):
     """(the loaded model, the export's base directory) of the example's tiny run."""
     root = tmp_path_factory.mktemp("examples")
-    images = np.random.default_rng(0).integers(0, 256, size=(64, 28, 28, 1), dtype=np.uint8)
+    images = random_images()
     argv = ["--small", "--train_steps=2", "--batch_size=8", f"--model_dir={root}/run", f"--export_dir={root}/models"]
     return train_and_export.main(argv, images=images), str(root / "models")
 

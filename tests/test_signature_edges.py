@@ -32,12 +32,14 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from conftest import TINY_MODEL, tiny_config
+from conftest import TINY_MODEL, random_images, tiny_config
 
 from infogan_tf.config import TrainConfig
 from infogan_tf.latent import LatentSpec
 from infogan_tf.serving import signatures as sig
 
+# The module's exports (and the TF-only answers) are built once: its tests share one xdist worker.
+pytestmark = pytest.mark.xdist_group("signature_edges")
 LATENT: LatentSpec = TrainConfig().latent  # the runs below use the default latent codes
 IMAGE_SHAPE = tuple(TINY_MODEL.image_shape)
 PRECISIONS = ("float32", "bfloat16")
@@ -266,7 +268,7 @@ def exports(trained_model_dir, exported_model, tmp_path_factory) -> dict[str, st
     from infogan_tf.training import loop
 
     bf16_run = str(tmp_path_factory.mktemp("edges_bfloat16") / "run")
-    images = np.random.default_rng(0).integers(0, 256, size=(32, *IMAGE_SHAPE), dtype=np.uint8)
+    images = random_images(32, IMAGE_SHAPE)
     loop.train(tiny_config(bf16_run, train_steps=2, mixed_precision="bfloat16"), images=images, progress=lambda _: None)
     runs = {"float32": trained_model_dir, "bfloat16": bf16_run}
     out = {"float32": exported_model.path}

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import make_trainer, nan_input_fn, tiny_config
+from conftest import make_trainer, nan_input_fn, random_images, tiny_config
 
 from infogan_tf import errors
 from infogan_tf.training import loop
@@ -27,6 +27,7 @@ def _train_and_check(trainer):
     for name in ("d_loss", "g_loss", "mi_loss", "info_lower_bound", "d_grad_norm", "g_grad_norm"):
         assert np.isfinite(result.metrics[name]), name
     assert 0 <= result.metrics["real_info"] <= np.log(10) + 1e-5
+    assert result.metrics["overcluster_info"] == 0.0  # no over-clustering head: its metric is there and 0
     assert 0 <= result.metrics["d_real"] <= 1 and 0 <= result.metrics["d_fake"] <= 1
     after = _weights(trainer)
     trainable = {id(v) for m in (trainer.state.generator, trainer.state.discriminator) for v in m.trainable_variables}
@@ -84,9 +85,10 @@ def test_xla_with_several_replicas_is_refused(tmp_path, fake_images):
     assert not (tmp_path / "config.json").exists()
 
 
-def test_resume_continues_exactly(tmp_path, fake_images):
-    straight = make_trainer(tiny_config(str(tmp_path / "straight"), train_steps=4), fake_images)
-    straight.train(progress=lambda _: None)
+def test_resume_continues_exactly(tmp_path, fake_images, run_dir):
+    # Straight through: the session's tiny run (4 steps of the same configuration on the same images).
+    straight = make_trainer(tiny_config(run_dir, train_steps=4), fake_images)
+    assert straight.restore() == 4
 
     first = make_trainer(tiny_config(str(tmp_path / "split"), train_steps=2), fake_images)
     first.train(progress=lambda _: None)
@@ -98,16 +100,16 @@ def test_resume_continues_exactly(tmp_path, fake_images):
     assert result.step == 4 and result.checkpoint.endswith("ckpt-4")
     for a, b in zip(_weights(straight), _weights(second)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert len(straight.state.g_optimizer.variables) == len(second.state.g_optimizer.variables) > 2
     for a, b in zip(straight.state.g_optimizer.variables, second.state.g_optimizer.variables):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_a_finished_run_is_not_trained_further(tmp_path, fake_images):
-    cfg = tiny_config(str(tmp_path), train_steps=2)
-    loop.train(cfg, images=fake_images, progress=lambda _: None)
-    again = make_trainer(cfg, fake_images)
+def test_a_finished_run_is_not_trained_further(run_dir, fake_images):
+    again = make_trainer(tiny_config(run_dir, train_steps=4), fake_images)  # the session's run, 4 steps done
     result = again.train(progress=lambda _: None)
-    assert result.step == 2 and result.checkpoint.endswith("ckpt-2")
+    assert result.step == 4 and result.checkpoint.endswith("ckpt-4")
+    assert again.step_fn.tracing_count == 0  # nothing was trained
 
 
 def test_summaries_metrics_log_and_checkpoints_are_written(tmp_path, fake_images):
@@ -151,7 +153,7 @@ def test_label_free_check_sample_is_fixed_capped_and_read_from_streamed_files(tm
     from infogan_tf.data.pipeline import StreamedImages
     from infogan_tf.training import label_free
 
-    many = np.random.default_rng(0).integers(0, 256, size=(1500, 28, 28, 1), dtype=np.uint8)
+    many = random_images(1500)
     a = label_free.check_sample(many, seed=3)
     assert a.shape == (label_free.CHECK_IMAGES, 28, 28, 1)
     np.testing.assert_array_equal(a, label_free.check_sample(many, seed=3))
@@ -212,29 +214,40 @@ def test_mirrored_runs_of_both_updates_train_alike_on_both_replicas_in_one_proce
             np.testing.assert_array_equal(copies[0], copies[1], err_msg=v.path)
 
 
+@pytest.fixture(scope="module")
+def first_step(tmp_path_factory):
+    """``first_step(**settings)``: a Trainer after one step at --lambda_real_info=5 (else the defaults) and its metrics.
+
+    Each configuration trains once per module, so the comparisons below share their default run. (Its tests
+    are one xdist group, so they share this fixture's worker.)
+    """
+    trained = {}
+
+    def run(**settings):
+        cfg = tiny_config("first_step", train_steps=1, **{"lambda_real_info": 5.0, **settings})
+        key = repr(cfg)  # equal settings (given or by default) are one run
+        if key not in trained:
+            model_dir = str(tmp_path_factory.mktemp("first_step"))
+            trainer = make_trainer(cfg.override(model_dir=model_dir), random_images())
+            trained[key] = trainer, trainer.train(progress=lambda _: None).metrics
+        return trained[key]
+
+    return run
+
+
+@pytest.mark.xdist_group("first_step")
 @pytest.mark.parametrize("update, view", [("alternating", "deskewed"), ("joint", "same"), ("joint", "affine")])
-def test_real_information_term_changes_only_what_it_should(tmp_path, fake_images, update, view):
+def test_real_information_term_changes_only_what_it_should(first_step, update, view):
     # Same seed, data and codes: the D/Q update differs only by the real-image term.
-    runs = {}
-    for weight in (0.0, 5.0):
-        trainer = make_trainer(
-            tiny_config(
-                str(tmp_path / f"{weight}"),
-                update=update,
-                train_steps=1,
-                lambda_real_info=weight,
-                real_info_view=view,
-            ),
-            fake_images,
-        )
-        trainer.train(progress=lambda _: None)
-        runs[weight] = trainer
-    q_weights = [v.numpy() for v in runs[0.0].state.discriminator.q_head_variables()]
-    q_weights_with_term = [v.numpy() for v in runs[5.0].state.discriminator.q_head_variables()]
+    (without, _), (with_term, _) = (
+        first_step(update=update, real_info_view=view, lambda_real_info=weight) for weight in (0.0, 5.0)
+    )
+    q_weights = [v.numpy() for v in without.state.discriminator.q_head_variables()]
+    q_weights_with_term = [v.numpy() for v in with_term.state.discriminator.q_head_variables()]
     assert any(not np.allclose(a, b) for a, b in zip(q_weights, q_weights_with_term))
     if update == "joint":
         # The generator's update does not contain the term (it is in the D/Q objective only).
-        for a, b in zip(runs[0.0].state.generator.trainable_variables, runs[5.0].state.generator.trainable_variables):
+        for a, b in zip(without.state.generator.trainable_variables, with_term.state.generator.trainable_variables):
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
 
 
@@ -246,15 +259,7 @@ def test_the_overclustering_head_trains_through_the_real_image_term(tmp_path, fa
     before = [v.numpy() for v in head.weights]
     result = trainer.train(progress=lambda _: None)
     assert all(not np.allclose(a, v.numpy()) for a, v in zip(before, head.weights))
-    assert 0 < result.metrics["overcluster_info"] <= np.log(12) + 1e-5
-    # Without the head the metric is there and 0.
-    plain = make_trainer(tiny_config(str(tmp_path / "plain"), update=update), fake_images)
-    assert plain.train(progress=lambda _: None).metrics["overcluster_info"] == 0.0
-
-
-def _first_step_metrics(tmp_path, fake_images, name, **overrides):
-    cfg = tiny_config(str(tmp_path / name), train_steps=1, lambda_real_info=5.0, **overrides)
-    return make_trainer(cfg, fake_images).train(progress=lambda _: None).metrics
+    assert 0 < result.metrics["overcluster_info"] <= np.log(12) + 1e-5  # without the head: test_a_few_steps_train
 
 
 def _only_the_real_image_term_differs(a, b):
@@ -263,31 +268,27 @@ def _only_the_real_image_term_differs(a, b):
         assert a[name] == pytest.approx(b[name], rel=1e-6, abs=1e-7), name
 
 
+@pytest.mark.xdist_group("first_step")
 @pytest.mark.parametrize(
-    "option, plain, changed",
+    "option, changed",
     [
-        ("real_info_shear", 0.0, 0.5),
-        ("real_info_scale", 0.1, 0.3),
-        ("real_info_view", "affine", "deskewed"),
-        ("real_info_flip", False, True),
-        ("real_info_level_ink", False, True),
+        ("real_info_shear", 0.5),
+        ("real_info_scale", 0.3),
+        ("real_info_view", "affine"),
+        ("real_info_flip", True),
+        ("real_info_level_ink", True),
     ],
 )
-def test_each_view_option_changes_the_real_image_term_and_nothing_else_of_the_first_step(
-    tmp_path, fake_images, option, plain, changed
-):
-    # Same seed, data and codes: only the second views (and so the real-image term) differ.
-    a, b = (_first_step_metrics(tmp_path, fake_images, f"{v}", **{option: v}) for v in (plain, changed))
-    _only_the_real_image_term_differs(a, b)
+def test_each_view_option_changes_the_real_image_term_and_nothing_else_of_the_first_step(first_step, option, changed):
+    # Same seed, data and codes as the defaults' run: only the second views (and so the real-image term) differ.
+    _only_the_real_image_term_differs(first_step()[1], first_step(**{option: changed})[1])
 
 
+@pytest.mark.xdist_group("first_step")
 @pytest.mark.parametrize("update", ["alternating", "joint"])
-def test_the_balance_weight_changes_the_update_but_not_the_information_it_reports(tmp_path, fake_images, update):
+def test_the_balance_weight_changes_the_update_but_not_the_information_it_reports(first_step, update):
     # Same inputs and views: the first step's real-image information is the same number, its update is not.
-    a, b = (
-        _first_step_metrics(tmp_path, fake_images, f"{update}{w}", update=update, real_info_balance=w)
-        for w in (1.0, 2.0)
-    )
+    (_, a), (_, b) = (first_step(update=update, real_info_balance=w) for w in (1.0, 2.0))
     assert a["real_info"] == pytest.approx(b["real_info"], rel=1e-6)
     assert a["d_grad_norm"] != pytest.approx(b["d_grad_norm"], rel=1e-4)
     for name in ("d_real", "d_fake", "mi_categorical_ce"):
