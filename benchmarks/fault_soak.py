@@ -7,8 +7,12 @@ Runs ``infogan-train`` (the real CLI, a small model, MNIST) twice into
 interrupted ``--interruptions`` times at random moments -- some while a
 checkpoint is being written -- by a signal drawn from SIGINT, SIGTERM and
 SIGKILL, and restarted with the same command each time, until it reaches
-``--train_steps``. Then it checks what a user relies on and prints one JSON
-report:
+``--train_steps``. A SIGKILL aimed at a write (all of them with
+``--kill_in_write``) is verified to land inside it: the process is frozen
+(SIGSTOP, every thread stopped) when a checkpoint's ``_temp`` files are seen
+(once an earlier checkpoint is complete), and killed only if they are still
+there (else it runs on to the next write); the event records those files. Then it checks what a user relies on and
+prints one JSON report:
 
 * the run reached the target step, and its last checkpoint restores (every
   tensor reads back, checksummed);
@@ -27,9 +31,20 @@ report:
   it finished the step in flight and no more (N is past the last step logged
   when the signal was sent, it is the last step in ``metrics.jsonl`` and in
   the progress lines); no ``Traceback`` or ``KeyboardInterrupt`` on stderr.
+* each process stopped by SIGKILL, read from its checkpoints before the
+  restart: a kill aimed at a write landed inside one; the checkpoint the
+  state file names is the latest one it lists and complete (every tensor
+  reads back, its step variable is its number); every listed checkpoint that
+  exists is complete; at least min(2, checkpoints saved so far) are kept
+  (the runs' ``--keep_checkpoints=2``); and the restarted process says ``resumed from`` that
+  checkpoint ``at step N`` (its own stderr).
+* at the end, no debris of an unfinished write in the soak run's
+  checkpoints: no ``*_temp`` or ``checkpoint.tmp*``, no checkpoint files of
+  a step past the state file's latest.
 
 Exit status 0 when every check holds. ``tests/test_fault_soak.py`` runs a
-short version (three interruptions, one per signal).
+short version (three interruptions, one per signal; its SIGKILL inside a
+write).
 """
 
 from __future__ import annotations
@@ -43,6 +58,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 from absl import app, flags
@@ -58,6 +74,11 @@ flags.DEFINE_integer("train_steps", 0, "Target step (default: 30 per interruptio
 flags.DEFINE_integer("checkpoint_every", 3, "Steps between checkpoints (small: many writes to interrupt).")
 flags.DEFINE_integer("seed", 0, "Seed of the runs and of the interruption schedule.")
 flags.DEFINE_float("write_fraction", 0.3, "Share of interruptions aimed at a checkpoint write in progress.")
+flags.DEFINE_bool(
+    "kill_in_write",
+    False,
+    "Aim every SIGKILL at a checkpoint write (after the first checkpoint), whatever --write_fraction says.",
+)
 flags.DEFINE_integer("timeout", 600, "Seconds any one process may take.")
 flags.DEFINE_integer(
     "fake_images",
@@ -67,6 +88,7 @@ flags.DEFINE_integer(
 )
 FLAGS = flags.FLAGS
 
+KEEP_CHECKPOINTS = 2
 SMALL_MODEL = [
     "--batch_size=16",
     "--g_fc_units=64",
@@ -76,7 +98,7 @@ SMALL_MODEL = [
     "--q_fc_units=32",
     "--summary_every=1000000",
     "--log_every=1",
-    "--keep_checkpoints=2",
+    f"--keep_checkpoints={KEEP_CHECKPOINTS}",
     "--nojit_compile",
 ]
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
@@ -93,6 +115,15 @@ CLEAN_STOP_CHECKS = (
     "finish_the_step_in_flight_and_no_more",
     "print_no_traceback",
 )
+# What each SIGKILL is checked for (the report's checks name them with a "kills_" prefix).
+KILL_CHECKS = (
+    "aimed_at_a_write_land_inside_one",
+    "leave_the_latest_checkpoint_complete",
+    "leave_every_listed_checkpoint_complete",
+    "keep_the_checkpoints_asked_for",
+    "resume_from_that_checkpoint",
+)
+INSIDE_WRITE = "inside a checkpoint write"
 
 
 # infogan-train's main with its images seam: the same flags, messages and exit codes.
@@ -126,9 +157,36 @@ def _logged_steps(model_dir: str) -> list[int]:
         return [json.loads(line)["step"] for line in f if line.strip()]
 
 
-def _writing_checkpoint(model_dir: str) -> bool:
-    checkpoints = os.path.join(model_dir, "checkpoints")
-    return os.path.isdir(checkpoints) and any(n.endswith("_temp") for n in os.listdir(checkpoints))
+def _checkpoints(model_dir: str) -> str:
+    return os.path.join(model_dir, "checkpoints")
+
+
+def _writes_in_progress(model_dir: str) -> list[str]:
+    """The temp files of a checkpoint being written (TF's ``ckpt-N_temp``, merged into ``ckpt-N.*`` at the end)."""
+    checkpoints = _checkpoints(model_dir)
+    names = os.listdir(checkpoints) if os.path.isdir(checkpoints) else []
+    return sorted(n for n in names if n.endswith("_temp"))
+
+
+def _number(prefix: str) -> int:
+    return int(prefix.rsplit("-", 1)[1])
+
+
+def _unfinished_writes(model_dir: str) -> list[str]:
+    """What an unfinished write leaves: temp files, or checkpoint files of a step past the state file's latest."""
+    import tensorflow as tf
+
+    checkpoints = _checkpoints(model_dir)
+    state = tf.train.get_checkpoint_state(checkpoints)
+    latest = _number(state.model_checkpoint_path) if state else 0
+    file_step = re.compile(r"ckpt-(\d+)\.")
+    return sorted(
+        name
+        for name in os.listdir(checkpoints)
+        if name.endswith("_temp")
+        or name.startswith("checkpoint.tmp")
+        or ((m := file_step.match(name)) is not None and int(m.group(1)) > latest)
+    )
 
 
 class _Logs:
@@ -147,19 +205,68 @@ class _Logs:
             return subprocess.Popen(command, stdout=out_file, stderr=err_file, env=env), err
 
 
-def _interrupt(
-    proc: subprocess.Popen, model_dir: str, signum: int, during_write: bool, rng: random.Random
-) -> tuple[str, int]:
-    """Waits for a moment to interrupt ``proc`` at, sends ``signum``; returns when, and the last step logged then."""
+class _Sent(NamedTuple):
+    """When a signal was sent: the moment, the last step logged then; a SIGKILL in a write: the temp files it
+    froze the process with, and how many freezes that took (the others found the write already finished)."""
+
+    moment: str
+    logged_step: int
+    write_in_progress: tuple[str, ...] = ()
+    freezes: int = 0
+
+
+def _stopped(proc: subprocess.Popen) -> bool:
+    """Waits until every thread of ``proc`` has stopped (after a SIGSTOP); False if it exited instead.
+
+    ``WNOWAIT`` leaves the exit status for ``proc.wait``; a stop is only reported while the process is stopped.
+    """
+    info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WSTOPPED | os.WNOWAIT)
+    return info is not None and info.si_code == os.CLD_STOPPED
+
+
+def _kill_inside_write(proc: subprocess.Popen, model_dir: str, deadline: float) -> tuple[tuple[str, ...], int]:
+    """SIGKILLs ``proc`` inside a checkpoint write; returns the temp files it froze it with (none: no write
+    caught), and the number of freezes.
+
+    Whenever a write's temp files are seen (and an earlier checkpoint is complete, so there is one to
+    resume from), the process is frozen (SIGSTOP); if the files are still there, the write is unfinished
+    and SIGKILL lands inside it, else it runs on (SIGCONT) to the next write. No write caught before
+    the deadline: killed where it is.
+    """
+    state_file = os.path.join(_checkpoints(model_dir), "checkpoint")
+    freezes = 0
+    while proc.poll() is None and time.time() < deadline:
+        if _writes_in_progress(model_dir) and os.path.exists(state_file):
+            proc.send_signal(signal.SIGSTOP)
+            freezes += 1
+            if not _stopped(proc):
+                return (), freezes
+            frozen = tuple(_writes_in_progress(model_dir))
+            if frozen:
+                proc.send_signal(signal.SIGKILL)
+                return frozen, freezes
+            proc.send_signal(signal.SIGCONT)
+        time.sleep(0.0005)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    return (), freezes
+
+
+def _interrupt(proc: subprocess.Popen, model_dir: str, signum: int, during_write: bool, rng: random.Random) -> _Sent:
+    """Waits for a moment to interrupt ``proc`` at and sends ``signum`` (a SIGKILL in a write: frozen inside it)."""
     start_steps = len(_logged_steps(model_dir))
     deadline = time.time() + FLAGS.timeout
     # Let it train at least one new step, so every restart makes progress.
     while len(_logged_steps(model_dir)) <= start_steps and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
+    if during_write and signum == signal.SIGKILL:
+        frozen, freezes = _kill_inside_write(proc, model_dir, deadline)
+        moment = INSIDE_WRITE if frozen else "training"
+        return _Sent(moment, (_logged_steps(model_dir) or [0])[-1], frozen, freezes)
     moment = "training"
     if during_write:
         while proc.poll() is None and time.time() < deadline:
-            if _writing_checkpoint(model_dir):
+            if _writes_in_progress(model_dir):
                 moment = "checkpoint write"
                 break
             time.sleep(0.0005)
@@ -168,7 +275,7 @@ def _interrupt(
     steps = _logged_steps(model_dir)  # read before the signal: the process is at this step or past it
     if proc.poll() is None:
         proc.send_signal(signum)
-    return moment, steps[-1] if steps else 0
+    return _Sent(moment, steps[-1] if steps else 0)
 
 
 def _clean_stop(signame: str, model_dir: str, err_path: str, logged_at_signal: int) -> dict:
@@ -213,6 +320,73 @@ def _clean_stop(signame: str, model_dir: str, err_path: str, logged_at_signal: i
     }
 
 
+def _complete_step(prefix: str) -> int | None:
+    """The step variable of a checkpoint whose every tensor reads back (None: it does not)."""
+    import tensorflow as tf
+
+    try:
+        return _read_checkpoint(prefix)[0]
+    # The reader's own errors are OpErrors; get_tensor's come as builtins (a short data file: IndexError).
+    except (tf.errors.OpError, ValueError, KeyError, IndexError, RuntimeError):
+        return None
+
+
+def _after_kill(model_dir: str, aimed_at_write: bool, sent: _Sent, last_logged: int, clean_stops: list[int]) -> dict:
+    """What a SIGKILL left in the checkpoints (read now, before the restart; the resume is checked after it).
+
+    ``last_logged``: the last step in ``metrics.jsonl``; ``clean_stops``: the steps earlier clean stops saved.
+    """
+    import tensorflow as tf
+
+    state = tf.train.get_checkpoint_state(_checkpoints(model_dir))
+    latest = state.model_checkpoint_path if state else None
+    kept = [p for p in (state.all_model_checkpoint_paths if state else []) if os.path.exists(p + ".index")]
+    steps = {p: _complete_step(p) for p in kept}
+    # Saved so far: every multiple of --checkpoint_every up to the latest, and each clean stop's step.
+    latest_step = _number(latest) if latest else 0
+    saved = set(range(FLAGS.checkpoint_every, latest_step + 1, FLAGS.checkpoint_every)) | {
+        s for s in clean_stops if s <= latest_step
+    }
+    # No state file is right only before the first checkpoint is recorded (a step is logged before its save).
+    nothing_saved_yet = latest is None and last_logged <= FLAGS.checkpoint_every
+    checks = {
+        "aimed_at_a_write_land_inside_one": not aimed_at_write or sent.moment == INSIDE_WRITE,
+        "leave_the_latest_checkpoint_complete": nothing_saved_yet
+        or (latest in kept and steps[latest] == latest_step == max(_number(p) for p in kept)),
+        "leave_every_listed_checkpoint_complete": all(step == _number(p) for p, step in steps.items()),
+        "keep_the_checkpoints_asked_for": len(kept) >= min(KEEP_CHECKPOINTS, len(saved)),
+        "resume_from_that_checkpoint": False,  # set by _check_resume once the next process has run
+    }
+    return {
+        "aimed_at_write": aimed_at_write,
+        "write_in_progress": list(sent.write_in_progress),
+        "freezes": sent.freezes,
+        "latest_checkpoint_at_exit": latest,
+        "checkpoint_step_variable": steps.get(latest) if latest else None,
+        "kept_checkpoints": kept,
+        "checks": checks,
+    }
+
+
+def _check_resume(events: list[dict], err_path: str) -> None:
+    """If the last event was a SIGKILL: did this next process say it resumed from the checkpoint the kill left?
+
+    (None left, before the first one: it starts afresh, with no "resumed from" line.)
+    """
+    if not events or events[-1]["signal"] != "SIGKILL":
+        return
+    kill = events[-1]
+    latest = kill["latest_checkpoint_at_exit"]
+    with open(err_path, errors="replace") as f:
+        lines = f.read().splitlines()
+    kill["rerun_stderr"] = err_path
+    kill["checks"]["resume_from_that_checkpoint"] = (
+        f"{PROG}: resumed from {latest} at step {_number(latest)}" in lines
+        if latest
+        else not any("resumed from" in line for line in lines)
+    )
+
+
 def _run_soak(model_dir: str, data_dir: str, logs: _Logs) -> list[dict]:
     rng = random.Random(FLAGS.seed)
     events: list[dict] = []
@@ -223,20 +397,27 @@ def _run_soak(model_dir: str, data_dir: str, logs: _Logs) -> list[dict]:
             code = proc.wait(timeout=FLAGS.timeout)
             if code != 0:
                 raise SystemExit(f"fault_soak: the last run exited {code}; see {err_path}")
+            _check_resume(events, err_path)
             return events
         if not order:  # every three interruptions use each signal once, in a random order
             order = list(SIGNALS)
             rng.shuffle(order)
         signum = order.pop()
-        moment, logged_at_signal = _interrupt(proc, model_dir, signum, rng.random() < FLAGS.write_fraction, rng)
+        during_write = rng.random() < FLAGS.write_fraction or (FLAGS.kill_in_write and signum == signal.SIGKILL)
+        sent = _interrupt(proc, model_dir, signum, during_write, rng)
         code = proc.wait(timeout=FLAGS.timeout)
         if code == 0:  # it finished before the signal
             raise SystemExit("fault_soak: the run finished before all interruptions; raise --train_steps")
+        _check_resume(events, err_path)
         steps = _logged_steps(model_dir)
+        last_logged = steps[-1] if steps else 0
         signame = signal.Signals(signum).name
-        event = {"signal": signame, "moment": moment, "exit": code, "last_logged_step": steps[-1] if steps else 0}
+        event = {"signal": signame, "moment": sent.moment, "exit": code, "last_logged_step": last_logged}
         if signame in STOPPED_LINE:
-            event.update(_clean_stop(signame, model_dir, err_path, logged_at_signal))
+            event.update(_clean_stop(signame, model_dir, err_path, sent.logged_step))
+        else:
+            stops = [e["stopped_at_step"] for e in events if e["signal"] in STOPPED_LINE and e["stopped_at_step"]]
+            event.update(_after_kill(model_dir, during_write, sent, last_logged, stops))
         events.append(event)
         print(f"interruption {len(events)}: {event}", flush=True)
 
@@ -292,7 +473,9 @@ def soak() -> dict:
     )
     max_diff = max(float(np.max(np.abs(tensors[k].astype(np.float64) - ref_tensors[k]))) for k in compared)
     logged = _logged_steps(soaked)
-    clean_stops = [e for e in events if "checks" in e]
+    clean_stops = [e for e in events if e["signal"] in STOPPED_LINE]
+    kills = [e for e in events if e["signal"] == "SIGKILL"]
+    debris = _unfinished_writes(soaked)
     checks = {
         "reached_target_step": step == ref_step == target,
         "checkpoint_restores": True,  # every tensor was read above (each is checksummed)
@@ -301,12 +484,17 @@ def soak() -> dict:
         "weights_equal_uninterrupted_run": max_diff <= 1e-5 and set(tensors) == set(ref_tensors),
         "exit_status_per_signal": all(e["exit"] == EXIT_STATUS[e["signal"]] for e in events),
         **{f"clean_stops_{name}": all(e["checks"][name] for e in clean_stops) for name in CLEAN_STOP_CHECKS},
+        **{f"kills_{name}": all(e["checks"][name] for e in kills) for name in KILL_CHECKS},
+        "no_unfinished_write_debris": not debris,
     }
     return {
         "interruptions_survived": len(events),
         "by_signal": {s.name: sum(e["signal"] == s.name for e in events) for s in SIGNALS},
-        "during_checkpoint_writes": sum(e["moment"] == "checkpoint write" for e in events),
+        "during_checkpoint_writes": sum(e["moment"] in ("checkpoint write", INSIDE_WRITE) for e in events),
+        "kills_inside_a_checkpoint_write": sum(e["moment"] == INSIDE_WRITE for e in kills),
         "clean_stops_checked": len(clean_stops),
+        "kills_checked": len(kills),
+        "unfinished_write_debris": debris,
         "train_steps": target,
         "max_abs_weight_difference": max_diff,
         "tensors_compared": len(compared),
