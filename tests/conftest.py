@@ -83,13 +83,8 @@ def nan_input_fn(images, config, nan_step: int):
 NOT_UNIT_FIXTURES = frozenset({"trained_model_dir", "exported_model", "mnist_data_dir"})
 
 
-def pytest_collection_modifyitems(config, items):
-    """Keeps the unit tier true; under xdist, starts the `slow` tests first.
-
-    A `unit` test is not `slow` and uses none of NOT_UNIT_FIXTURES. With several workers the long
-    (slow) tests go first, so the short ones fill both workers at the end instead of one long test
-    running alone there (the order is otherwise the collection's, the same on every worker).
-    """
+def pytest_collection_modifyitems(items):
+    """Keeps the unit tier true: a test marked `unit` is not `slow` and uses none of NOT_UNIT_FIXTURES."""
     wrong = [
         item.nodeid
         for item in items
@@ -101,8 +96,6 @@ def pytest_collection_modifyitems(config, items):
             f"marked unit but slow or using a trained run, an export or the MNIST files: {', '.join(wrong)}; "
             "remove its unit mark (a module-wide pytestmark only where every test qualifies)"
         )
-    if getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput"):
-        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def random_images(count: int = 64, shape=(28, 28, 1)) -> np.ndarray:
