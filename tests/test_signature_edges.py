@@ -356,31 +356,37 @@ _TF_ONLY = textwrap.dedent(
     import numpy as np
     import tensorflow as tf
 
-    path, requests_file, signatures_file, out_file, BINDING = sys.argv[1:]
+    requests_file, signatures_file, BINDING, *exports = sys.argv[1:]  # then: export_dir out_file, ...
     arrays = dict(np.load(requests_file))
-    model = tf.saved_model.load(path)
-    outputs, errors = {}, {}
-    for i, name in enumerate(json.load(open(signatures_file))):
-        feeds = {k.split("/", 1)[1]: tf.constant(v) for k, v in arrays.items() if k.split("/")[0] == str(i)}
-        calls = {"signature": lambda: model.signatures[name](**feeds), "function": lambda: getattr(model, name)(feeds)}
-        for form, call in calls.items():
-            try:
-                for key, value in call().items():
-                    outputs[f"{i}/{form}/{key}"] = value.numpy()
-            except tf.errors.InvalidArgumentError as e:
-                errors[f"{i}/{form}"] = e.message
-            except TypeError as e:
-                if form != "function":
-                    raise
-                errors[f"{i}/{form}"] = BINDING + str(e)
-    np.savez(out_file, **outputs)
+    every_error = []
+    for path, out_file in zip(exports[::2], exports[1::2]):
+        model = tf.saved_model.load(path)
+        outputs, errors = {}, {}
+        for i, name in enumerate(json.load(open(signatures_file))):
+            feeds = {k.split("/", 1)[1]: tf.constant(v) for k, v in arrays.items() if k.split("/")[0] == str(i)}
+            calls = {
+                "signature": lambda: model.signatures[name](**feeds),
+                "function": lambda: getattr(model, name)(feeds),
+            }
+            for form, call in calls.items():
+                try:
+                    for key, value in call().items():
+                        outputs[f"{i}/{form}/{key}"] = value.numpy()
+                except tf.errors.InvalidArgumentError as e:
+                    errors[f"{i}/{form}"] = e.message
+                except TypeError as e:
+                    if form != "function":
+                        raise
+                    errors[f"{i}/{form}"] = BINDING + str(e)
+        np.savez(out_file, **outputs)
+        every_error.append(errors)
     try:
         import infogan_tf  # noqa: F401
         importable = True
     except ImportError:
         importable = False
     print(json.dumps({
-        "errors": errors,
+        "errors": every_error,
         "infogan_tf_importable": importable,
         "infogan_tf_imported": any(k.split(".")[0] == "infogan_tf" for k in sys.modules),
     }))
@@ -390,32 +396,33 @@ _TF_ONLY = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def tf_only_answers(exports, tmp_path_factory) -> dict[str, dict[str, dict[str, list[Answer]]]]:
-    """{precision: {case id: answers}} from one fresh TF-only Python per export."""
+    """{precision: {case id: answers}} from one fresh TF-only Python (both exports, one after the other)."""
     requests = [(case.id, r) for case in CASES for r in case.requests]
     work = tmp_path_factory.mktemp("tf_only")
     np.savez(work / "requests.npz", **{f"{i}/{k}": v for i, (_, r) in enumerate(requests) for k, v in r.inputs.items()})
     (work / "signatures.json").write_text(json.dumps([r.signature for _, r in requests]))
     env = {"PATH": os.environ["PATH"], "HOME": str(work), "TF_CPP_MIN_LOG_LEVEL": "2"}  # a clean environment
+    exports_and_outputs = [arg for p in PRECISIONS for arg in (exports[p], f"{p}.npz")]
+    result = subprocess.run(
+        [sys.executable, "-c", _TF_ONLY, "requests.npz", "signatures.json", BINDING, *exports_and_outputs],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["infogan_tf_importable"] is False and report["infogan_tf_imported"] is False
     out = {}
-    for precision in PRECISIONS:
-        result = subprocess.run(
-            [sys.executable, "-c", _TF_ONLY, exports[precision], "requests.npz", "signatures.json", "out.npz", BINDING],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=work,
-            timeout=600,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        report = json.loads(result.stdout.strip().splitlines()[-1])
-        assert report["infogan_tf_importable"] is False and report["infogan_tf_imported"] is False
-        arrays = dict(np.load(work / "out.npz"))
+    for precision, errors in zip(PRECISIONS, report["errors"], strict=True):
+        arrays = dict(np.load(work / f"{precision}.npz"))
         by_case: dict[str, dict[str, list[Answer]]] = {}
         for i, (case_id, _) in enumerate(requests):
             answers = by_case.setdefault(case_id, {"signature": [], "function": []})
             for form in answers:
                 prefix = f"{i}/{form}/"
-                error = report["errors"].get(f"{i}/{form}")
+                error = errors.get(f"{i}/{form}")
                 answers[form].append(error or {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
         out[precision] = by_case
     return out
