@@ -28,7 +28,6 @@ from infogan_tf.cli import train as train_cli
 from infogan_tf.evaluation.eval_data import EvalData
 from infogan_tf.training import loop, rundir
 
-pytestmark = pytest.mark.xdist_group("damaged_checkpoint")  # other_run is built once
 DATA = "ckpt-4.data-00000-of-00001"
 
 

@@ -38,8 +38,6 @@ from infogan_tf.config import TrainConfig
 from infogan_tf.latent import LatentSpec
 from infogan_tf.serving import signatures as sig
 
-# The module's exports (and the TF-only answers) are built once: its tests share one xdist worker.
-pytestmark = pytest.mark.xdist_group("signature_edges")
 LATENT: LatentSpec = TrainConfig().latent  # the runs below use the default latent codes
 IMAGE_SHAPE = tuple(TINY_MODEL.image_shape)
 PRECISIONS = ("float32", "bfloat16")

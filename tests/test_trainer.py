@@ -218,8 +218,8 @@ def test_mirrored_runs_of_both_updates_train_alike_on_both_replicas_in_one_proce
 def first_step(tmp_path_factory):
     """``first_step(**settings)``: a Trainer after one step at --lambda_real_info=5 (else the defaults) and its metrics.
 
-    Each configuration trains once per module, so the comparisons below share their default run. (Its tests
-    are one xdist group, so they share this fixture's worker.)
+    Each configuration trains once per module (per xdist worker), so the comparisons below share their
+    default run.
     """
     trained = {}
 
@@ -235,7 +235,6 @@ def first_step(tmp_path_factory):
     return run
 
 
-@pytest.mark.xdist_group("first_step")
 @pytest.mark.parametrize("update, view", [("alternating", "deskewed"), ("joint", "same"), ("joint", "affine")])
 def test_real_information_term_changes_only_what_it_should(first_step, update, view):
     # Same seed, data and codes: the D/Q update differs only by the real-image term.
@@ -268,7 +267,6 @@ def _only_the_real_image_term_differs(a, b):
         assert a[name] == pytest.approx(b[name], rel=1e-6, abs=1e-7), name
 
 
-@pytest.mark.xdist_group("first_step")
 @pytest.mark.parametrize(
     "option, changed",
     [
@@ -284,7 +282,6 @@ def test_each_view_option_changes_the_real_image_term_and_nothing_else_of_the_fi
     _only_the_real_image_term_differs(first_step()[1], first_step(**{option: changed})[1])
 
 
-@pytest.mark.xdist_group("first_step")
 @pytest.mark.parametrize("update", ["alternating", "joint"])
 def test_the_balance_weight_changes_the_update_but_not_the_information_it_reports(first_step, update):
     # Same inputs and views: the first step's real-image information is the same number, its update is not.
