@@ -65,6 +65,7 @@ from absl import app, flags
 
 from infogan_tf.cli.train import PROG
 from infogan_tf.errors import INTERRUPTED_EXIT_CODE, PREEMPTED_EXIT_CODE
+from infogan_tf.training.rundir import checkpoint_damage, checkpoint_step
 
 flags.DEFINE_string("manual_dir", "../shared/data/mnist", "The four official MNIST files.")
 flags.DEFINE_string("data_dir", None, "TFDS data directory (default: <runs_dir>/tfds).")
@@ -168,17 +169,13 @@ def _writes_in_progress(model_dir: str) -> list[str]:
     return sorted(n for n in names if n.endswith("_temp"))
 
 
-def _number(prefix: str) -> int:
-    return int(prefix.rsplit("-", 1)[1])
-
-
 def _unfinished_writes(model_dir: str) -> list[str]:
     """What an unfinished write leaves: temp files, or checkpoint files of a step past the state file's latest."""
     import tensorflow as tf
 
     checkpoints = _checkpoints(model_dir)
     state = tf.train.get_checkpoint_state(checkpoints)
-    latest = _number(state.model_checkpoint_path) if state else 0
+    latest = checkpoint_step(state.model_checkpoint_path) if state else 0
     file_step = re.compile(r"ckpt-(\d+)\.")
     return sorted(
         name
@@ -322,13 +319,7 @@ def _clean_stop(signame: str, model_dir: str, err_path: str, logged_at_signal: i
 
 def _complete_step(prefix: str) -> int | None:
     """The step variable of a checkpoint whose every tensor reads back (None: it does not)."""
-    import tensorflow as tf
-
-    try:
-        return _read_checkpoint(prefix)[0]
-    # The reader's own errors are OpErrors; get_tensor's come as builtins (a short data file: IndexError).
-    except (tf.errors.OpError, ValueError, KeyError, IndexError, RuntimeError):
-        return None
+    return None if checkpoint_damage(prefix) else _read_checkpoint(prefix)[0]
 
 
 def _after_kill(model_dir: str, aimed_at_write: bool, sent: _Sent, last_logged: int, clean_stops: list[int]) -> dict:
@@ -343,7 +334,7 @@ def _after_kill(model_dir: str, aimed_at_write: bool, sent: _Sent, last_logged: 
     kept = [p for p in (state.all_model_checkpoint_paths if state else []) if os.path.exists(p + ".index")]
     steps = {p: _complete_step(p) for p in kept}
     # Saved so far: every multiple of --checkpoint_every up to the latest, and each clean stop's step.
-    latest_step = _number(latest) if latest else 0
+    latest_step = checkpoint_step(latest) if latest else 0
     saved = set(range(FLAGS.checkpoint_every, latest_step + 1, FLAGS.checkpoint_every)) | {
         s for s in clean_stops if s <= latest_step
     }
@@ -352,8 +343,8 @@ def _after_kill(model_dir: str, aimed_at_write: bool, sent: _Sent, last_logged: 
     checks = {
         "aimed_at_a_write_land_inside_one": not aimed_at_write or sent.moment == INSIDE_WRITE,
         "leave_the_latest_checkpoint_complete": nothing_saved_yet
-        or (latest in kept and steps[latest] == latest_step == max(_number(p) for p in kept)),
-        "leave_every_listed_checkpoint_complete": all(step == _number(p) for p, step in steps.items()),
+        or (latest in kept and steps[latest] == latest_step == max(checkpoint_step(p) for p in kept)),
+        "leave_every_listed_checkpoint_complete": all(step == checkpoint_step(p) for p, step in steps.items()),
         "keep_the_checkpoints_asked_for": len(kept) >= min(KEEP_CHECKPOINTS, len(saved)),
         "resume_from_that_checkpoint": False,  # set by _check_resume once the next process has run
     }
@@ -381,7 +372,7 @@ def _check_resume(events: list[dict], err_path: str) -> None:
         lines = f.read().splitlines()
     kill["rerun_stderr"] = err_path
     kill["checks"]["resume_from_that_checkpoint"] = (
-        f"{PROG}: resumed from {latest} at step {_number(latest)}" in lines
+        f"{PROG}: resumed from {latest} at step {checkpoint_step(latest)}" in lines
         if latest
         else not any("resumed from" in line for line in lines)
     )
