@@ -104,6 +104,13 @@ def define_flags() -> None:
         "accuracy against training time and step (the steps and time to --target_accuracy), and the "
         "label-free check with the checkpoint it would pick.",
     )
+    flags.DEFINE_float(
+        "factor_views",
+        0.0,
+        "Weight of the opt-in term asking Q's continuous codes 0 and 1 to follow known shears and horizontal "
+        "stretches of real images (model.objective.factor_views); 0: not added.",
+        lower_bound=0.0,
+    )
 
 
 def _numbers(values) -> list[float]:
@@ -418,6 +425,14 @@ def accuracy_curve(model_dir: str, eval_data, batch_size: int, target: float, vi
     }
 
 
+def extra_terms() -> list:
+    """The opt-in terms the flags add to the default objective."""
+    from infogan_tf.model.objective.factor_views import FactorViewsTerm
+
+    weight = flags.FLAGS.factor_views
+    return [FactorViewsTerm(weight)] if weight > 0 else []
+
+
 def train_seed(config: config_lib.TrainConfig) -> dict:
     """Trains (or resumes) one seed; the row's training part (``error`` when it failed)."""
     from infogan_tf import errors
@@ -428,7 +443,7 @@ def train_seed(config: config_lib.TrainConfig) -> dict:
     start = time.time()
     try:
         rt = config.runtime
-        t = loop.Trainer(config, get_strategy(rt.strategy, rt.num_devices, rt.device))
+        t = loop.Trainer(config, get_strategy(rt.strategy, rt.num_devices, rt.device), terms=extra_terms())
         resumed_from = t.restore()
         result = t.train(progress=lambda line: print(f"[seed {config.runtime.seed}] {line}", flush=True))
     except (errors.NonFiniteError, errors.CheckpointError) as e:
