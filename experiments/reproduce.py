@@ -111,6 +111,13 @@ def define_flags() -> None:
         "stretches of real images (model.objective.factor_views); 0: not added.",
         lower_bound=0.0,
     )
+    flags.DEFINE_float(
+        "factor_views_scale",
+        0.25,
+        "With --factor_views: the largest relative horizontal stretch of its copies (they span 1/(1+x) to 1+x).",
+        lower_bound=0.0,
+        upper_bound=0.5,
+    )
 
 
 def _numbers(values) -> list[float]:
@@ -430,7 +437,7 @@ def extra_terms() -> list:
     from infogan_tf.model.objective.factor_views import FactorViewsTerm
 
     weight = flags.FLAGS.factor_views
-    return [FactorViewsTerm(weight)] if weight > 0 else []
+    return [FactorViewsTerm(weight, scale=flags.FLAGS.factor_views_scale)] if weight > 0 else []
 
 
 def train_seed(config: config_lib.TrainConfig) -> dict:

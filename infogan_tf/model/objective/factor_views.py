@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import tensorflow as tf
 
 from infogan_tf.data.augment import affine_warp
+from infogan_tf.errors import ConfigError
 from infogan_tf.model import losses
 from infogan_tf.model.objective.term import REPLICA_MEAN, Contribution, D, Metric, Term, UpdateBatch
 
@@ -44,11 +45,11 @@ class FactorViewsTerm(Term):
 
     def __init__(self, weight: float = 1.0, shear: float = 0.3, scale: float = 0.25):
         if not (math.isfinite(weight) and weight >= 0):
-            raise ValueError(f"the factor-views weight must be a finite number >= 0, got {weight}")
+            raise ConfigError(f"the factor-views weight must be a finite number >= 0, got {weight}")
         if not 0 < shear <= 1:
-            raise ValueError(f"the factor-views shear must be in (0, 1], got {shear}")
+            raise ConfigError(f"the factor-views shear must be in (0, 1], got {shear}")
         if not 0 < scale <= 0.5:
-            raise ValueError(f"the factor-views scale must be in (0, 0.5], got {scale}")
+            raise ConfigError(f"the factor-views scale must be in (0, 0.5], got {scale}")
         self.weight, self.shear, self.log_scale = weight, shear, math.log1p(scale)
         self._settings = {"factor_views_weight": weight, "factor_views_shear": shear, "factor_views_scale": scale}
 

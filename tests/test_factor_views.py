@@ -1,0 +1,87 @@
+"""The opt-in factor-views term: known shears and stretches of real images, and what Q's codes must do under them."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from infogan_tf.data.augment import ink_slant
+from infogan_tf.errors import ConfigError
+from infogan_tf.model import losses
+from infogan_tf.model.networks import DiscriminatorOutput
+from infogan_tf.model.objective import D, Objective, UpdateBatch
+from infogan_tf.model.objective.factor_views import FactorViewsTerm
+
+pytestmark = pytest.mark.unit
+
+
+def bars(count: int) -> np.ndarray:
+    """``count`` upright 4-pixel-wide bars, ink 1 on -1 (slant 0)."""
+    images = -np.ones((count, 28, 28, 1), np.float32)
+    images[:, 6:22, 12:16, 0] = 1.0
+    return images
+
+
+def ink_columns(images) -> np.ndarray:
+    """Each image's ink extent left to right (columns with ink above the background's midpoint)."""
+    return (np.asarray(images)[..., 0] > 0.0).any(axis=1).sum(axis=1)
+
+
+def test_the_copies_are_sheared_then_stretched_by_the_moves_the_term_expects():
+    term = FactorViewsTerm(shear=0.3, scale=0.25)
+    moved = term.extra_batch(tf.constant(bars(8)), tf.constant([0, 0], tf.int64)).numpy()
+    shear, log_stretch = (m.numpy() for m in term.moves(8))
+    np.testing.assert_allclose(shear, [-0.3, -0.1, 0.1, 0.3], atol=1e-6)
+    np.testing.assert_allclose(np.exp(log_stretch), [0.8, 1.25 ** -(1 / 3), 1.25 ** (1 / 3), 1.25], rtol=1e-5)
+    # The first half's ink slant changed by exactly the shear; the second half is upright and wider in order.
+    np.testing.assert_allclose(ink_slant(moved[:4]).numpy(), shear, atol=1e-3)
+    np.testing.assert_allclose(ink_slant(moved[4:]).numpy(), 0.0, atol=1e-3)
+    widths = ink_columns(moved[4:])
+    assert list(widths) == sorted(widths) and widths[0] < 4 < widths[-1], widths
+
+
+def test_the_error_is_zero_only_when_each_code_follows_its_own_move_and_the_other_stays():
+    mean = tf.random.stateless_normal([6, 3], [1, 2])
+    shear_target, stretch_target = tf.constant([-1.0, 0.0, 1.0]), tf.constant([-1.0, 0.5, 1.0])
+    follows = mean + tf.stack(
+        [tf.concat([shear_target, tf.zeros(3)], 0), tf.concat([tf.zeros(3), stretch_target], 0), tf.ones(6)], axis=1
+    )  # a third code may do anything
+    assert float(losses.factor_view_error(mean, follows, shear_target, stretch_target)) == pytest.approx(0.0, abs=1e-6)
+    swapped = mean + tf.stack(
+        [tf.concat([tf.zeros(3), stretch_target], 0), tf.concat([shear_target, tf.zeros(3)], 0), tf.zeros(6)], axis=1
+    )
+    # Each code misses its move (2/3 + 2.25/3) and moves under the other's (the same): twice 4.25/3.
+    assert float(losses.factor_view_error(mean, swapped, shear_target, stretch_target)) == pytest.approx(
+        2 * 4.25 / 3, rel=1e-5
+    )
+
+
+def test_the_term_enters_the_d_q_update_with_its_weight_and_reports_the_error():
+    term = FactorViewsTerm(weight=2.5)
+    assert Objective([term]).entering(frozenset({D})) == [term]
+
+    def output(mean):
+        batch = mean.shape[0]
+        zeros = tf.zeros([batch, 2])
+        return DiscriminatorOutput(tf.zeros([batch]), (tf.zeros([batch, 10]),), mean, zeros, tf.zeros([batch, 0]))
+
+    real = tf.zeros([8, 2])
+    moved = tf.ones([8, 2])
+    part = term.contribute(UpdateBatch(frozenset({D}), None, None, output(real), {term.name: output(moved)}))
+    error = float(part.metrics["factor_views_error"])
+    shear, log_stretch = term.moves(8)
+    expected = losses.factor_view_error(real, moved, shear / 0.3, log_stretch / np.log(1.25))
+    assert error == pytest.approx(float(expected)) and float(part.d) == pytest.approx(2.5 * error)
+    assert term.settings() == {"factor_views_weight": 2.5, "factor_views_shear": 0.3, "factor_views_scale": 0.25}
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"weight": -1.0}, "weight must be a finite number >= 0, got -1.0"),
+        ({"shear": 0.0}, "shear must be in (0, 1], got 0.0"),
+        ({"scale": 0.7}, "scale must be in (0, 0.5], got 0.7"),
+    ],
+)
+def test_bad_settings_are_refused_in_one_line(settings, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        FactorViewsTerm(**settings)
