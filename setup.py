@@ -46,6 +46,7 @@ setup(
         "test": [
             "pytest>=8,<10",
             "pytest-xdist>=3.6,<4",
+            "filelock>=3.12,<5",  # the session fixtures built once per run and shared by the xdist workers
             "ruff>=0.17,<0.18",
             "mypy>=2.4,<2.5",
             "pre-commit>=4.7,<5",

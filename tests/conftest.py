@@ -2,15 +2,19 @@
 
 The CPU is split into two logical devices before TensorFlow starts, so that
 `mirrored` runs two real replicas on a CPU-only machine (the default strategy
-still uses one device).
+still uses one device). The session fixtures that train, export or prepare
+data are built once per test run and shared by the xdist workers
+(:func:`built_once`).
 """
 
 import dataclasses
+import json
 import os
 import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import filelock
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -109,30 +113,58 @@ def fake_images():
     return random_images()
 
 
+def built_once(tmp_path_factory, name: str, build):
+    """``build(directory)`` run once per test run, its (JSON) result shared by every xdist worker.
+
+    pytest-xdist's documented pattern: the workers' temporary directories share
+    a parent; the first worker to take the lock builds into ``<parent>/<name>``
+    and records the result, the others wait for it and read it. What is built
+    there is read-only to the tests (copy it to change it, as ``run_dir`` does).
+    """
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent
+    done = root / f"{name}.json"
+    with filelock.FileLock(str(root / f"{name}.lock")):
+        if done.is_file():
+            return json.loads(done.read_text())
+        directory = root / name
+        shutil.rmtree(directory, ignore_errors=True)  # a build that failed in another worker
+        directory.mkdir()
+        result = build(directory)
+        done.write_text(json.dumps(result))
+    return result
+
+
 @pytest.fixture(scope="session")
 def mnist_data_dir(tmp_path_factory):
-    """A TFDS data_dir with MNIST prepared offline from the official files (once per session)."""
+    """A TFDS data_dir with MNIST prepared offline from the official files (once per test run)."""
     if not os.path.isdir(MNIST_DIR):
         pytest.skip(f"the official MNIST files are not at {MNIST_DIR}")
     from infogan_tf.config import DataConfig
     from infogan_tf.data.datasets import _prepare
 
-    data_dir = str(tmp_path_factory.mktemp("tfds"))
-    _prepare(DataConfig(dataset="mnist", data_dir=data_dir, manual_dir=MNIST_DIR))
-    return data_dir
+    def build(directory) -> str:
+        _prepare(DataConfig(dataset="mnist", data_dir=str(directory), manual_dir=MNIST_DIR))
+        return str(directory)
+
+    return built_once(tmp_path_factory, "tfds", build)
 
 
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory):
-    """A tiny model_dir trained 4 steps on random images (checkpoints at steps 2 and 4).
+    """A tiny model_dir trained 4 steps on random images (checkpoints at steps 2 and 4), once per test run.
 
     Shared by the export, sampling and serving-client tests.
     """
     from infogan_tf.training import loop
 
-    model_dir = str(tmp_path_factory.mktemp("trained") / "run")
-    loop.train(tiny_config(model_dir, train_steps=4), images=random_images(), progress=lambda _: None)
-    return model_dir
+    def build(directory) -> str:
+        model_dir = str(directory / "run")
+        loop.train(tiny_config(model_dir, train_steps=4), images=random_images(), progress=lambda _: None)
+        return model_dir
+
+    return built_once(tmp_path_factory, "trained", build)
 
 
 @pytest.fixture
@@ -148,5 +180,8 @@ def exported_model(trained_model_dir, tmp_path_factory):
     """infogan_tf.serving.export.ExportResult of ``trained_model_dir`` (version 4 under a fresh base path)."""
     from infogan_tf.serving import export
 
-    base = str(tmp_path_factory.mktemp("export") / "infogan_test")
-    return export.export(export.ExportConfig(model_dir=trained_model_dir, export_dir=base))
+    def build(directory) -> dict:
+        config = export.ExportConfig(model_dir=trained_model_dir, export_dir=str(directory / "infogan_test"))
+        return export.export(config)._asdict()
+
+    return export.ExportResult(**built_once(tmp_path_factory, "export", build))

@@ -16,7 +16,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config
+from conftest import built_once, tiny_config
 
 from infogan_tf import presets, visualize
 from infogan_tf.config import TrainConfig
@@ -73,13 +73,19 @@ def no_remapper():
 
 @pytest.fixture(scope="module", params=sorted(TINY))
 def run(request, tmp_path_factory, no_remapper):
-    """(config, model_dir, ExportResult) of a 2-step run of one preset's shape."""
+    """(config, model_dir, ExportResult) of a 2-step run of one preset's shape (built once per test run)."""
     preset = request.param
-    model_dir = str(tmp_path_factory.mktemp(preset) / "run")
-    config = shaped_config(model_dir, preset, train_steps=2)
-    loop.train(config, images=random_images(32, SHAPES[preset], 0), progress=lambda _: None)
-    result = export.export(export.ExportConfig(model_dir=model_dir, export_dir=str(tmp_path_factory.mktemp("exp"))))
-    return config, model_dir, result
+
+    def build(directory) -> dict:
+        model_dir = str(directory / "run")
+        config = shaped_config(model_dir, preset, train_steps=2)
+        loop.train(config, images=random_images(32, SHAPES[preset], 0), progress=lambda _: None)
+        result = export.export(export.ExportConfig(model_dir=model_dir, export_dir=str(directory / "export")))
+        return {"model_dir": model_dir, "export": result._asdict()}
+
+    built = built_once(tmp_path_factory, f"shape_{preset}", build)
+    model_dir = built["model_dir"]
+    return shaped_config(model_dir, preset, train_steps=2), model_dir, export.ExportResult(**built["export"])
 
 
 def restored(config: TrainConfig, model_dir: str):

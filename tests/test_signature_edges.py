@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from conftest import TINY_MODEL, random_images, tiny_config
+from conftest import TINY_MODEL, built_once, random_images, tiny_config
 
 from infogan_tf.config import TrainConfig
 from infogan_tf.latent import LatentSpec
@@ -260,23 +260,28 @@ def exports(trained_model_dir, exported_model, tmp_path_factory) -> dict[str, st
     """Version directories by "<precision>" and "<precision>-jit" (``--jit_compile``).
 
     float32: the session's tiny run (4 steps) and its export (conftest);
-    bfloat16: a tiny run trained 2 steps here with ``--mixed_precision=bfloat16``.
+    bfloat16: a tiny run trained 2 steps here with ``--mixed_precision=bfloat16``. Built once per test run.
     """
     from infogan_tf.serving import export
     from infogan_tf.training import loop
 
-    bf16_run = str(tmp_path_factory.mktemp("edges_bfloat16") / "run")
-    images = random_images(32, IMAGE_SHAPE)
-    loop.train(tiny_config(bf16_run, train_steps=2, mixed_precision="bfloat16"), images=images, progress=lambda _: None)
-    runs = {"float32": trained_model_dir, "bfloat16": bf16_run}
-    out = {"float32": exported_model.path}
-    for key, run, jit in (
-        ("float32-jit", trained_model_dir, True),
-        ("bfloat16", bf16_run, False),
-        ("bfloat16-jit", bf16_run, True),
-    ):
-        base = str(tmp_path_factory.mktemp("edges_export") / key)
-        out[key] = export.export(export.ExportConfig(model_dir=run, export_dir=base, jit_compile=jit)).path
+    def build(directory) -> dict[str, str]:
+        bf16_run = str(directory / "bfloat16_run")
+        images = random_images(32, IMAGE_SHAPE)
+        config = tiny_config(bf16_run, train_steps=2, mixed_precision="bfloat16")
+        loop.train(config, images=images, progress=lambda _: None)
+        out = {"float32": exported_model.path, "bfloat16_run": bf16_run}
+        for key, run, jit in (
+            ("float32-jit", trained_model_dir, True),
+            ("bfloat16", bf16_run, False),
+            ("bfloat16-jit", bf16_run, True),
+        ):
+            config = export.ExportConfig(model_dir=run, export_dir=str(directory / key), jit_compile=jit)
+            out[key] = export.export(config).path
+        return out
+
+    out = built_once(tmp_path_factory, "edges_exports", build)
+    runs = {"float32": trained_model_dir, "bfloat16": out.pop("bfloat16_run")}
     for precision, run in runs.items():
         with open(os.path.join(run, "config.json")) as f:
             assert json.load(f)["runtime"]["mixed_precision"] == precision
