@@ -118,6 +118,12 @@ def define_flags() -> None:
         lower_bound=0.0,
         upper_bound=0.5,
     )
+    flags.DEFINE_enum(
+        "factor_views_second",
+        "width",
+        ["width", "thickness"],
+        "With --factor_views: code 1's move, a horizontal stretch (width) or a thickening/thinning of the strokes.",
+    )
 
 
 def _numbers(values) -> list[float]:
@@ -437,7 +443,8 @@ def extra_terms() -> list:
     from infogan_tf.model.objective.factor_views import FactorViewsTerm
 
     weight = flags.FLAGS.factor_views
-    return [FactorViewsTerm(weight, scale=flags.FLAGS.factor_views_scale)] if weight > 0 else []
+    f = flags.FLAGS
+    return [FactorViewsTerm(weight, scale=f.factor_views_scale, second=f.factor_views_second)] if weight > 0 else []
 
 
 def train_seed(config: config_lib.TrainConfig) -> dict:

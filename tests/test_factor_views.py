@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from infogan_tf.data.augment import ink_slant
 from infogan_tf.errors import ConfigError
+from infogan_tf.evaluation.metrics.image_statistics import image_statistics
 from infogan_tf.model import losses
 from infogan_tf.model.networks import DiscriminatorOutput
 from infogan_tf.model.objective import D, Objective, UpdateBatch
@@ -42,6 +43,18 @@ def test_the_copies_are_sheared_then_stretched_by_the_moves_the_term_expects():
     np.testing.assert_allclose(ink_width(moved[4:]) / ink_width(bars(1)), np.exp(log_stretch), rtol=0.03)
 
 
+def test_the_thickness_moves_thin_and_thicken_the_strokes_in_order_and_keep_the_slant():
+    term = FactorViewsTerm(second="thickness")
+    digits = bars(10)
+    moved = term.extra_batch(tf.constant(digits), tf.constant([0, 0], tf.int64)).numpy()
+    _, amount = (m.numpy() for m in term.moves(10))
+    np.testing.assert_allclose(amount, [-0.5, -0.25, 0.0, 0.25, 0.5], atol=1e-6)
+    np.testing.assert_allclose(ink_slant(moved[:5]).numpy(), term.moves(10)[0].numpy(), atol=1e-3)
+    thickness = image_statistics(moved[5:])["thickness"]
+    assert np.all(np.diff(thickness) > 0), thickness
+    np.testing.assert_allclose(moved[7], digits[0], atol=1e-6)  # t = 0: unchanged
+
+
 def test_the_error_is_zero_only_when_each_code_follows_its_own_move_and_the_other_stays():
     mean = tf.random.stateless_normal([6, 3], [1, 2])
     shear_target, stretch_target = tf.constant([-1.0, 0.0, 1.0]), tf.constant([-1.0, 0.5, 1.0])
@@ -74,7 +87,12 @@ def test_the_term_enters_the_d_q_update_with_its_weight_and_reports_the_error():
     shear, log_stretch = term.moves(8)
     expected = losses.factor_view_error(real, moved, shear / 0.3, log_stretch / np.log(1.25))
     assert error == pytest.approx(float(expected)) and float(part.d) == pytest.approx(2.5 * error)
-    assert term.settings() == {"factor_views_weight": 2.5, "factor_views_shear": 0.3, "factor_views_scale": 0.25}
+    assert term.settings() == {
+        "factor_views_weight": 2.5,
+        "factor_views_shear": 0.3,
+        "factor_views_scale": 0.25,
+        "factor_views_second": "width",
+    }
 
 
 @pytest.mark.parametrize(
@@ -83,6 +101,7 @@ def test_the_term_enters_the_d_q_update_with_its_weight_and_reports_the_error():
         ({"weight": -1.0}, "weight must be a finite number >= 0, got -1.0"),
         ({"shear": 0.0}, "shear must be in (0, 1], got 0.0"),
         ({"scale": 0.7}, "scale must be in (0, 0.5], got 0.7"),
+        ({"second": "ink"}, "second factor must be one of width, thickness, got 'ink'"),
     ],
 )
 def test_bad_settings_are_refused_in_one_line(settings, message):
