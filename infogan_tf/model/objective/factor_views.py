@@ -100,6 +100,8 @@ class FactorViewsTerm(Term):
         return tf.concat([first, _thickened(real_images[sheared:], second)], axis=0)
 
     def contribute(self, batch: UpdateBatch) -> Contribution:
+        if batch.real is None:
+            raise ValueError("the factor-views term needs D/Q's outputs for the real images")
         moved = batch.extra[self.name].continuous_mean
         shear, second = self.moves(tf.shape(moved)[0])
         error = losses.factor_view_error(
