@@ -107,14 +107,14 @@ def define_flags() -> None:
     flags.DEFINE_float(
         "factor_views",
         0.0,
-        "Weight of the opt-in term asking Q's continuous codes 0 and 1 to follow known shears and horizontal "
-        "stretches of real images (model.objective.factor_views); 0: not added.",
+        "Weight of the opt-in term asking Q's continuous codes 0 and 1 to follow known shears and second-factor "
+        "moves (--factor_views_second) of real images (model.objective.factor_views); 0: not added.",
         lower_bound=0.0,
     )
     flags.DEFINE_float(
         "factor_views_scale",
         0.25,
-        "With --factor_views: the largest relative horizontal stretch of its copies (they span 1/(1+x) to 1+x).",
+        "With --factor_views and the width move: the largest relative stretch (copies span 1/(1+x) to 1+x).",
         lower_bound=0.0,
         upper_bound=0.5,
     )
@@ -442,9 +442,10 @@ def extra_terms() -> list:
     """The opt-in terms the flags add to the default objective."""
     from infogan_tf.model.objective.factor_views import FactorViewsTerm
 
-    weight = flags.FLAGS.factor_views
     f = flags.FLAGS
-    return [FactorViewsTerm(weight, scale=f.factor_views_scale, second=f.factor_views_second)] if weight > 0 else []
+    if f.factor_views <= 0:
+        return []
+    return [FactorViewsTerm(f.factor_views, scale=f.factor_views_scale, second=f.factor_views_second)]
 
 
 def train_seed(config: config_lib.TrainConfig) -> dict:

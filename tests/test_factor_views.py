@@ -57,16 +57,16 @@ def test_the_thickness_moves_thin_and_thicken_the_strokes_in_order_and_keep_the_
 
 def test_the_error_is_zero_only_when_each_code_follows_its_own_move_and_the_other_stays():
     mean = tf.random.stateless_normal([6, 3], [1, 2])
-    shear_target, stretch_target = tf.constant([-1.0, 0.0, 1.0]), tf.constant([-1.0, 0.5, 1.0])
+    shear_target, second_target = tf.constant([-1.0, 0.0, 1.0]), tf.constant([-1.0, 0.5, 1.0])
     follows = mean + tf.stack(
-        [tf.concat([shear_target, tf.zeros(3)], 0), tf.concat([tf.zeros(3), stretch_target], 0), tf.ones(6)], axis=1
+        [tf.concat([shear_target, tf.zeros(3)], 0), tf.concat([tf.zeros(3), second_target], 0), tf.ones(6)], axis=1
     )  # a third code may do anything
-    assert float(losses.factor_view_error(mean, follows, shear_target, stretch_target)) == pytest.approx(0.0, abs=1e-6)
+    assert float(losses.factor_view_error(mean, follows, shear_target, second_target)) == pytest.approx(0.0, abs=1e-6)
     swapped = mean + tf.stack(
-        [tf.concat([tf.zeros(3), stretch_target], 0), tf.concat([shear_target, tf.zeros(3)], 0), tf.zeros(6)], axis=1
+        [tf.concat([tf.zeros(3), second_target], 0), tf.concat([shear_target, tf.zeros(3)], 0), tf.zeros(6)], axis=1
     )
     # Each code misses its move (2/3 + 2.25/3) and moves under the other's (the same): twice 4.25/3.
-    assert float(losses.factor_view_error(mean, swapped, shear_target, stretch_target)) == pytest.approx(
+    assert float(losses.factor_view_error(mean, swapped, shear_target, second_target)) == pytest.approx(
         2 * 4.25 / 3, rel=1e-5
     )
 

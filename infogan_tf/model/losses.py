@@ -182,16 +182,16 @@ def category_balance(logits: Sequence[tf.Tensor], other_logits: Sequence[tf.Tens
 
 
 def factor_view_error(
-    mean: tf.Tensor, moved_mean: tf.Tensor, shear_target: tf.Tensor, stretch_target: tf.Tensor
+    mean: tf.Tensor, moved_mean: tf.Tensor, shear_target: tf.Tensor, second_target: tf.Tensor
 ) -> tf.Tensor:
     """How far Q's continuous codes 0 and 1 miss known moves of real images (scalar; ``objective.factor_views``).
 
     Args:
       mean: [N, n_continuous] Q's continuous means of N real images (n_continuous >= 2).
       moved_mean: the same of their moved copies: the first ``len(shear_target)``
-        sheared, the rest stretched horizontally.
+        sheared, the rest moved by the second factor (stretched or thickened).
       shear_target: [N_s] the change code 0 should show on each sheared copy.
-      stretch_target: [N - N_s] the change code 1 should show on each stretched copy.
+      second_target: [N - N_s] the change code 1 should show on each of the rest.
 
     Returns:
       the mean squared miss of the moved code plus that of the other code, which
@@ -199,9 +199,9 @@ def factor_view_error(
     """
     change = tf.cast(moved_mean, tf.float32) - tf.cast(mean, tf.float32)
     sheared = tf.shape(shear_target)[0]
-    on_shear, on_stretch = change[:sheared], change[sheared:]
+    on_shear, on_second = change[:sheared], change[sheared:]
     moved = tf.reduce_mean(tf.square(on_shear[:, 0] - shear_target)) + tf.reduce_mean(
-        tf.square(on_stretch[:, 1] - stretch_target)
+        tf.square(on_second[:, 1] - second_target)
     )
-    still = tf.reduce_mean(tf.square(on_shear[:, 1])) + tf.reduce_mean(tf.square(on_stretch[:, 0]))
+    still = tf.reduce_mean(tf.square(on_shear[:, 1])) + tf.reduce_mean(tf.square(on_second[:, 0]))
     return moved + still
