@@ -1,4 +1,4 @@
-"""The opt-in factor-views term: known shears and stretches of real images, and what Q's codes must do under them."""
+"""The opt-in factor-views term: known shears, stretches and thickenings of real images, and what Q's codes must do."""
 
 import numpy as np
 import pytest
