@@ -288,7 +288,7 @@ def _clean_stop(signame: str, model_dir: str, err_path: str, logged_at_signal: i
     checkpoints = os.path.join(model_dir, "checkpoints")
     saved = os.path.join(checkpoints, f"ckpt-{step}")
     latest = tf.train.latest_checkpoint(checkpoints)
-    step_variable = _read_checkpoint(saved)[0] if step is not None and os.path.exists(saved + ".index") else None
+    step_variable = _step_variable(saved) if step is not None and os.path.exists(saved + ".index") else None
     logged = _logged_steps(model_dir)
     progress = re.compile(rf"^{re.escape(PROG)}: step (\d+)/", re.MULTILINE)
     progress_steps = [int(s) for s in progress.findall(err)]
@@ -317,9 +317,12 @@ def _clean_stop(signame: str, model_dir: str, err_path: str, logged_at_signal: i
     }
 
 
+_STEP_VARIABLE = "step/.ATTRIBUTES/VARIABLE_VALUE"
+
+
 def _complete_step(prefix: str) -> int | None:
     """The step variable of a checkpoint whose every tensor reads back (None: it does not)."""
-    return None if checkpoint_damage(prefix) else _read_checkpoint(prefix)[0]
+    return None if checkpoint_damage(prefix) else _step_variable(prefix)
 
 
 def _after_kill(model_dir: str, aimed_at_write: bool, sent: _Sent, last_logged: int, clean_stops: list[int]) -> dict:
@@ -413,13 +416,20 @@ def _run_soak(model_dir: str, data_dir: str, logs: _Logs) -> list[dict]:
         print(f"interruption {len(events)}: {event}", flush=True)
 
 
+def _step_variable(prefix: str) -> int:
+    """A checkpoint's step variable (that tensor alone read back)."""
+    import tensorflow as tf
+
+    return int(tf.train.load_checkpoint(prefix).get_tensor(_STEP_VARIABLE))
+
+
 def _read_checkpoint(prefix: str) -> tuple[int, dict[str, np.ndarray]]:
     """Every tensor of a checkpoint (each read back, checksummed), and its step variable."""
     import tensorflow as tf
 
     reader = tf.train.load_checkpoint(prefix)
     tensors = {name: np.asarray(reader.get_tensor(name)) for name in reader.get_variable_to_shape_map()}
-    return int(tensors["step/.ATTRIBUTES/VARIABLE_VALUE"]), tensors
+    return int(tensors[_STEP_VARIABLE]), tensors
 
 
 def _checkpoint_tensors(model_dir: str) -> tuple[int, dict[str, np.ndarray]]:

@@ -270,18 +270,19 @@ def exports(trained_model_dir, exported_model, tmp_path_factory) -> dict[str, st
         images = random_images(32, IMAGE_SHAPE)
         config = tiny_config(bf16_run, train_steps=2, mixed_precision="bfloat16")
         loop.train(config, images=images, progress=lambda _: None)
-        out = {"float32": exported_model.path, "bfloat16_run": bf16_run}
+        paths = {"float32": exported_model.path}
         for key, run, jit in (
             ("float32-jit", trained_model_dir, True),
             ("bfloat16", bf16_run, False),
             ("bfloat16-jit", bf16_run, True),
         ):
             config = export.ExportConfig(model_dir=run, export_dir=str(directory / key), jit_compile=jit)
-            out[key] = export.export(config).path
-        return out
+            paths[key] = export.export(config).path
+        return {"bfloat16_run": bf16_run, "exports": paths}
 
-    out = built_once(tmp_path_factory, "edges_exports", build)
-    runs = {"float32": trained_model_dir, "bfloat16": out.pop("bfloat16_run")}
+    built = built_once(tmp_path_factory, "edges_exports", build)
+    out = built["exports"]
+    runs = {"float32": trained_model_dir, "bfloat16": built["bfloat16_run"]}
     for precision, run in runs.items():
         with open(os.path.join(run, "config.json")) as f:
             assert json.load(f)["runtime"]["mixed_precision"] == precision

@@ -18,7 +18,8 @@ way, the views are made inside the XLA-compiled train step.
 left-leaning and a right-leaning image of one class give near-identical views.
 ``level_ink`` does the same for shade: it rescales each image's ink to one
 brightness, so a dark and a light garment of one shape give near-identical
-views.
+views. ``shear_stretch_maps`` and ``thicken`` make copies moved by KNOWN
+amounts, for the opt-in factor-views term (``model.objective.factor_views``).
 """
 
 from __future__ import annotations
@@ -176,3 +177,38 @@ def affine_warp(images: tf.Tensor, transforms: tf.Tensor, fill: float = -1.0) ->
     top = (1.0 - wx) * read(y0, x0) + wx * read(y0, x0 + 1.0)
     bottom = (1.0 - wx) * read(y0 + 1.0, x0) + wx * read(y0 + 1.0, x0 + 1.0)
     return (1.0 - wy) * top + wy * bottom
+
+
+def shear_stretch_maps(shape, shear: tf.Tensor, log_stretch: tf.Tensor) -> tf.Tensor:
+    """``affine_warp``'s inverse maps of known moves about the image centre: shears, then horizontal stretches.
+
+    Args:
+      shape: the images' shape [B, H, W, C] (H and W known).
+      shear: float [N_s]: each sheared copy's ink slant dx/dy (y down) grows by it.
+      log_stretch: float [N_t]: each stretched copy's width is times exp(it).
+
+    Returns:
+      float [N_s + N_t, 6], the sheared copies' maps first.
+    """
+    height, width = float(shape[1]), float(shape[2])
+    cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
+    # Sheared: output (x, y) reads the input at x - k (y - cy).
+    zeros = tf.zeros_like(shear)
+    sheared = tf.stack([zeros + 1.0, -shear, shear * cy, zeros, zeros + 1.0, zeros], axis=1)
+    # Stretched: output (x, y) reads the input at cx + (x - cx) / s.
+    inverse = tf.exp(-log_stretch)
+    zeros = tf.zeros_like(inverse)
+    stretched = tf.stack([inverse, zeros, cx - inverse * cx, zeros, zeros + 1.0, zeros], axis=1)
+    return tf.concat([sheared, stretched], axis=0)
+
+
+def thicken(images: tf.Tensor, amount: tf.Tensor) -> tf.Tensor:
+    """Each image blended by |t| towards the 3x3 dilation of its ink (t > 0) or its erosion (t < 0).
+
+    Ink is the bright side (images in [-1, 1] on a -1 background): dilation is a
+    3x3 max, erosion a 3x3 min. ``amount``: float [B], t per image.
+    """
+    dilated = tf.nn.max_pool2d(images, 3, 1, "SAME")
+    eroded = -tf.nn.max_pool2d(-images, 3, 1, "SAME")
+    t = amount[:, None, None, None]
+    return images + tf.maximum(t, 0.0) * (dilated - images) + tf.maximum(-t, 0.0) * (eroded - images)

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 import tensorflow as tf
 
-from infogan_tf.data.augment import affine_warp
+from infogan_tf.data.augment import affine_warp, shear_stretch_maps, thicken
 from infogan_tf.errors import ConfigError
 from infogan_tf.model import losses
 from infogan_tf.model.objective.term import REPLICA_MEAN, Contribution, D, Metric, Term, UpdateBatch
@@ -64,18 +64,17 @@ class FactorViewsTerm(Term):
             raise ConfigError(
                 f"the factor-views second factor must be one of {', '.join(SECOND_FACTORS)}, got {second!r}"
             )
-        self.weight, self.shear, self.second = weight, shear, second
+        self.weight, self.shear, self.scale, self.second = weight, shear, scale, second
         # The second move's largest amount: log s for a stretch, t for a thickening.
         self.second_range = math.log1p(scale) if second == "width" else THICKENING
-        self._settings = {
-            "factor_views_weight": weight,
-            "factor_views_shear": shear,
-            "factor_views_scale": scale,
-            "factor_views_second": second,
-        }
 
     def settings(self) -> dict[str, Any]:
-        return dict(self._settings)
+        return {
+            "factor_views_weight": self.weight,
+            "factor_views_shear": self.shear,
+            "factor_views_scale": self.scale,
+            "factor_views_second": self.second,
+        }
 
     def moves(self, count) -> tuple[tf.Tensor, tf.Tensor]:
         """The shears (the first ``count // 2`` copies) and the second moves (the rest); ``count`` may be a tensor."""
@@ -95,9 +94,9 @@ class FactorViewsTerm(Term):
         shear, second = self.moves(tf.shape(real_images)[0])
         sheared = tf.shape(shear)[0]
         if self.second == "width":
-            return affine_warp(real_images, _transforms(real_images.shape, shear, second))
-        first = affine_warp(real_images[:sheared], _transforms(real_images.shape, shear, second[:0]))
-        return tf.concat([first, _thickened(real_images[sheared:], second)], axis=0)
+            return affine_warp(real_images, shear_stretch_maps(real_images.shape, shear, second))
+        first = affine_warp(real_images[:sheared], shear_stretch_maps(real_images.shape, shear, second[:0]))
+        return tf.concat([first, thicken(real_images[sheared:], second)], axis=0)
 
     def contribute(self, batch: UpdateBatch) -> Contribution:
         if batch.real is None:
@@ -108,29 +107,3 @@ class FactorViewsTerm(Term):
             batch.real.continuous_mean, moved, shear / self.shear, second / self.second_range
         )
         return Contribution(d=self.weight * error, metrics={"factor_views_error": error})
-
-
-def _transforms(shape, shear: tf.Tensor, log_stretch: tf.Tensor) -> tf.Tensor:
-    """Inverse maps (``affine_warp``'s) of the shears, then the horizontal stretches, about the image centre."""
-    height, width = float(shape[1]), float(shape[2])
-    cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
-    # Sheared: output (x, y) reads the input at x - k (y - cy): ink slant dx/dy (y down) grows by k.
-    zeros = tf.zeros_like(shear)
-    sheared = tf.stack([zeros + 1.0, -shear, shear * cy, zeros, zeros + 1.0, zeros], axis=1)
-    # Stretched: output (x, y) reads the input at cx + (x - cx) / s: the width times s.
-    inverse = tf.exp(-log_stretch)
-    zeros = tf.zeros_like(inverse)
-    stretched = tf.stack([inverse, zeros, cx - inverse * cx, zeros, zeros + 1.0, zeros], axis=1)
-    return tf.concat([sheared, stretched], axis=0)
-
-
-def _thickened(images: tf.Tensor, amount: tf.Tensor) -> tf.Tensor:
-    """Each image blended by |t| towards the 3x3 dilation of its ink (t > 0) or its erosion (t < 0).
-
-    Ink is the bright side (images in [-1, 1] on a -1 background): dilation is a
-    3x3 max, erosion a 3x3 min.
-    """
-    dilated = tf.nn.max_pool2d(images, 3, 1, "SAME")
-    eroded = -tf.nn.max_pool2d(-images, 3, 1, "SAME")
-    t = amount[:, None, None, None]
-    return images + tf.maximum(t, 0.0) * (dilated - images) + tf.maximum(-t, 0.0) * (eroded - images)
