@@ -35,6 +35,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "joint": ("--update=joint",),
     "overcluster": ("--q_overcluster=30", "--real_info_view=affine", "--real_info_shear=0.3"),
     "fashion": ("--preset=fashion_mnist", "--dataset=fashion_mnist"),
+    # infogan-train has these flags since the term got its config part: compare with a base that has them.
+    "factor_views": ("--factor_views=1",),
 }
 
 

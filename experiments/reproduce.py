@@ -104,26 +104,6 @@ def define_flags() -> None:
         "accuracy against training time and step (the steps and time to --target_accuracy), and the "
         "label-free check with the checkpoint it would pick.",
     )
-    flags.DEFINE_float(
-        "factor_views",
-        0.0,
-        "Weight of the opt-in term asking Q's continuous codes 0 and 1 to follow known shears and second-factor "
-        "moves (--factor_views_second) of real images (model.objective.factor_views); 0: not added.",
-        lower_bound=0.0,
-    )
-    flags.DEFINE_float(
-        "factor_views_scale",
-        0.25,
-        "With --factor_views and the width move: the largest relative stretch (copies span 1/(1+x) to 1+x).",
-        lower_bound=0.0,
-        upper_bound=0.5,
-    )
-    flags.DEFINE_enum(
-        "factor_views_second",
-        "width",
-        ["width", "thickness"],
-        "With --factor_views: code 1's move, a horizontal stretch (width) or a thickening/thinning of the strokes.",
-    )
 
 
 def _numbers(values) -> list[float]:
@@ -438,16 +418,6 @@ def accuracy_curve(model_dir: str, eval_data, batch_size: int, target: float, vi
     }
 
 
-def extra_terms() -> list:
-    """The opt-in terms the flags add to the default objective."""
-    from infogan_tf.model.objective.factor_views import FactorViewsTerm
-
-    f = flags.FLAGS
-    if f.factor_views <= 0:
-        return []
-    return [FactorViewsTerm(f.factor_views, scale=f.factor_views_scale, second=f.factor_views_second)]
-
-
 def train_seed(config: config_lib.TrainConfig) -> dict:
     """Trains (or resumes) one seed; the row's training part (``error`` when it failed)."""
     from infogan_tf import errors
@@ -458,7 +428,7 @@ def train_seed(config: config_lib.TrainConfig) -> dict:
     start = time.time()
     try:
         rt = config.runtime
-        t = loop.Trainer(config, get_strategy(rt.strategy, rt.num_devices, rt.device), terms=extra_terms())
+        t = loop.Trainer(config, get_strategy(rt.strategy, rt.num_devices, rt.device))
         resumed_from = t.restore()
         result = t.train(progress=lambda line: print(f"[seed {config.runtime.seed}] {line}", flush=True))
     except (errors.NonFiniteError, errors.CheckpointError) as e:

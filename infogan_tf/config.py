@@ -1,7 +1,8 @@
 """Typed, validated configuration of a training run.
 
-A run is described by one frozen :class:`TrainConfig` made of six parts
-(data, latent codes, model, optimisation, the real-image term, runtime). The command line builds it
+A run is described by one frozen :class:`TrainConfig` made of seven parts
+(data, latent codes, model, optimisation, the real-image term, the factor-views
+term, runtime). The command line builds it
 once (``infogan_tf/cli/train.py``), everything below takes it as a value. Field
 names are the flag names, so an error can name the flag to fix; each field's
 ``metadata["help"]`` is its flag's help (``metadata["flag"] = False``: not a flag,
@@ -41,6 +42,7 @@ from infogan_tf.latent import LatentSpec, parse_categorical_codes
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 UPDATES = ("alternating", "joint")
 REAL_INFO_VIEWS = ("same", "affine", "deskewed")
+FACTOR_VIEWS_SECOND = ("width", "thickness")
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
@@ -198,6 +200,69 @@ class RealInfoConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class FactorViewsConfig:
+    """The factor-views term (not in the paper; ``model.objective.factor_views``). See each field's ``help``.
+
+    D/Q's continuous outputs 0 and 1 are asked to follow known moves of REAL
+    images (a shear for code 0; a thickening or a horizontal stretch for
+    code 1), so that each continuous code means one factor, as Chen et al.
+    2016 (Fig. 2) found for slant and width; no labels. ``factor_views = 0``
+    (the default) leaves the term out.
+    """
+
+    factor_views: float = dataclasses.field(
+        default=0.0,
+        metadata={
+            "help": "Weight of the term asking Q's continuous codes 0 and 1 to follow known moves of real "
+            "images: code 0 a shear (the ink's slant), code 1 --factor_views_second (not in the paper; no "
+            "labels; model.objective.factor_views). 0 = the term is left out (the default)."
+        },
+    )
+    factor_views_shear: float = dataclasses.field(
+        default=0.3,
+        metadata={"help": "Largest shear k (x -> x - k (y - centre)) of the copies that move code 0, in (0, 1]."},
+    )
+    factor_views_second: str = dataclasses.field(
+        default="thickness",
+        metadata={
+            "choices": FACTOR_VIEWS_SECOND,
+            "help": f"{' or '.join(FACTOR_VIEWS_SECOND)}: the move of the copies that move code 1, a horizontal "
+            "stretch by up to --factor_views_scale, or a blend of the strokes by up to half way towards "
+            "their 3x3 dilation or erosion (the default; a class's digits differ little in thickness, a lot "
+            "in width, so Q can read thickness back on real digits).",
+        },
+    )
+    factor_views_scale: float = dataclasses.field(
+        default=0.25,
+        metadata={
+            "help": "With --factor_views_second=width: the largest relative stretch (the copies' widths span "
+            "1/(1+x) to 1+x), in (0, 0.5]."
+        },
+    )
+
+    def problems(self, continuous_codes: int) -> list[str]:
+        """Every invalid value of the term, each naming its flag (``continuous_codes``: the latent's count)."""
+        out = []
+        if not (math.isfinite(self.factor_views) and self.factor_views >= 0):
+            out.append(f"--factor_views must be a finite number >= 0, got {self.factor_views}")
+        if not (math.isfinite(self.factor_views_shear) and 0 < self.factor_views_shear <= 1):
+            out.append(f"--factor_views_shear must be a number in (0, 1], got {self.factor_views_shear}")
+        if not (math.isfinite(self.factor_views_scale) and 0 < self.factor_views_scale <= 0.5):
+            out.append(f"--factor_views_scale must be a number in (0, 0.5], got {self.factor_views_scale}")
+        if self.factor_views_second not in FACTOR_VIEWS_SECOND:
+            out.append(
+                f"--factor_views_second must be one of {', '.join(FACTOR_VIEWS_SECOND)}, "
+                f"got {self.factor_views_second!r}"
+            )
+        if self.factor_views > 0 and continuous_codes < 2:
+            out.append(
+                f"--factor_views moves continuous codes 0 and 1: it needs --continuous_codes >= 2, "
+                f"got {continuous_codes} (or set --factor_views=0)"
+            )
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
 class RuntimeConfig:
     """Where and how the run executes; none of it changes the model. See each field's ``help``."""
 
@@ -263,6 +328,7 @@ class TrainConfig:
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
     real_info: RealInfoConfig = RealInfoConfig()
+    factor_views: FactorViewsConfig = FactorViewsConfig()
     runtime: RuntimeConfig = RuntimeConfig()
 
     # ---------------------------------------------------------------- checks
@@ -298,6 +364,7 @@ class TrainConfig:
             if not (math.isfinite(v) and v >= 0):
                 out.append(f"--{name} must be a finite number >= 0, got {v}")
         out.extend(self.real_info.problems())
+        out.extend(self.factor_views.problems(self.latent.continuous))
         if o.update not in UPDATES:
             out.append(f"--update must be one of {', '.join(UPDATES)}, got {o.update!r}")
         if not r.model_dir:
@@ -350,6 +417,7 @@ class TrainConfig:
             "model": dataclasses.asdict(self.model),
             "optim": dataclasses.asdict(self.optim),
             "real_info": dataclasses.asdict(self.real_info),
+            "factor_views": dataclasses.asdict(self.factor_views),
             "runtime": dataclasses.asdict(self.runtime),
         }
 
@@ -363,6 +431,7 @@ class TrainConfig:
             model=ModelConfig.from_dict(d["model"]),
             optim=OptimConfig(**d["optim"]),
             real_info=RealInfoConfig(**d["real_info"]),
+            factor_views=FactorViewsConfig(**d["factor_views"]),
             runtime=RuntimeConfig(**d["runtime"]),
         )
 
@@ -400,6 +469,7 @@ PARTS: dict[str, type] = {
     "model": ModelConfig,
     "optim": OptimConfig,
     "real_info": RealInfoConfig,
+    "factor_views": FactorViewsConfig,
     "runtime": RuntimeConfig,
 }
 # The latent codes' flags and the LatentSpec fields they set.
@@ -473,14 +543,29 @@ def migrate(d: dict[str, Any]) -> dict[str, Any]:
 
     Before the real-image term had its own part (December 2026), its fields
     were ``optim.real_info_*``, ``optim.lambda_real_info`` and
-    ``model.q_overcluster``.
+    ``model.q_overcluster``. Before the factor-views term had its own part
+    (December 2026), a run that added it kept its settings under
+    ``terms.factor_views`` (``factor_views_weight`` for the weight); a run
+    without it had none.
     """
-    if "real_info" in d or "optim" not in d:
+    if "optim" not in d or ("real_info" in d and "factor_views" in d):
         return d
     d = {**d, "optim": dict(d["optim"]), "model": dict(d.get("model", {}))}
-    names = [f.name for f in dataclasses.fields(RealInfoConfig)]
-    moved = {name: d["optim"].pop(name) for name in names if name in d["optim"]}
-    if "q_overcluster" in d["model"]:
-        moved["q_overcluster"] = d["model"].pop("q_overcluster")
-    d["real_info"] = moved
+    if "real_info" not in d:
+        names = [f.name for f in dataclasses.fields(RealInfoConfig)]
+        moved = {name: d["optim"].pop(name) for name in names if name in d["optim"]}
+        if "q_overcluster" in d["model"]:
+            moved["q_overcluster"] = d["model"].pop("q_overcluster")
+        d["real_info"] = moved
+    if "factor_views" not in d:
+        terms = dict(d.get("terms") or {})
+        held = dict(terms.pop("factor_views", {}))
+        if "factor_views_weight" in held:
+            held["factor_views"] = held.pop("factor_views_weight")
+        # A run without the term had weight 0, whatever today's default.
+        d["factor_views"] = held or {"factor_views": 0.0}
+        if "terms" in d:
+            d["terms"] = terms
+            if not terms:
+                del d["terms"]
     return d

@@ -287,3 +287,25 @@ def test_a_config_json_of_main_before_the_real_image_part_reads_into_it():
         resume.check_resume(saved, cfg.override(q_overcluster=20), "config.json")
     text = resume.record(saved, cfg.override(train_steps=20), step=10)
     assert json.loads(text)["history"][0]["changes"] == {"optim.train_steps": {"from": 10, "to": 20}}
+
+
+@pytest.mark.unit
+def test_a_config_json_before_the_factor_views_part_reads_into_it():
+    """A run without the term reads as weight 0 (whatever today's default); one that added it, from ``terms``."""
+    today = json.loads(TrainConfig().to_json())
+    without = {k: v for k, v in today.items() if k != "factor_views"}
+    assert TrainConfig.from_dict(without).factor_views.factor_views == 0.0
+    settings = {
+        "factor_views_weight": 1.0,
+        "factor_views_shear": 0.3,
+        "factor_views_scale": 0.25,
+        "factor_views_second": "thickness",
+    }
+    screened = {**without, "terms": {"factor_views": settings}}
+    cfg = TrainConfig.from_dict(screened)
+    assert cfg.factor_views == config_lib.FactorViewsConfig(1.0, 0.3, "thickness", 0.25)
+    assert resume.changes(screened, cfg) == {}  # the same run, in today's layout
+    with pytest.raises(
+        ConfigError, match="--factor_views_second=thickness; resuming it with --factor_views_second=width"
+    ):
+        resume.check_resume(screened, cfg.override(factor_views_second="width"), "config.json")

@@ -1,18 +1,24 @@
-"""The opt-in factor-views term: known shears, stretches and thickenings of real images, and what Q's codes must do."""
+"""The factor-views term: known shears, stretches and thickenings of real images, what Q must do, its settings."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from infogan_tf.config import TrainConfig
 from infogan_tf.data.augment import ink_slant
 from infogan_tf.errors import ConfigError
 from infogan_tf.evaluation.metrics.image_statistics import image_statistics
 from infogan_tf.model import losses
 from infogan_tf.model.networks import DiscriminatorOutput
-from infogan_tf.model.objective import D, Objective, UpdateBatch
-from infogan_tf.model.objective.factor_views import FactorViewsTerm
+from infogan_tf.model.objective import D, FactorViewsTerm, Objective, UpdateBatch, default_terms
+from infogan_tf.training import resume
 
 pytestmark = pytest.mark.unit
+
+
+def term_of(**settings) -> FactorViewsTerm:
+    """The term of a default config with these flag settings (weight 1 unless given)."""
+    return FactorViewsTerm(TrainConfig().override(**{"factor_views": 1.0, **settings}))
 
 
 def bars(count: int) -> np.ndarray:
@@ -32,7 +38,7 @@ def ink_width(images) -> np.ndarray:
 
 
 def test_the_copies_are_sheared_then_stretched_by_the_moves_the_term_expects():
-    term = FactorViewsTerm(shear=0.3, scale=0.25)
+    term = term_of(factor_views_second="width", factor_views_shear=0.3, factor_views_scale=0.25)
     moved = term.extra_batch(tf.constant(bars(8)), tf.constant([0, 0], tf.int64)).numpy()
     shear, log_stretch = (m.numpy() for m in term.moves(8))
     np.testing.assert_allclose(shear, [-0.3, -0.1, 0.1, 0.3], atol=1e-6)
@@ -44,7 +50,7 @@ def test_the_copies_are_sheared_then_stretched_by_the_moves_the_term_expects():
 
 
 def test_the_thickness_moves_thin_and_thicken_the_strokes_in_order_and_keep_the_slant():
-    term = FactorViewsTerm(second="thickness")
+    term = term_of(factor_views_second="thickness")
     digits = bars(10)
     moved = term.extra_batch(tf.constant(digits), tf.constant([0, 0], tf.int64)).numpy()
     _, amount = (m.numpy() for m in term.moves(10))
@@ -72,7 +78,7 @@ def test_the_error_is_zero_only_when_each_code_follows_its_own_move_and_the_othe
 
 
 def test_the_term_enters_the_d_q_update_with_its_weight_and_reports_the_error():
-    term = FactorViewsTerm(weight=2.5)
+    term = term_of(factor_views=2.5, factor_views_second="width")
     assert Objective([term]).entering(frozenset({D})) == [term]
 
     def output(mean):
@@ -87,23 +93,36 @@ def test_the_term_enters_the_d_q_update_with_its_weight_and_reports_the_error():
     shear, log_stretch = term.moves(8)
     expected = losses.factor_view_error(real, moved, shear / 0.3, log_stretch / np.log(1.25))
     assert error == pytest.approx(float(expected)) and float(part.d) == pytest.approx(2.5 * error)
-    assert term.settings() == {
-        "factor_views_weight": 2.5,
-        "factor_views_shear": 0.3,
-        "factor_views_scale": 0.25,
-        "factor_views_second": "width",
-    }
+    # The targets span the codes' prior range: twice as far when it is [-2, 2].
+    wide = term_of(factor_views=2.5, factor_views_second="width", continuous_range=2.0)
+    part = wide.contribute(UpdateBatch(frozenset({D}), None, None, output(real), {term.name: output(moved)}))
+    expected = losses.factor_view_error(real, moved, 2 * shear / 0.3, 2 * log_stretch / np.log(1.25))
+    assert float(part.metrics["factor_views_error"]) == pytest.approx(float(expected))
+
+
+def test_the_config_adds_the_term_after_the_others_only_with_a_positive_weight():
+    assert "factor_views" not in [t.name for t in default_terms(TrainConfig())]
+    terms = default_terms(TrainConfig().override(factor_views=1.0))
+    assert [t.name for t in terms][-1] == "factor_views" and terms[-1].second == "thickness"
+    # Its settings live in config.json's own part, and a resume may not change them.
+    fixed = resume.fixed_settings()
+    assert ("factor_views", "factor_views_second") in fixed and ("factor_views", "factor_views") in fixed
 
 
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"weight": -1.0}, "weight must be a finite number >= 0, got -1.0"),
-        ({"shear": 0.0}, "shear must be in (0, 1], got 0.0"),
-        ({"scale": 0.7}, "scale must be in (0, 0.5], got 0.7"),
-        ({"second": "ink"}, "second factor must be one of width, thickness, got 'ink'"),
+        ({"factor_views": -1.0}, "--factor_views must be a finite number >= 0, got -1.0"),
+        ({"factor_views_shear": 0.0}, "--factor_views_shear must be a number in (0, 1], got 0.0"),
+        ({"factor_views_scale": 0.7}, "--factor_views_scale must be a number in (0, 0.5], got 0.7"),
+        ({"factor_views_second": "ink"}, "--factor_views_second must be one of width, thickness, got 'ink'"),
+        (
+            {"factor_views": 1.0, "continuous_codes": 1},
+            "--factor_views moves continuous codes 0 and 1: it needs --continuous_codes >= 2, got 1",
+        ),
     ],
 )
 def test_bad_settings_are_refused_in_one_line(settings, message):
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
-        FactorViewsTerm(**settings)
+    with pytest.raises(ConfigError) as e:
+        TrainConfig().override(**settings)
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)

@@ -1,5 +1,6 @@
 """The objective as declared terms: a new term in one file, the paper's Eq. 6 by hand, the declarations checked."""
 
+import dataclasses
 import json
 import math
 import os
@@ -8,8 +9,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl import flags as absl_flags
 from conftest import make_trainer, tiny_config
 
+from infogan_tf.cli import train as train_cli
 from infogan_tf.errors import ConfigError
 from infogan_tf.model.objective import (
     BATCH_MEAN,
@@ -73,6 +76,23 @@ def test_a_term_declared_in_a_test_file_trains_and_is_logged_recorded_and_guarde
     assert history[-1]["changes"]["terms.mean_penalty.weight"] == {"from": 0.5, "to": 0.25}
     with pytest.raises(ConfigError, match=r"--power=2; resuming it with --power=1 .*penalty's form follows it"):
         make_trainer(longer, fake_images, terms=[MeanPenalty(0.25, power=1)])
+
+
+def test_the_factor_views_flags_add_the_term_which_trains_and_is_recorded_and_guarded_on_resume(tmp_path, fake_images):
+    values = absl_flags.FlagValues()
+    train_cli.define_flags(values)
+    values(["infogan-train", "--model_dir=unused", "--factor_views=0.5", "--factor_views_second=width"])
+    from_flags = train_cli.config_from_flags(values).factor_views
+    assert (from_flags.factor_views, from_flags.factor_views_second) == (0.5, "width")
+    cfg = tiny_config(str(tmp_path / "run"), train_steps=2, factor_views=0.5)
+    lines = []
+    result = loop.train(cfg, images=fake_images, progress=lines.append)
+    assert np.isfinite(result.metrics["factor_views_error"]) and any("moves=" in line for line in lines)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["factor_views"]["factor_views"] == 0.5 and "terms" not in saved
+    with pytest.raises(ConfigError, match=r"--factor_views_second=thickness; resuming it with --factor_views_second="):
+        make_trainer(dataclasses.replace(cfg, factor_views=from_flags), fake_images)
+    make_trainer(cfg.override(train_steps=3), fake_images)  # the same settings resume
 
 
 def test_an_extra_term_changes_the_update_it_enters_and_nothing_at_weight_zero(tmp_path, fake_images):

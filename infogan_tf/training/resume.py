@@ -34,7 +34,7 @@ from typing import Any
 
 from infogan_tf.config import TrainConfig, migrate
 from infogan_tf.errors import ConfigError
-from infogan_tf.model.objective import BUILT_IN, Term
+from infogan_tf.model.objective import BUILT_IN, CONFIGURED, Term
 
 # Config paths that define the checkpoint's variables and their meaning.
 ARCHITECTURE = (("data", "dataset"), ("latent",), ("model",))
@@ -65,7 +65,7 @@ def _flat(d: Any, prefix: str) -> dict[str, Any]:
 def fixed_settings(terms: Sequence[Term] = ()) -> dict[tuple[str, ...], str]:
     """Path in config.json -> why a resume may not change it, as the objective's terms declare."""
     out: dict[tuple[str, ...], str] = {}
-    declared: list[type[Term] | Term] = [*BUILT_IN, *terms]
+    declared: list[type[Term] | Term] = [*BUILT_IN, *CONFIGURED, *terms]
     for term in declared:
         for name, why in term.fixed_on_resume.items():
             out[(term.config_part, name) if term.config_part else (TERMS_KEY, term.name, name)] = why
@@ -86,7 +86,9 @@ def changes(saved: dict[str, Any], new: TrainConfig, terms: Sequence[Term] = ())
     old = {k: v for k, v in saved.items() if k != HISTORY_KEY}
     # In today's form: a field that a config.json predates reads as its default.
     with contextlib.suppress(KeyError, TypeError, ValueError):
-        old = {**TrainConfig.from_dict(old).to_dict(), **({TERMS_KEY: old[TERMS_KEY]} if TERMS_KEY in old else {})}
+        migrated = migrate(old)
+        terms_of_old = {TERMS_KEY: migrated[TERMS_KEY]} if TERMS_KEY in migrated else {}
+        old = {**TrainConfig.from_dict(migrated).to_dict(), **terms_of_old}
     old_flat = _flat(json.loads(json.dumps(old)), "")
     new_flat = _flat(json.loads(json.dumps(config_dict(new, terms))), "")
     return {

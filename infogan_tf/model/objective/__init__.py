@@ -9,7 +9,13 @@ and this project adds one, on by default (``--lambda_real_info=0`` removes its
 weight, leaving the paper's objective):
 
 * :class:`~.real_info.RealImageTerm` -- Q's information about the categories
-  of real images, in the D/Q update (its settings: ``config.RealInfoConfig``).
+  of real images, in the D/Q update (its settings: ``config.RealInfoConfig``);
+
+and one more that the config switches on (``--factor_views`` > 0):
+
+* :class:`~.factor_views.FactorViewsTerm` -- Q's continuous codes 0 and 1
+  follow known moves of real images, in the D/Q update (its settings:
+  ``config.FactorViewsConfig``).
 
 A term (``term.Term``) declares the updates it enters, its metrics and how
 they are reduced and shown, where its settings live and which of them a
@@ -33,6 +39,7 @@ import tensorflow as tf
 from infogan_tf.config import TrainConfig
 from infogan_tf.errors import ConfigError
 from infogan_tf.model.objective.adversarial import AdversarialTerm
+from infogan_tf.model.objective.factor_views import FactorViewsTerm
 from infogan_tf.model.objective.information import InformationTerm
 from infogan_tf.model.objective.real_info import RealImageTerm
 from infogan_tf.model.objective.term import (
@@ -50,11 +57,13 @@ from infogan_tf.model.objective.term import (
 __all__ = [
     "BATCH_MEAN",
     "BUILT_IN",
+    "CONFIGURED",
     "DERIVED",
     "REPLICA_MEAN",
     "AdversarialTerm",
     "Contribution",
     "D",
+    "FactorViewsTerm",
     "G",
     "InformationTerm",
     "Metric",
@@ -68,6 +77,8 @@ __all__ = [
 
 # The terms every run has, in the order they are summed.
 BUILT_IN = (AdversarialTerm, InformationTerm, RealImageTerm)
+# The terms a run has when its config switches them on, after BUILT_IN.
+CONFIGURED = (FactorViewsTerm,)
 _REDUCTIONS = (BATCH_MEAN, REPLICA_MEAN, DERIVED)
 
 
@@ -77,8 +88,9 @@ def paper_terms(config: TrainConfig) -> list[Term]:
 
 
 def default_terms(config: TrainConfig) -> list[Term]:
-    """Eq. 6 and the real-image term (its weight ``--lambda_real_info``)."""
-    return [*paper_terms(config), RealImageTerm(config)]
+    """Eq. 6, the real-image term (``--lambda_real_info``) and, if ``--factor_views`` > 0, the factor-views term."""
+    configured = [FactorViewsTerm(config)] if config.factor_views.factor_views > 0 else []
+    return [*paper_terms(config), RealImageTerm(config), *configured]
 
 
 class Objective:
