@@ -168,9 +168,13 @@ def test_the_default_terms_are_eq_6_and_the_real_image_term_in_that_order():
         "real_info",
         "overcluster_info",
     ]
+    trained_with = "the run was trained with it"
     assert resume.fixed_settings() == {
         ("real_info", "real_info_view"): "its second views follow it",
         ("real_info", "q_overcluster"): "the checkpoint's variables follow it",
+        # The factor-views term's, declared whether or not a run has it.
+        **{("factor_views", name): trained_with for name in ("factor_views", "factor_views_shear")},
+        **{("factor_views", name): trained_with for name in ("factor_views_second", "factor_views_scale")},
     }
 
 
