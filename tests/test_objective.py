@@ -13,6 +13,7 @@ from absl import flags as absl_flags
 from conftest import make_trainer, tiny_config
 
 from infogan_tf.cli import train as train_cli
+from infogan_tf.config import FactorViewsConfig
 from infogan_tf.errors import ConfigError
 from infogan_tf.model.objective import (
     BATCH_MEAN,
@@ -168,13 +169,11 @@ def test_the_default_terms_are_eq_6_and_the_real_image_term_in_that_order():
         "real_info",
         "overcluster_info",
     ]
-    trained_with = "the run was trained with it"
     assert resume.fixed_settings() == {
         ("real_info", "real_info_view"): "its second views follow it",
         ("real_info", "q_overcluster"): "the checkpoint's variables follow it",
-        # The factor-views term's, declared whether or not a run has it.
-        **{("factor_views", name): trained_with for name in ("factor_views", "factor_views_shear")},
-        **{("factor_views", name): trained_with for name in ("factor_views_second", "factor_views_scale")},
+        # Every setting of the factor-views term (declared whether or not a run has it).
+        **{("factor_views", f.name): "the run was trained with it" for f in dataclasses.fields(FactorViewsConfig)},
     }
 
 
