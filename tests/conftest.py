@@ -33,6 +33,18 @@ MNIST_DIR = os.path.join(os.path.dirname(REPO), "shared", "data", "mnist")
 TINY_MODEL = config_lib.ModelConfig(g_fc_units=32, g_filters=(16, 8), d_filters=(8, 16), d_fc_units=32, q_fc_units=16)
 
 
+def cli_config(*args: str) -> config_lib.TrainConfig:
+    """The TrainConfig ``infogan-train`` builds from these flags (parsed on a fresh FlagValues; nothing runs)."""
+    from absl import flags as absl_flags
+
+    from infogan_tf.cli import train as train_cli
+
+    values = absl_flags.FlagValues()
+    train_cli.define_flags(values)
+    values(["infogan-train", *args])
+    return train_cli.config_from_flags(values)
+
+
 def tiny_config(model_dir: str, **settings) -> config_lib.TrainConfig:
     """The default configuration, shrunk: small networks, batch 8, a few steps; ``settings`` by flag name."""
     base = config_lib.TrainConfig()

@@ -16,8 +16,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from absl import flags as absl_flags
-from conftest import random_images
+from conftest import cli_config, random_images
 
 import infogan_tf as ig
 from examples import train_and_export
@@ -28,13 +27,6 @@ from infogan_tf.cli import train as train_cli
 
 # The tiny networks of conftest.TINY_MODEL (examples/train_and_export.py's SMALL) and a run of two steps, as flags.
 TINY = dict(**train_and_export.SMALL, batch_size=8, train_steps=2, log_every=1, summary_every=2, checkpoint_every=2)
-
-
-def _cli_config(*args):
-    values = absl_flags.FlagValues()
-    train_cli.define_flags(values)
-    values(["infogan-train", *args])
-    return train_cli.config_from_flags(values)
 
 
 def _cli_error(main, prog, args, capsys) -> str:
@@ -63,7 +55,7 @@ def _cli_error(main, prog, args, capsys) -> str:
     ],
 )
 def test_preset_is_the_config_infogan_train_builds_from_the_same_flags(name, settings, argv):
-    assert ig.preset(name, **settings) == _cli_config(*argv)
+    assert ig.preset(name, **settings) == cli_config(*argv)
 
 
 @pytest.mark.unit

@@ -12,8 +12,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from absl import flags as absl_flags
-from conftest import snapshot
+from conftest import cli_config, snapshot
 from PIL import Image
 
 from infogan_tf import errors
@@ -181,10 +180,7 @@ def test_the_shape_comes_from_the_flags_the_preset_or_the_files(tmp_path):
     root = _folder(tmp_path / "imgs", n=3, size=(41, 50))
 
     def shape(*args):
-        values = absl_flags.FlagValues()
-        train_cli.define_flags(values)
-        values(["infogan-train", f"--image_dir={root}", *args])
-        return train_cli.config_from_flags(values)
+        return cli_config(f"--image_dir={root}", *args)
 
     cfg = shape()
     assert cfg.model.image_shape == (40, 40, 1) and cfg.data.channels == 0  # from the files

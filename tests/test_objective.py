@@ -9,10 +9,8 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import tensorflow as tf
-from absl import flags as absl_flags
-from conftest import make_trainer, tiny_config
+from conftest import cli_config, make_trainer, tiny_config
 
-from infogan_tf.cli import train as train_cli
 from infogan_tf.config import FactorViewsConfig
 from infogan_tf.errors import ConfigError
 from infogan_tf.model.objective import (
@@ -80,10 +78,7 @@ def test_a_term_declared_in_a_test_file_trains_and_is_logged_recorded_and_guarde
 
 
 def test_the_factor_views_flags_add_the_term_which_trains_and_is_recorded_and_guarded_on_resume(tmp_path, fake_images):
-    values = absl_flags.FlagValues()
-    train_cli.define_flags(values)
-    values(["infogan-train", "--model_dir=unused", "--factor_views=0.5", "--factor_views_second=width"])
-    from_flags = train_cli.config_from_flags(values).factor_views
+    from_flags = cli_config("--model_dir=unused", "--factor_views=0.5", "--factor_views_second=width").factor_views
     assert (from_flags.factor_views, from_flags.factor_views_second) == (0.5, "width")
     cfg = tiny_config(str(tmp_path / "run"), train_steps=2, factor_views=0.5)
     lines = []

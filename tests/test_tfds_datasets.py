@@ -7,10 +7,9 @@ The name is checked offline, the image feature found (or named by
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from absl import flags as absl_flags
+from conftest import cli_config
 
 from infogan_tf import errors
-from infogan_tf.cli import train as train_cli
 from infogan_tf.config import DataConfig
 from infogan_tf.data import datasets, source
 
@@ -58,18 +57,11 @@ def test_labels_are_only_read_where_the_dataset_has_them():
             datasets.load_labeled_split(DataConfig(dataset="dsprites"), split="train")
 
 
-def _config(*args):
-    values = absl_flags.FlagValues()
-    train_cli.define_flags(values)
-    values(["infogan-train", *args])
-    return train_cli.config_from_flags(values)
-
-
 def test_the_command_line_sizes_the_network_from_the_dataset_or_the_flags():
-    assert _config("--dataset=cifar10").model.image_shape == (32, 32, 3)
-    assert _config("--dataset=celeb_a", "--image_size=32").model.image_shape == (32, 32, 3)
-    assert _config("--dataset=dsprites", "--preset=svhn").model.image_shape == (32, 32, 3)
+    assert cli_config("--dataset=cifar10").model.image_shape == (32, 32, 3)
+    assert cli_config("--dataset=celeb_a", "--image_size=32").model.image_shape == (32, 32, 3)
+    assert cli_config("--dataset=dsprites", "--preset=svhn").model.image_shape == (32, 32, 3)
     with pytest.raises(errors.ConfigError, match="is not a TFDS dataset"):
-        _config("--dataset=no_such_dataset")
+        cli_config("--dataset=no_such_dataset")
     with pytest.raises(errors.ConfigError, match=r"celeb_a has 218x178 images, .*give --image_size \(e.g. 64\)"):
-        _config("--dataset=celeb_a")
+        cli_config("--dataset=celeb_a")

@@ -29,13 +29,14 @@ resumed run may not change them. The moves themselves are
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import ClassVar
 
 import tensorflow as tf
 
-from infogan_tf.config import TrainConfig
+from infogan_tf.config import FactorViewsConfig, TrainConfig
 from infogan_tf.data.augment import affine_warp, shear_stretch_maps, thicken
 from infogan_tf.model import losses
 from infogan_tf.model.objective.term import REPLICA_MEAN, Contribution, D, Metric, Term, UpdateBatch
@@ -50,11 +51,9 @@ class FactorViewsTerm(Term):
     updates = frozenset({D})
     metrics = (Metric("factor_views_error", reduce=REPLICA_MEAN, shown="moves={value:.3f}"),)
     config_part = "factor_views"
+    # Every setting: the run's copies and their weight follow them.
     fixed_on_resume: ClassVar[Mapping[str, str]] = {
-        "factor_views": "the run was trained with it",
-        "factor_views_shear": "the run was trained with it",
-        "factor_views_second": "the run was trained with it",
-        "factor_views_scale": "the run was trained with it",
+        field.name: "the run was trained with it" for field in dataclasses.fields(FactorViewsConfig)
     }
 
     def __init__(self, config: TrainConfig):
