@@ -9,6 +9,12 @@ within-class part reaches |r| <= sqrt(w). This prints w for the factors of
 ``evaluation.metrics.code_factors`` (slant in degrees; width and thickness in
 logs, as they scale). Labels are used here, to describe the data only.
 
+It also prints how far the factor-views term's thickness moves
+(``data.augment.thicken``, a blend towards the strokes' 3x3 dilation, t > 0,
+or erosion, t < 0) change the same thickness statistic, against its natural
+spread: the moves' largest blends each way (``--factor_views_thicken`` and
+``--factor_views_thin``) are chosen so the two ends move it about equally.
+
     python -m experiments.factor_spread --manual_dir=../shared/data/mnist
 """
 
@@ -19,8 +25,10 @@ import json
 import os
 
 import numpy as np
+import tensorflow as tf
 from absl import app, flags
 
+from infogan_tf.data.augment import thicken
 from infogan_tf.evaluation.metrics.code_factors import FACTORS
 from infogan_tf.evaluation.metrics.image_statistics import image_statistics
 
@@ -45,15 +53,36 @@ def spread(values: np.ndarray, labels: np.ndarray) -> dict:
     }
 
 
+BLENDS = (-1.0, -0.8, -0.7, -0.5, -0.25, 0.1, 0.2, 0.25, 0.5, 1.0)
+
+
+def thickness_moves(images: np.ndarray, blends=BLENDS) -> dict:
+    """The thickness statistic's change (pixels) under ``thicken`` by each blend, and the share of digits erased."""
+    thickness = image_statistics(images)["thickness"]
+    signed = tf.constant(images * 2.0 - 1.0, tf.float32)  # the training range, ink bright on -1
+    out = {"natural_px": {"mean": round(float(thickness.mean()), 3), "sd": round(float(thickness.std()), 3)}}
+    for blend in blends:
+        moved = (thicken(signed, tf.fill([len(images)], blend)).numpy() + 1.0) / 2.0
+        change = image_statistics(moved)["thickness"] - thickness
+        out[f"{blend:+.2f}"] = {
+            "change_px": round(float(np.nanmean(change)), 3),
+            "change_in_natural_sd": round(float(np.nanmean(change) / thickness.std()), 2),
+            "erased_share": round(float(np.mean(moved.max(axis=(1, 2, 3)) < 0.3)), 4),
+        }
+    return out
+
+
 def main(argv) -> None:
     del argv
     images = _idx(os.path.join(FLAGS.manual_dir, "t10k-images-idx3-ubyte.gz"), 16).reshape(-1, 28, 28, 1)
     labels = _idx(os.path.join(FLAGS.manual_dir, "t10k-labels-idx1-ubyte.gz"), 8)
-    stats = image_statistics(images.astype(np.float32) / 127.5 - 1.0)
+    images = images.astype(np.float32) / 255.0  # image_statistics reads [0, 1]
+    stats = image_statistics(images)
     out = {}
     for factor in FACTORS:
         values = np.asarray(stats[factor], np.float64)
         out[factor] = spread(values if factor == "slant" else np.log(values), labels)
+    out["thickness_moves"] = thickness_moves(images)
     print(json.dumps(out, indent=2))
 
 

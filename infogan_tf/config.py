@@ -227,9 +227,9 @@ class FactorViewsConfig:
         metadata={
             "choices": FACTOR_VIEWS_SECOND,
             "help": f"{' or '.join(FACTOR_VIEWS_SECOND)}: the move of the copies that move code 1, a horizontal "
-            "stretch by up to --factor_views_scale, or a blend of the strokes by up to half way towards "
-            "their 3x3 dilation or erosion (the default; a class's digits differ little in thickness, a lot "
-            "in width, so Q can read thickness back on real digits).",
+            "stretch by up to --factor_views_scale, or a blend of the strokes towards their 3x3 dilation (by "
+            "up to --factor_views_thicken) or erosion (by up to --factor_views_thin) (the default; a class's "
+            "digits differ little in thickness, a lot in width, so Q can read thickness back on real digits).",
         },
     )
     factor_views_scale: float = dataclasses.field(
@@ -237,6 +237,22 @@ class FactorViewsConfig:
         metadata={
             "help": "With --factor_views_second=width: the largest relative stretch (the copies' widths span "
             "1/(1+x) to 1+x), in (0, 0.5]."
+        },
+    )
+    factor_views_thicken: float = dataclasses.field(
+        default=0.5,
+        metadata={
+            "help": "With --factor_views_second=thickness: the largest blend of the strokes towards their 3x3 "
+            "dilation, the move that sets code 1 to +r, in (0, 1]. On MNIST 0.5 adds 1.27 px of stroke, 0.2 adds "
+            "0.52 px (experiments/factor_spread.py)."
+        },
+    )
+    factor_views_thin: float = dataclasses.field(
+        default=0.5,
+        metadata={
+            "help": "With --factor_views_second=thickness: the largest blend of the strokes towards their 3x3 "
+            "erosion, the move that sets code 1 to -r, in (0, 1]. On MNIST 0.5 removes 0.34 px of stroke, 0.7 "
+            "removes 0.58 px (experiments/factor_spread.py)."
         },
     )
 
@@ -249,6 +265,10 @@ class FactorViewsConfig:
             out.append(f"--factor_views_shear must be a number in (0, 1], got {self.factor_views_shear}")
         if not (math.isfinite(self.factor_views_scale) and 0 < self.factor_views_scale <= 0.5):
             out.append(f"--factor_views_scale must be a number in (0, 0.5], got {self.factor_views_scale}")
+        for name in ("factor_views_thicken", "factor_views_thin"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 < value <= 1):
+                out.append(f"--{name} must be a number in (0, 1], got {value}")
         if self.factor_views_second not in FACTOR_VIEWS_SECOND:
             out.append(
                 f"--factor_views_second must be one of {', '.join(FACTOR_VIEWS_SECOND)}, "
@@ -546,9 +566,11 @@ def migrate(d: dict[str, Any]) -> dict[str, Any]:
     ``model.q_overcluster``. Before the factor-views term had its own part
     (December 2026), a run that added it kept its settings under
     ``terms.factor_views`` (``factor_views_weight`` for the weight); a run
-    without it had none.
+    without it had none. Before ``--factor_views_thicken`` and
+    ``--factor_views_thin``, its thickness moves blended by up to 0.5 each way.
     """
-    if "optim" not in d or ("real_info" in d and "factor_views" in d):
+    part = d.get("factor_views", {})
+    if "optim" not in d or ("real_info" in d and "factor_views_thin" in part and "factor_views_thicken" in part):
         return d
     d = {**d, "optim": dict(d["optim"]), "model": dict(d.get("model", {}))}
     if "real_info" not in d:
@@ -568,4 +590,5 @@ def migrate(d: dict[str, Any]) -> dict[str, Any]:
             d["terms"] = terms
             if not terms:
                 del d["terms"]
+    d["factor_views"] = {"factor_views_thicken": 0.5, "factor_views_thin": 0.5, **d["factor_views"]}
     return d

@@ -295,6 +295,11 @@ def test_a_config_json_before_the_factor_views_part_reads_into_it():
     today = json.loads(TrainConfig().to_json())
     without = {k: v for k, v in today.items() if k != "factor_views"}
     assert TrainConfig.from_dict(without).factor_views.factor_views == 0.0
+    # A part from before the thickness moves' own ranges reads as the 0.5 blends it was trained with.
+    older = {**today, "factor_views": {"factor_views": 1.0, "factor_views_second": "thickness"}}
+    moves = TrainConfig.from_dict(older).factor_views
+    assert (moves.factor_views_thicken, moves.factor_views_thin) == (0.5, 0.5)
+    assert "factor_views_thin" not in older["factor_views"]  # the caller's dict is not changed
     settings = {
         "factor_views_weight": 1.0,
         "factor_views_shear": 0.3,
