@@ -261,14 +261,15 @@ class FactorViewsConfig:
         out = []
         if not (math.isfinite(self.factor_views) and self.factor_views >= 0):
             out.append(f"--factor_views must be a finite number >= 0, got {self.factor_views}")
-        if not (math.isfinite(self.factor_views_shear) and 0 < self.factor_views_shear <= 1):
-            out.append(f"--factor_views_shear must be a number in (0, 1], got {self.factor_views_shear}")
-        if not (math.isfinite(self.factor_views_scale) and 0 < self.factor_views_scale <= 0.5):
-            out.append(f"--factor_views_scale must be a number in (0, 0.5], got {self.factor_views_scale}")
-        for name in ("factor_views_thicken", "factor_views_thin"):
+        for name, largest in (
+            ("factor_views_shear", 1),
+            ("factor_views_scale", 0.5),
+            ("factor_views_thicken", 1),
+            ("factor_views_thin", 1),
+        ):
             value = getattr(self, name)
-            if not (math.isfinite(value) and 0 < value <= 1):
-                out.append(f"--{name} must be a number in (0, 1], got {value}")
+            if not (math.isfinite(value) and 0 < value <= largest):
+                out.append(f"--{name} must be a number in (0, {largest}], got {value}")
         if self.factor_views_second not in FACTOR_VIEWS_SECOND:
             out.append(
                 f"--factor_views_second must be one of {', '.join(FACTOR_VIEWS_SECOND)}, "
