@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from infogan_tf.data.augment import AffineRange, affine_warp, ink_slant, level_ink, random_affine
+from infogan_tf.data.augment import AffineRange, affine_warp, ink_slant, level_ink, random_affine, random_erase
 from infogan_tf.evaluation.metrics.image_statistics import image_statistics
 
 pytestmark = pytest.mark.unit
@@ -194,3 +194,38 @@ def test_level_ink_clips_at_white_and_keeps_a_blank_image_blank():
     assert np.isfinite(levelled).all() and levelled.max() == 1.0 and levelled.min() == -1.0
     np.testing.assert_array_equal(levelled[1], -1.0)
     assert _brightness(levelled[:1])[0] < 0.95 * 2.0  # clipping takes some of the level away
+
+
+def test_random_erase_blanks_one_rectangle_in_about_half_the_copies():
+    images = tf.constant(np.ones([64, 28, 28, 1], np.float32))  # all ink: every erased pixel shows
+    out = random_erase(images, tf.constant([3, 4], tf.int64), max_area=0.2).numpy()
+    assert set(np.unique(out)) <= {-1.0, 1.0}
+    erased = (out[..., 0] == -1.0).reshape(64, -1).sum(axis=1) / (28 * 28)
+    touched = erased > 0
+    assert 20 <= touched.sum() <= 44  # each copy with probability 1/2
+    assert erased.max() <= 0.2 + 0.02  # at most the largest area (pixel rounding aside); less where clipped
+    for copy in out[touched, ..., 0]:  # one axis-aligned rectangle: the blank rows all blank the same columns
+        rows, cols = np.nonzero(copy == -1.0)
+        height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+        assert height * width == len(rows)
+        inside = rows.min() > 0 and cols.min() > 0 and rows.max() < 27 and cols.max() < 27
+        assert not inside or 1 / 3.5 <= height / width <= 3.5  # the aspect ratio, where the border did not clip it
+    np.testing.assert_array_equal(
+        out, random_erase(images, tf.constant([3, 4], tf.int64), 0.2).numpy()
+    )  # one seed, one draw
+    # It compiles in XLA (the float32 step), whose stateless random stream is its own: the same kind of rectangles.
+    compiled = tf.function(lambda x, s: random_erase(x, s, 0.2), jit_compile=True)(
+        images, tf.constant([3, 4], tf.int64)
+    )
+    compiled_erased = (compiled.numpy()[..., 0] == -1.0).reshape(64, -1).mean(axis=1)
+    assert 20 <= (compiled_erased > 0).sum() <= 44 and compiled_erased.max() <= 0.2 + 0.02
+
+
+def test_random_erase_only_sets_pixels_to_the_background():
+    images, seed = _images(), tf.constant([5, 6], tf.int64)
+    moved = random_affine(images, seed).numpy()
+    erased = random_erase(random_affine(images, seed), seed, 0.5).numpy()
+    changed = erased != moved
+    assert changed.any() and (erased[changed] == -1.0).all()  # blanked, never moved
+    blank = -np.ones([2, 28, 28, 1], np.float32)
+    np.testing.assert_array_equal(random_erase(tf.constant(blank), seed, 0.5).numpy(), blank)

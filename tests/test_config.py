@@ -34,6 +34,9 @@ def _with(part, **kw):
         ("real_info", {"real_info_balance": 0.4}, "--real_info_balance must be a number in [0.5, 4], got 0.4"),
         ("real_info", {"real_info_balance": float("inf")}, "--real_info_balance must be a number in [0.5, 4], got inf"),
         ("real_info", {"real_info_flip": True, "real_info_view": "same"}, "--real_info_flip mirrors the second views"),
+        ("real_info", {"real_info_erase": 0.01}, "--real_info_erase must be 0 (no erasing) or a number in [0.02, 0.5]"),
+        ("real_info", {"real_info_erase": 0.6}, "--real_info_erase must be 0 (no erasing) or a number in [0.02, 0.5]"),
+        ("real_info", {"real_info_erase": 0.1, "real_info_view": "same"}, "--real_info_erase erases part of the"),
         (
             "real_info",
             {"real_info_level_ink": True, "real_info_view": "same"},

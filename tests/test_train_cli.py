@@ -173,6 +173,7 @@ def test_flags_build_the_config_and_only_explicit_flags_override_the_preset():
     assert train_cli.config_from_flags(_parsed("--real_info_level_ink")).real_info.real_info_level_ink is True
     assert train_cli.config_from_flags(_parsed("--real_info_scale=0.25")).real_info.real_info_scale == 0.25
     assert train_cli.config_from_flags(_parsed("--real_info_balance=2")).real_info.real_info_balance == 2.0
+    assert train_cli.config_from_flags(_parsed("--real_info_erase=0.15")).real_info.real_info_erase == 0.15
 
 
 @pytest.mark.unit

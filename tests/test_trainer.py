@@ -275,6 +275,7 @@ def _only_the_real_image_term_differs(a, b):
         ("real_info_view", "affine"),
         ("real_info_flip", True),
         ("real_info_level_ink", True),
+        ("real_info_erase", 0.3),
     ],
 )
 def test_each_view_option_changes_the_real_image_term_and_nothing_else_of_the_first_step(first_step, option, changed):

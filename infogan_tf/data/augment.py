@@ -18,8 +18,11 @@ way, the views are made inside the XLA-compiled train step.
 left-leaning and a right-leaning image of one class give near-identical views.
 ``level_ink`` does the same for shade: it rescales each image's ink to one
 brightness, so a dark and a light garment of one shape give near-identical
-views. ``shear_stretch_maps`` and ``thicken`` make copies moved by KNOWN
-amounts, for the opt-in factor-views term (``model.objective.factor_views``).
+views. ``random_erase`` sets a random rectangle of some copies to the
+background (random erasing, Zhong et al. 2020): a detail that only some
+images of a class have, such as the bar through a crossed seven, is then
+sometimes missing from a copy. ``shear_stretch_maps`` and ``thicken`` make
+copies moved by KNOWN amounts, for the opt-in factor-views term (``model.objective.factor_views``).
 """
 
 from __future__ import annotations
@@ -212,3 +215,35 @@ def thicken(images: tf.Tensor, amount: tf.Tensor) -> tf.Tensor:
     eroded = -tf.nn.max_pool2d(-images, 3, 1, "SAME")
     t = amount[:, None, None, None]
     return images + tf.maximum(t, 0.0) * (dilated - images) + tf.maximum(-t, 0.0) * (eroded - images)
+
+
+def random_erase(images: tf.Tensor, seed: tf.Tensor, max_area: float, fill: float = -1.0) -> tf.Tensor:
+    """Each image, with probability 1/2, with one random rectangle set to ``fill`` (Zhong et al. 2020).
+
+    The rectangle's area is a uniform fraction in [0.02, ``max_area``] of the
+    image, its aspect ratio (height / width) log-uniform in [1/3, 3], its
+    centre uniform over the image; what falls outside the image is dropped.
+
+    Args:
+      images: float [B, H, W, C].
+      seed: int [2] stateless seed (its own streams: a copy's other moves do not depend on this one).
+      max_area: the largest area, as a fraction of the image, in [0.02, 1].
+      fill: the background value (-1 for images in [-1, 1]).
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    batch = tf.shape(images)[0]
+    height = tf.cast(tf.shape(images)[1], tf.float32)
+    width = tf.cast(tf.shape(images)[2], tf.float32)
+    u = tf.random.stateless_uniform([batch, 5], tf.random.experimental.stateless_fold_in(seed, 3))
+    area = (0.02 + u[:, 0] * (max_area - 0.02)) * height * width
+    aspect = tf.exp((2.0 * u[:, 1] - 1.0) * math.log(3.0))
+    half_h = tf.sqrt(area * aspect) / 2.0
+    half_w = tf.sqrt(area / aspect) / 2.0
+    centre_y, centre_x = u[:, 2] * height, u[:, 3] * width
+    rows = tf.range(height)[None, :, None] + 0.5
+    cols = tf.range(width)[None, None, :] + 0.5
+    inside = (tf.abs(rows - centre_y[:, None, None]) < half_h[:, None, None]) & (
+        tf.abs(cols - centre_x[:, None, None]) < half_w[:, None, None]
+    )
+    erased = inside & (u[:, 4] < 0.5)[:, None, None]
+    return tf.where(erased[..., None], tf.constant(fill, images.dtype), images)

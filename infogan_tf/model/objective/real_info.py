@@ -30,7 +30,7 @@ from typing import ClassVar, NamedTuple
 import tensorflow as tf
 
 from infogan_tf.config import RealInfoConfig, TrainConfig
-from infogan_tf.data.augment import AffineRange, ink_slant, level_ink, random_affine
+from infogan_tf.data.augment import AffineRange, ink_slant, level_ink, random_affine, random_erase
 from infogan_tf.model import losses
 from infogan_tf.model.objective.term import REPLICA_MEAN, Contribution, D, Metric, Term, UpdateBatch
 
@@ -92,13 +92,15 @@ def second_views(config: RealInfoConfig, real_images: tf.Tensor, seed: tf.Tensor
     """Random small affine copies of ``real_images`` (rotated, rescaled, shifted, sheared, mirrored).
 
     With ``--real_info_view=deskewed`` each copy is made upright first, with
-    ``--real_info_level_ink`` levelled to one brightness; ``seed`` is a
-    stateless seed (a resumed run draws the same copies).
+    ``--real_info_level_ink`` levelled to one brightness; with
+    ``--real_info_erase`` half of the copies then lose a random rectangle.
+    ``seed`` is a stateless seed (a resumed run draws the same copies).
     """
     real_images = level_ink(real_images) if config.real_info_level_ink else real_images
     upright = ink_slant(real_images) if config.real_info_view == "deskewed" else None
     limits = AffineRange(scale=config.real_info_scale, shear=config.real_info_shear, flip=config.real_info_flip)
-    return random_affine(real_images, seed, limits, base_shear=upright)
+    views = random_affine(real_images, seed, limits, base_shear=upright)
+    return random_erase(views, seed, config.real_info_erase) if config.real_info_erase else views
 
 
 def _information(logits: Sequence[tf.Tensor], view_logits: Sequence[tf.Tensor] | None) -> tf.Tensor:
