@@ -204,18 +204,18 @@ class RealInfoConfig:
             out.append(
                 f"--real_info_erase must be 0 (no erasing) or a number in [0.02, 0.5], got {self.real_info_erase}"
             )
-        if self.real_info_erase and self.real_info_view == "same":
-            out.append(
-                "--real_info_erase erases part of the second views: it needs --real_info_view=affine or deskewed"
-            )
         if not (math.isfinite(self.real_info_balance) and 0.5 <= self.real_info_balance <= 4):
             out.append(f"--real_info_balance must be a number in [0.5, 4], got {self.real_info_balance}")
         if self.real_info_view not in REAL_INFO_VIEWS:
             out.append(f"--real_info_view must be one of {', '.join(REAL_INFO_VIEWS)}, got {self.real_info_view!r}")
-        if self.real_info_flip and self.real_info_view == "same":
-            out.append("--real_info_flip mirrors the second views: it needs --real_info_view=affine or deskewed")
-        if self.real_info_level_ink and self.real_info_view == "same":
-            out.append("--real_info_level_ink rescales the second views: it needs --real_info_view=affine or deskewed")
+        view_options = (
+            ("real_info_flip", "mirrors the second views"),
+            ("real_info_level_ink", "rescales the second views"),
+            ("real_info_erase", "erases part of the second views"),
+        )
+        for name, what in view_options:
+            if getattr(self, name) and self.real_info_view == "same":
+                out.append(f"--{name} {what}: it needs --real_info_view=affine or deskewed")
         return out
 
 

@@ -22,7 +22,8 @@ views. ``random_erase`` sets a random rectangle of some copies to the
 background (random erasing, Zhong et al. 2020): a detail that only some
 images of a class have, such as the bar through a crossed seven, is then
 sometimes missing from a copy. ``shear_stretch_maps`` and ``thicken`` make
-copies moved by KNOWN amounts, for the opt-in factor-views term (``model.objective.factor_views``).
+copies moved by KNOWN amounts, for the opt-in factor-views term
+(``model.objective.factor_views``).
 """
 
 from __future__ import annotations
